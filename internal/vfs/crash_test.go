@@ -193,7 +193,7 @@ func TestReorderFillsLostWritesWithZeros(t *testing.T) {
 	}
 }
 
-// publish writes "new" to tmp, syncs it and renames it over final, which
+// publish writes "new" to final.tmp, syncs it and renames it over final, which
 // durably holds "old", without syncing the directory.
 func publish(t *testing.T) *MemFS {
 	m := NewMem()
@@ -204,13 +204,13 @@ func publish(t *testing.T) *MemFS {
 	}
 	syncFile(t, f)
 	syncDir(t, m, "/")
-	f, err = m.Create("tmp")
+	f, err = m.Create("final.tmp")
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeStr(t, f, "new")
 	syncFile(t, f)
-	if err := m.Rename("tmp", "final"); err != nil {
+	if err := m.Rename("final.tmp", "final"); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -233,7 +233,7 @@ func TestRenameIsAtomicInEveryMode(t *testing.T) {
 			if got["/final"] != "old" && got["/final"] != "new" {
 				t.Fatalf("%v seed %d: final = %q", mode, seed, got["/final"])
 			}
-			tmp, hasTmp := got["/tmp"]
+			tmp, hasTmp := got["/final.tmp"]
 			if hasTmp && (got["/final"] == "new" || tmp != "new") {
 				t.Fatalf("%v seed %d: %v is half a rename", mode, seed, got)
 			}

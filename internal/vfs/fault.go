@@ -10,6 +10,7 @@ import (
 // Op names a filesystem call, for FaultFS predicates.
 type Op int
 
+// The calls a FaultFS predicate is asked about.
 const (
 	OpCreate Op = iota + 1
 	OpOpenAppend
@@ -27,16 +28,36 @@ const (
 	OpClose
 )
 
-var opNames = [...]string{
-	OpCreate: "create", OpOpenAppend: "openappend", OpOpen: "open", OpRename: "rename",
-	OpRemove: "remove", OpMkdirAll: "mkdirall", OpReadDir: "readdir", OpStat: "stat",
-	OpSyncDir: "syncdir", OpRead: "read", OpWrite: "write", OpSync: "sync",
-	OpTruncate: "truncate", OpClose: "close",
-}
-
 func (o Op) String() string {
-	if o > 0 && int(o) < len(opNames) {
-		return opNames[o]
+	switch o {
+	case OpCreate:
+		return "create"
+	case OpOpenAppend:
+		return "openappend"
+	case OpOpen:
+		return "open"
+	case OpRename:
+		return "rename"
+	case OpRemove:
+		return "remove"
+	case OpMkdirAll:
+		return "mkdirall"
+	case OpReadDir:
+		return "readdir"
+	case OpStat:
+		return "stat"
+	case OpSyncDir:
+		return "syncdir"
+	case OpRead:
+		return "read"
+	case OpWrite:
+		return "write"
+	case OpSync:
+		return "sync"
+	case OpTruncate:
+		return "truncate"
+	case OpClose:
+		return "close"
 	}
 	return fmt.Sprintf("Op(%d)", int(o))
 }
