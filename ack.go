@@ -1,0 +1,71 @@
+package mm2
+
+import (
+	"github.com/mm2go/mm2/internal/layout"
+	"github.com/mm2go/mm2/internal/pool"
+)
+
+// Ack erases exactly the stream's pending records, frees every sector that
+// becomes empty and returns how many it erased. Errors: ErrClosed, ErrNoData
+// (nothing pending; nothing changes).
+func (s *Stream) Ack() (int, error) {
+	m := s.m
+	if err := m.lockOpen(); err != nil {
+		return 0, err
+	}
+	defer m.mu.Unlock()
+	if s.pending == 0 {
+		return 0, ErrNoData
+	}
+	n := s.pending
+	s.acked += uint64(n)
+	s.pending = 0
+	s.freeAcked(int(s.headSkip) + int(n))
+	return int(n), nil
+}
+
+// freeAcked releases the head sectors wholly covered by the first skip
+// records of the chain and keeps the remainder as headSkip.
+func (s *Stream) freeAcked(skip int) {
+	m, p := s.m, s.m.pool
+	freed := false
+	for s.head != pool.Nil && skip >= p.Count(s.head) {
+		h := s.head
+		skip -= p.Count(h)
+		s.head = p.Next(h)
+		if s.readSec == h {
+			s.setReadCursor(cursor{sec: s.head, off: layout.HeaderSize})
+		}
+		p.Release(h)
+		m.frees++
+		freed = true
+	}
+	if s.head == pool.Nil {
+		s.tail = pool.Nil
+		s.tailUsed = 0
+		s.setReadCursor(cursor{})
+	}
+	s.headSkip = uint8(skip)
+	if freed {
+		m.noteUtilisation()
+	}
+}
+
+// Nack makes the pending records unread again: the next reads return them
+// in the same order with the same sequence numbers. It returns how many.
+// Errors: ErrClosed, ErrNoData (nothing pending; nothing changes).
+func (s *Stream) Nack() (int, error) {
+	m := s.m
+	if err := m.lockOpen(); err != nil {
+		return 0, err
+	}
+	defer m.mu.Unlock()
+	if s.pending == 0 {
+		return 0, ErrNoData
+	}
+	n := s.pending
+	s.unread += n
+	s.pending = 0
+	s.setReadCursor(s.seek(int(s.headSkip)))
+	return int(n), nil
+}

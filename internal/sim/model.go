@@ -1,0 +1,381 @@
+// Package sim drives a Manager with seeded workloads and checks it against a
+// plain reference model: a slice of records per stream. The randomized tests,
+// `mm2 stress` and the simulation share it.
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/mm2go/mm2"
+)
+
+// Rec is one record as the model remembers it.
+type Rec struct {
+	V   uint32
+	TS  int64
+	Seq uint64
+}
+
+// MStream is the model of one stream.
+type MStream struct {
+	ID      mm2.StreamID
+	Kind    mm2.Kind
+	Period  int64
+	H       *mm2.Stream
+	Recs    []Rec // unacknowledged, oldest first; the first Pending are pending
+	Pending int
+	Seq     uint64 // last sequence number written
+	Drops   uint64 // records the manager dropped (ram-full)
+}
+
+// Unread is how many records the model expects unread.
+func (s *MStream) Unread() int { return len(s.Recs) - s.Pending }
+
+// Model is the reference the manager is compared with after every operation.
+// Every method returns a non-nil error when the manager diverges from it.
+type Model struct {
+	M        *mm2.Manager
+	Opts     mm2.Options
+	Now      int64 // the manager's clock, UTC ms
+	Streams  []*MStream
+	ByID     map[mm2.StreamID]*MStream
+	GPS      map[mm2.Source]mm2.GPSConfig
+	UTC      bool
+	Powering bool
+
+	// What the run reached.
+	Writes, Compared, DropEvents, FullErrors, Dropped int64
+}
+
+// NewModel opens a manager with opts, its clock driven by the model.
+func NewModel(opts mm2.Options) (*Model, error) {
+	md := &Model{Now: 1_700_000_000_000, ByID: map[mm2.StreamID]*MStream{}, GPS: map[mm2.Source]mm2.GPSConfig{}}
+	opts.Clock = func() time.Time { return time.UnixMilli(md.Now) }
+	m, err := mm2.Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	md.M, md.Opts = m, opts
+	md.UTC = !m.Profile().NeedUTC
+	return md, nil
+}
+
+func (md *Model) maxStreams() int { return md.M.Profile().MaxStreams }
+
+// Configure declares a stream in both.
+func (md *Model) Configure(id mm2.StreamID, kind mm2.Kind, period time.Duration) error {
+	h, err := md.M.Configure(id, kind, period)
+	if s, ok := md.ByID[id]; ok {
+		if s.Kind != kind || (kind == mm2.TSD && s.Period != period.Milliseconds()) {
+			if !errors.Is(err, mm2.ErrKindMismatch) {
+				return fmt.Errorf("reconfigure %v as %v/%v: %v, want ErrKindMismatch", id, kind, period, err)
+			}
+			return nil
+		}
+		if err != nil || h != s.H {
+			return fmt.Errorf("reconfigure %v: handle %p err %v, want %p", id, h, err, s.H)
+		}
+		return nil
+	}
+	if len(md.Streams) >= md.maxStreams() {
+		if !errors.Is(err, mm2.ErrFull) {
+			return fmt.Errorf("configure beyond max streams: %v", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("configure %v: %v", id, err)
+	}
+	s := &MStream{ID: id, Kind: kind, Period: period.Milliseconds(), H: h}
+	md.Streams = append(md.Streams, s)
+	md.ByID[id] = s
+	return nil
+}
+
+// writeErr is the error a write must fail with regardless of space, or nil.
+func (md *Model) writeErr(s *MStream, kind mm2.Kind) error {
+	switch {
+	case md.Powering:
+		return mm2.ErrPoweringDown
+	case !md.UTC:
+		return mm2.ErrUTCNotAvailable
+	case s.Kind != kind:
+		return mm2.ErrKindMismatch
+	}
+	return nil
+}
+
+// write runs one write through the manager (do) and the model. targets
+// receive vals[i] at ts if it succeeds.
+func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals []uint32, ts int64, do func() error) error {
+	free := md.M.Stats().SectorsFree
+	writerDroppable := writer.Pending == 0 && len(writer.Recs) > 0
+	writerDrops := writer.Drops
+	err := do()
+	if want := md.writeErr(writer, kind); want != nil {
+		if !errors.Is(err, want) {
+			return fmt.Errorf("write to %v: %v, want %v", writer.ID, err, want)
+		}
+		return nil
+	}
+	if err != nil && !errors.Is(err, mm2.ErrFull) {
+		return fmt.Errorf("write to %v: %v", writer.ID, err)
+	}
+	dropped := false
+	for _, s := range md.Streams {
+		d := s.H.Stats().Drops.RAMFull - s.Drops
+		if d == 0 {
+			continue
+		}
+		dropped = true
+		md.DropEvents++
+		md.Dropped += int64(d)
+		s.Drops += d
+		switch {
+		case md.Opts.Overflow == mm2.RejectNew:
+			return fmt.Errorf("%v: %d records dropped under RejectNew", s.ID, d)
+		case s.Pending != 0:
+			return fmt.Errorf("%v: %d records dropped while %d pending", s.ID, d, s.Pending)
+		case d > uint64(len(s.Recs)):
+			return fmt.Errorf("%v: %d dropped of %d stored", s.ID, d, len(s.Recs))
+		}
+		s.Recs = s.Recs[d:]
+	}
+	if dropped && writerDroppable && writer.Drops == writerDrops {
+		return fmt.Errorf("dropped from other streams although the writer %v had unsent data", writer.ID)
+	}
+	if dropped && free >= len(targets) {
+		return fmt.Errorf("dropped with %d free sectors for a %d-record write", free, len(targets))
+	}
+	if err != nil {
+		md.FullErrors++
+		if free >= len(targets) {
+			return fmt.Errorf("ErrFull with %d free sectors", free)
+		}
+		return nil
+	}
+	md.Writes++
+	for i, s := range targets {
+		s.Seq++
+		s.Recs = append(s.Recs, Rec{V: vals[i], TS: ts, Seq: s.Seq})
+	}
+	return nil
+}
+
+// WriteTSD writes v to s at the model's clock.
+func (md *Model) WriteTSD(s *MStream, v uint32) error {
+	return md.write(s, mm2.TSD, []*MStream{s}, []uint32{v}, md.Now, func() error { return s.H.WriteTSD(v) })
+}
+
+// WriteEVT writes v at ts to s.
+func (md *Model) WriteEVT(s *MStream, v uint32, ts int64) error {
+	return md.write(s, mm2.EVT, []*MStream{s}, []uint32{v}, ts, func() error { return s.H.WriteEVT(v, ts) })
+}
+
+// WriteGPS writes v with a fix to s.
+func (md *Model) WriteGPS(s *MStream, v uint32, fix mm2.GPSFix) error {
+	targets, vals := []*MStream{s}, []uint32{v}
+	if cfg, ok := md.GPS[s.ID.Source]; ok {
+		f := [4]float32{fix.Latitude, fix.Longitude, fix.Altitude, fix.Speed}
+		for i, sn := range [4]uint32{cfg.Latitude, cfg.Longitude, cfg.Altitude, cfg.Speed} {
+			targets = append(targets, md.ByID[mm2.StreamID{Source: s.ID.Source, Sensor: sn}])
+			vals = append(vals, math.Float32bits(f[i]))
+		}
+	}
+	return md.write(s, mm2.EVT, targets, vals, md.Now, func() error { return s.H.WriteEventWithGPS(v, fix) })
+}
+
+// SetGPS configures the GPS sensors of src in both.
+func (md *Model) SetGPS(src mm2.Source, cfg mm2.GPSConfig) error {
+	err := md.M.SetGPS(src, cfg)
+	sensors := [4]uint32{cfg.Latitude, cfg.Longitude, cfg.Altitude, cfg.Speed}
+	missing := 0
+	for _, sn := range sensors {
+		s, ok := md.ByID[mm2.StreamID{Source: src, Sensor: sn}]
+		if ok && s.Kind != mm2.EVT {
+			if !errors.Is(err, mm2.ErrKindMismatch) {
+				return fmt.Errorf("SetGPS over a TSD stream: %v", err)
+			}
+			return nil
+		}
+		if !ok {
+			missing++
+		}
+	}
+	if len(md.Streams)+missing > md.maxStreams() {
+		if !errors.Is(err, mm2.ErrFull) {
+			return fmt.Errorf("SetGPS beyond max streams: %v", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("SetGPS: %v", err)
+	}
+	for _, sn := range sensors {
+		if err := md.Configure(mm2.StreamID{Source: src, Sensor: sn}, mm2.EVT, 0); err != nil {
+			return err
+		}
+	}
+	md.GPS[src] = cfg
+	return nil
+}
+
+// Compare checks one sample against the model's record: value and sequence
+// exactly, the timestamp exactly for EVT and within ±period/2 for TSD.
+func (md *Model) Compare(s *MStream, got mm2.Sample, want Rec, what string) error {
+	md.Compared++
+	ok := got.Value == want.V && got.Seq == want.Seq
+	if s.Kind == mm2.TSD {
+		d := got.UTCms - want.TS
+		ok = ok && 2*max(d, -d) <= s.Period
+	} else {
+		ok = ok && got.UTCms == want.TS
+	}
+	if !ok {
+		return fmt.Errorf("%s %v: got %+v, want %+v", what, s.ID, got, want)
+	}
+	return nil
+}
+
+// Read reads one record from both.
+func (md *Model) Read(s *MStream) error {
+	got, err := s.H.Read()
+	if s.Unread() == 0 {
+		if !errors.Is(err, mm2.ErrNoData) {
+			return fmt.Errorf("Read of empty %v: %v", s.ID, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("Read %v: %v", s.ID, err)
+	}
+	if err := md.Compare(s, got, s.Recs[s.Pending], "Read"); err != nil {
+		return err
+	}
+	s.Pending++
+	return nil
+}
+
+// ReadBulk reads up to len(buf) records from both.
+func (md *Model) ReadBulk(s *MStream, buf []mm2.Sample) error {
+	return md.bulk(s, buf, true)
+}
+
+// PeekBulk peeks up to len(buf) records in both.
+func (md *Model) PeekBulk(s *MStream, buf []mm2.Sample) error {
+	return md.bulk(s, buf, false)
+}
+
+func (md *Model) bulk(s *MStream, buf []mm2.Sample, read bool) error {
+	op, call := "PeekBulk", s.H.PeekBulk
+	if read {
+		op, call = "ReadBulk", s.H.ReadBulk
+	}
+	n, err := call(buf)
+	if s.Unread() == 0 {
+		if !errors.Is(err, mm2.ErrNoData) || n != 0 {
+			return fmt.Errorf("%s of empty %v: %d, %v", op, s.ID, n, err)
+		}
+		return nil
+	}
+	if want := min(len(buf), s.Unread()); err != nil || n != want {
+		return fmt.Errorf("%s %v: %d, %v; want %d", op, s.ID, n, err, want)
+	}
+	for i := 0; i < n; i++ {
+		if err := md.Compare(s, buf[i], s.Recs[s.Pending+i], op); err != nil {
+			return err
+		}
+	}
+	if read {
+		s.Pending += n
+	}
+	return nil
+}
+
+// Peek peeks at the i-th unread record in both.
+func (md *Model) Peek(s *MStream, i int) error {
+	got, err := s.H.Peek(i)
+	if i >= s.Unread() {
+		if !errors.Is(err, mm2.ErrNoData) {
+			return fmt.Errorf("Peek(%d) past %v: %v", i, s.ID, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("Peek(%d) %v: %v", i, s.ID, err)
+	}
+	return md.Compare(s, got, s.Recs[s.Pending+i], "Peek")
+}
+
+// Ack acknowledges in both.
+func (md *Model) Ack(s *MStream) error {
+	n, err := s.H.Ack()
+	if s.Pending == 0 {
+		if !errors.Is(err, mm2.ErrNoData) {
+			return fmt.Errorf("Ack with nothing pending on %v: %d, %v", s.ID, n, err)
+		}
+		return nil
+	}
+	if err != nil || n != s.Pending {
+		return fmt.Errorf("Ack %v: %d, %v; want %d", s.ID, n, err, s.Pending)
+	}
+	s.Recs = s.Recs[s.Pending:]
+	s.Pending = 0
+	return nil
+}
+
+// Nack reverts the pending records in both.
+func (md *Model) Nack(s *MStream) error {
+	n, err := s.H.Nack()
+	if s.Pending == 0 {
+		if !errors.Is(err, mm2.ErrNoData) {
+			return fmt.Errorf("Nack with nothing pending on %v: %d, %v", s.ID, n, err)
+		}
+		return nil
+	}
+	if err != nil || n != s.Pending {
+		return fmt.Errorf("Nack %v: %d, %v; want %d", s.ID, n, err, s.Pending)
+	}
+	s.Pending = 0
+	return nil
+}
+
+// SetUTC tells both whether UTC is available.
+func (md *Model) SetUTC(ok bool) {
+	md.M.SetUTCAvailable(ok)
+	md.UTC = ok || !md.M.Profile().NeedUTC
+}
+
+// TogglePower powers down, or aborts a power-down, in both.
+func (md *Model) TogglePower() error {
+	var err error
+	if md.Powering {
+		err = md.M.PowerAbort()
+	} else {
+		err = md.M.PowerDown(context.Background())
+	}
+	if err != nil {
+		return fmt.Errorf("power toggle: %v", err)
+	}
+	md.Powering = !md.Powering
+	return nil
+}
+
+// Check runs the manager's invariant walker and compares every stream's counts.
+func (md *Model) Check() error {
+	if err := md.M.Check(); err != nil {
+		return fmt.Errorf("Check: %w", err)
+	}
+	for _, s := range md.Streams {
+		c := s.H.Counts()
+		want := mm2.Counts{New: s.Unread(), Pending: s.Pending, Total: len(s.Recs)}
+		if c != want {
+			return fmt.Errorf("%v counts %+v, model %+v", s.ID, c, want)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mm2go/mm2"
+)
+
+// StressConfig is one seeded randomized run.
+type StressConfig struct {
+	Ops      int
+	Seed     uint64
+	Profiles []mm2.Profile // ops are split evenly across them
+	Overflow mm2.Overflow
+	Streams  int // per profile, capped by the profile's MaxStreams; 0 = 64
+	// Progress, if set, is called every few thousand operations.
+	Progress func(done, total int)
+}
+
+// StressResult is what a run reached. Violations counts the invariant
+// violations and model divergences found (the run stops at the first).
+type StressResult struct {
+	Ops        int
+	Elapsed    time.Duration
+	Violations int
+	FirstError error
+	Writes     int64
+	Compared   int64
+	Drops      int64 // records dropped by the RAM-full policy
+	FullErrors int64
+	PerProfile map[string]int // ops per profile
+}
+
+// OpsPerSec is the rate of the run.
+func (r StressResult) OpsPerSec() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Ops) / r.Elapsed.Seconds()
+}
+
+// Stress runs cfg.Ops seeded random operations with Check() and a model
+// comparison after every one. The same seed gives the same run.
+func Stress(cfg StressConfig) StressResult {
+	if cfg.Streams == 0 {
+		cfg.Streams = 64
+	}
+	res := StressResult{PerProfile: map[string]int{}}
+	start := time.Now()
+	for i, prof := range cfg.Profiles {
+		ops := cfg.Ops / len(cfg.Profiles)
+		if i == 0 {
+			ops += cfg.Ops % len(cfg.Profiles)
+		}
+		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+		md, err := NewModel(mm2.Options{Profile: prof, Overflow: cfg.Overflow})
+		if err == nil {
+			err = setup(md, rng, cfg.Streams)
+		}
+		done := 0
+		for ; err == nil && done < ops; done++ {
+			err = step(md, rng)
+			if err == nil {
+				err = md.Check()
+			}
+			if cfg.Progress != nil && (res.Ops+done)%4096 == 0 {
+				cfg.Progress(res.Ops+done, cfg.Ops)
+			}
+		}
+		res.Ops += done
+		res.PerProfile[prof.Name] += done
+		if md != nil {
+			res.Writes += md.Writes
+			res.Compared += md.Compared
+			res.Drops += md.Dropped
+			res.FullErrors += md.FullErrors
+		}
+		if err != nil {
+			res.Violations++
+			res.FirstError = fmt.Errorf("profile %s, seed %d, op %d: %w", prof.Name, cfg.Seed, done, err)
+			break
+		}
+	}
+	res.Elapsed = time.Since(start)
+	if cfg.Progress != nil {
+		cfg.Progress(res.Ops, cfg.Ops)
+	}
+	return res
+}
+
+// setup configures streams across all sources, half TSD at 10 ms to 1 s
+// periods, half EVT, and GPS on two sources.
+func setup(md *Model, rng *rand.Rand, streams int) error {
+	md.SetUTC(true)
+	n := min(streams, md.M.Profile().MaxStreams-8)
+	for i := 0; i < n; i++ {
+		id := mm2.StreamID{Source: mm2.Source(i % mm2.MaxSources), Sensor: uint32(i / mm2.MaxSources)}
+		var err error
+		if i%2 == 0 {
+			err = md.Configure(id, mm2.TSD, time.Duration([]int{10, 100, 1000}[rng.IntN(3)])*time.Millisecond)
+		} else {
+			err = md.Configure(id, mm2.EVT, 0)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	gps := mm2.GPSConfig{Latitude: 900, Longitude: 901, Altitude: 902, Speed: 903}
+	for _, src := range []mm2.Source{mm2.Gateway, mm2.CAN} {
+		if err := md.SetGPS(src, gps); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// step runs one random operation. Writers outpace the reader so the pool
+// fills and the overflow policy is exercised.
+func step(md *Model, rng *rand.Rand) error {
+	if md.Powering && rng.IntN(20) == 0 {
+		return md.TogglePower() // power comes back after a short while
+	}
+	s := md.Streams[rng.IntN(len(md.Streams))]
+	kind := s.Kind
+	if rng.IntN(100) == 0 {
+		kind = mm2.TSD + mm2.EVT - kind // now and then the wrong kind
+	}
+	switch r := rng.IntN(1000); {
+	case r < 500 && kind == mm2.TSD:
+		md.Now += max(1, s.Period+rng.Int64N(s.Period/2+1)-s.Period/4)
+		return md.WriteTSD(s, rng.Uint32())
+	case r < 470:
+		md.Now += rng.Int64N(50)
+		ts := md.Now
+		if rng.IntN(50) == 0 {
+			ts = int64(rng.Uint64()) // any timestamp, 0 and negatives included
+		}
+		return md.WriteEVT(s, rng.Uint32(), ts)
+	case r < 500:
+		return md.WriteGPS(s, rng.Uint32(), mm2.GPSFix{Latitude: rng.Float32(), Longitude: rng.Float32(), Altitude: 300, Speed: 20})
+	case r < 600:
+		return md.Read(s)
+	case r < 700:
+		return md.ReadBulk(s, make([]mm2.Sample, 1+rng.IntN(64)))
+	case r < 740:
+		return md.Peek(s, rng.IntN(40))
+	case r < 760:
+		return md.PeekBulk(s, make([]mm2.Sample, 1+rng.IntN(32)))
+	case r < 910:
+		return md.Ack(s)
+	case r < 970:
+		return md.Nack(s)
+	case r < 992:
+		md.Now += rng.Int64N(10_000) // a gap
+		return nil
+	case r < 998:
+		md.SetUTC(rng.IntN(8) > 0)
+		return nil
+	default:
+		return md.TogglePower()
+	}
+}

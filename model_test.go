@@ -1,0 +1,154 @@
+package mm2_test
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/sim"
+	"pgregory.net/rapid"
+)
+
+var soak = flag.Bool("soak", false, "run the long variants of randomized tests")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// Longer action sequences than rapid's default reach deeper states (pool
+	// exhaustion needs hundreds of writes). An explicit -rapid.steps wins.
+	steps := "400"
+	if *soak {
+		steps = "4000"
+	}
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.steps" })
+	if !set {
+		_ = flag.Set("rapid.steps", steps)
+	}
+	os.Exit(m.Run())
+}
+
+// modelTotals adds up what the state machine reached, so a run that never
+// fills the pool or never reads fails instead of passing vacuously.
+type modelTotals struct{ actions, writes, compared, drops, full int64 }
+
+func (tot *modelTotals) add(md *sim.Model) {
+	tot.writes += md.Writes
+	tot.compared += md.Compared
+	tot.drops += md.DropEvents
+	tot.full += md.FullErrors
+}
+
+func must(t *rapid.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pick(t *rapid.T, md *sim.Model) *sim.MStream {
+	if len(md.Streams) == 0 {
+		t.Skip("no stream yet")
+	}
+	return rapid.SampledFrom(md.Streams).Draw(t, "stream")
+}
+
+func modelActions(md *sim.Model, tot *modelTotals) map[string]func(*rapid.T) {
+	sensor := rapid.Uint32Range(0, 12)
+	source := rapid.Uint8Range(0, mm2.MaxSources-1)
+	return map[string]func(*rapid.T){
+		"": func(t *rapid.T) {
+			tot.actions++
+			must(t, md.Check())
+		},
+		"configure": func(t *rapid.T) {
+			id := mm2.StreamID{Source: mm2.Source(source.Draw(t, "source")), Sensor: sensor.Draw(t, "sensor")}
+			if rapid.Bool().Draw(t, "tsd") {
+				ms := rapid.SampledFrom([]int{10, 100, 1000}).Draw(t, "period")
+				must(t, md.Configure(id, mm2.TSD, time.Duration(ms)*time.Millisecond))
+			} else {
+				must(t, md.Configure(id, mm2.EVT, 0))
+			}
+		},
+		"clock": func(t *rapid.T) { md.Now += rapid.Int64Range(0, 3000).Draw(t, "advance") },
+		"writeTSD": func(t *rapid.T) {
+			s := pick(t, md)
+			for n := rapid.IntRange(1, 40).Draw(t, "burst"); n > 0; n-- {
+				md.Now += s.Period + rapid.Int64Range(-s.Period/3, s.Period/3).Draw(t, "jitter")
+				must(t, md.WriteTSD(s, rapid.Uint32().Draw(t, "value")))
+			}
+		},
+		"writeEVT": func(t *rapid.T) {
+			s := pick(t, md)
+			for n := rapid.IntRange(1, 20).Draw(t, "burst"); n > 0; n-- {
+				ts := rapid.OneOf(rapid.Just(int64(0)), rapid.Int64Range(md.Now-5000, md.Now+5000),
+					rapid.Int64Range(math.MinInt64, math.MaxInt64)).Draw(t, "ts")
+				must(t, md.WriteEVT(s, rapid.Uint32().Draw(t, "value"), ts))
+			}
+		},
+		"setGPS": func(t *rapid.T) {
+			src := mm2.Source(source.Draw(t, "source"))
+			must(t, md.SetGPS(src, mm2.GPSConfig{Latitude: 100, Longitude: 101, Altitude: 102, Speed: 103}))
+		},
+		"writeGPS": func(t *rapid.T) {
+			s := pick(t, md)
+			fix := mm2.GPSFix{Latitude: rapid.Float32().Draw(t, "lat"), Longitude: 8.5, Altitude: 400, Speed: 13}
+			must(t, md.WriteGPS(s, rapid.Uint32().Draw(t, "value"), fix))
+		},
+		"read": func(t *rapid.T) { must(t, md.Read(pick(t, md))) },
+		"readBulk": func(t *rapid.T) {
+			s := pick(t, md)
+			must(t, md.ReadBulk(s, make([]mm2.Sample, rapid.IntRange(0, 64).Draw(t, "size"))))
+		},
+		"peek": func(t *rapid.T) {
+			s := pick(t, md)
+			must(t, md.Peek(s, rapid.IntRange(0, 50).Draw(t, "i")))
+		},
+		"peekBulk": func(t *rapid.T) {
+			s := pick(t, md)
+			must(t, md.PeekBulk(s, make([]mm2.Sample, rapid.IntRange(1, 64).Draw(t, "size"))))
+		},
+		"ack":   func(t *rapid.T) { must(t, md.Ack(pick(t, md))) },
+		"nack":  func(t *rapid.T) { must(t, md.Nack(pick(t, md))) },
+		"utc":   func(t *rapid.T) { md.SetUTC(rapid.IntRange(0, 9).Draw(t, "utc") > 0) },
+		"power": func(t *rapid.T) { must(t, md.TogglePower()) },
+	}
+}
+
+// modelProfiles are the profiles the state machine runs over. The linux
+// pool is shrunk so exhaustion and drop-oldest are reached within a run.
+func modelProfiles() map[string]mm2.Profile {
+	small := mm2.ProfileLinux
+	small.PoolBytes = 2 << 10
+	small.MaxStreams = 40
+	return map[string]mm2.Profile{"linux": small, "wiced": mm2.ProfileWICED, "stm32": mm2.ProfileSTM32}
+}
+
+func TestModelStateMachine(t *testing.T) {
+	var tot modelTotals
+	for name, prof := range modelProfiles() {
+		for _, ov := range []mm2.Overflow{mm2.DropOldest, mm2.RejectNew} {
+			t.Run(fmt.Sprintf("%s/overflow=%d", name, ov), func(t *testing.T) {
+				rapid.Check(t, func(t *rapid.T) {
+					md, err := sim.NewModel(mm2.Options{Profile: prof, Overflow: ov})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer tot.add(md)
+					t.Repeat(modelActions(md, &tot))
+				})
+			})
+		}
+	}
+	t.Logf("%d actions, Check() after each: %d writes, %d records compared, %d drop events, %d ErrFull",
+		tot.actions, tot.writes, tot.compared, tot.drops, tot.full)
+	if !testing.Short() && tot.actions < 100_000 {
+		t.Fatalf("only %d actions ran; the state machine must run at least 100,000", tot.actions)
+	}
+	if tot.drops == 0 || tot.full == 0 || tot.compared == 0 {
+		t.Fatal("the run never dropped, never hit ErrFull or never read: the model is not exercising the pool")
+	}
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need, then vets and runs
+# every test (race detector on), and prints a summary. Exit status non-zero
+# on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+log_dir=$(mktemp -d)
+trap 'rm -rf "$log_dir"' EXIT
+
+say() { printf '==> %s\n' "$*"; }
+
+# apt_need CMD PACKAGE: install PACKAGE when CMD is missing.
+apt_updated=
+apt_need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "missing $1 and no apt-get to install $2"; return 1
+  fi
+  if [ -z "$apt_updated" ]; then
+    say "apt-get update"; apt-get update -qq >/dev/null || return 1; apt_updated=1
+  fi
+  say "installing $2"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null || return 1
+}
+
+command -v go >/dev/null || { say "Go is required (https://go.dev/dl)"; exit 1; }
+apt_need gcc gcc || exit 1
+
+say "go mod download"
+go mod download || exit 1
+
+fail=0
+say "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; fail=1; fi
+
+say "go vet ./..."
+go vet ./... || fail=1
+
+say "go test -race ./..."
+go test -race -count=1 -v ./... >"$log_dir/test.log" 2>&1
+test_status=$?
+grep -E '^(ok|FAIL|---|panic:|\?)' "$log_dir/test.log" | grep -vE '^    ---' | grep -vE '^--- PASS' || true
+if [ $test_status -ne 0 ]; then
+  say "failures (full log below)"
+  grep -B2 -A30 -E -- '--- FAIL|^panic:' "$log_dir/test.log" | head -300
+  fail=1
+fi
+
+if [ -f bench/go.mod ]; then
+  say "bench module: vet and test"
+  (cd bench && go vet ./... && go test -count=1 ./...) >"$log_dir/bench.log" 2>&1 || { cat "$log_dir/bench.log"; fail=1; }
+  grep -E '^(ok|FAIL)' "$log_dir/bench.log" || true
+  cat "$log_dir/bench.log" >>"$log_dir/test.log"
+fi
+
+passed=$(grep -cE '^\s*--- PASS' "$log_dir/test.log")
+failed=$(grep -cE '^\s*--- FAIL' "$log_dir/test.log")
+echo
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] || fail=1
+exit $fail

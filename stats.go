@@ -1,0 +1,183 @@
+package mm2
+
+import (
+	"unsafe"
+
+	"github.com/mm2go/mm2/internal/layout"
+	"github.com/mm2go/mm2/internal/pool"
+)
+
+// Pressure is the pool's fill level.
+type Pressure uint8
+
+// Pressure levels by pool use: Normal below 60 %, Warning 60–79 %, Critical from 80 %.
+const (
+	PressureNormal Pressure = iota
+	PressureWarning
+	PressureCritical
+)
+
+func (p Pressure) String() string {
+	switch p {
+	case PressureWarning:
+		return "warning"
+	case PressureCritical:
+		return "critical"
+	}
+	return "normal"
+}
+
+// Stats is a snapshot of the whole manager.
+type Stats struct {
+	Profile string
+	Backend string // "mock" or "disk"
+
+	SectorsTotal, SectorsFree, SectorsUsed int
+	SectorSize                             int
+	UtilizationPct                         float64
+	Pressure                               Pressure
+	Allocations, AllocationFailures, Frees uint64
+	RejectedWrites                         uint64 // writes refused with ErrFull
+
+	// SpaceEfficiencyPct is sample bytes (4 per TSD sample, 12 per event:
+	// value and timestamp) over the bytes of the sectors holding them: the
+	// original system's measure, 75 % for full sectors there. Delta-coded
+	// events can take it past 100 %.
+	SpaceEfficiencyPct float64
+	StoredRecords      uint64 // records in the pool, acknowledged-but-unfreed included
+
+	Streams       int // configured
+	ActiveStreams int // holding unacknowledged records
+	New, Pending  uint64
+	Drops         Drops
+
+	Footprint    int // bytes the manager holds
+	PoweringDown bool
+	UTCAvailable bool
+}
+
+// StreamStats is a snapshot of one stream.
+type StreamStats struct {
+	ID     StreamID
+	Kind   Kind
+	Period int64 // ms, TSD only
+	Counts Counts
+	// Sequence positions: Acked ≤ Read ≤ Written; Acked includes dropped records.
+	Acked, Read, Written uint64
+	SectorsRAM           int
+	SectorsDisk          int
+	// OldestUnackedMs is the timestamp of the oldest unacknowledged record;
+	// valid only when HasUnacked.
+	OldestUnackedMs int64
+	HasUnacked      bool
+	Drops           Drops
+}
+
+// Stats returns a snapshot of the manager. It walks every stream (not a hot path).
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.pool
+	st := Stats{
+		Profile: m.opts.Profile.Name, Backend: "mock",
+		SectorsTotal: p.Len(), SectorsFree: p.Free(), SectorsUsed: p.Used(), SectorSize: p.SectorSize(),
+		Allocations: m.allocs, AllocationFailures: m.allocFails, Frees: m.frees, RejectedWrites: m.rejected,
+		Streams: m.nStream, Drops: m.drops, Footprint: m.footprint(),
+		PoweringDown: m.powering, UTCAvailable: m.utcOK,
+	}
+	st.UtilizationPct = 100 * float64(st.SectorsUsed) / float64(st.SectorsTotal)
+	st.Pressure = pressureOf(st.UtilizationPct)
+	var sampleBytes uint64
+	for _, x := range m.index {
+		s := m.at(x)
+		stored := uint64(s.headSkip) + uint64(s.pending) + uint64(s.unread)
+		st.StoredRecords += stored
+		if s.kind == TSD {
+			sampleBytes += 4 * stored
+		} else {
+			sampleBytes += 12 * stored
+		}
+		st.New += uint64(s.unread)
+		st.Pending += uint64(s.pending)
+		if s.pending+s.unread > 0 {
+			st.ActiveStreams++
+		}
+	}
+	if st.SectorsUsed > 0 {
+		st.SpaceEfficiencyPct = 100 * float64(sampleBytes) / float64(st.SectorsUsed*st.SectorSize)
+	}
+	return st
+}
+
+func pressureOf(pct float64) Pressure {
+	switch {
+	case pct >= 80:
+		return PressureCritical
+	case pct >= 60:
+		return PressureWarning
+	}
+	return PressureNormal
+}
+
+// Stats returns a snapshot of the stream.
+func (s *Stream) Stats() StreamStats {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	st := StreamStats{
+		ID: s.ID(), Kind: s.kind, Period: int64(s.periodMs), Counts: s.counts(),
+		Acked: s.acked, Read: s.acked + uint64(s.pending), Written: s.written(),
+	}
+	for r := range numDropReasons {
+		st.Drops.add(r, uint64(s.drops[r]))
+	}
+	p := s.m.pool
+	for id := s.head; id != pool.Nil && st.SectorsRAM <= p.Len(); id = p.Next(id) {
+		st.SectorsRAM++
+	}
+	if s.pending+s.unread > 0 {
+		c := s.seek(int(s.headSkip))
+		st.OldestUnackedMs = s.next(&c, s.acked+1).UTCms
+		st.HasUnacked = true
+	}
+	return st
+}
+
+// Footprint reports every byte the manager holds: the pool and its chain
+// table, the stream table and its index, and the manager itself.
+func (m *Manager) Footprint() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.footprint()
+}
+
+func (m *Manager) footprint() int {
+	n := int(unsafe.Sizeof(Manager{})) + int(unsafe.Sizeof(pool.Pool{})) + m.pool.Bytes()
+	for _, c := range m.chunks {
+		n += cap(c) * int(unsafe.Sizeof(Stream{}))
+	}
+	n += cap(m.chunks)*int(unsafe.Sizeof([]Stream{})) + 2*cap(m.index)
+	return n
+}
+
+// worstFootprint is the footprint with every stream of the profile configured.
+func (m *Manager) worstFootprint() int {
+	max := m.opts.Profile.MaxStreams
+	n := m.footprint()
+	if len(m.chunks) == 0 {
+		chunks := (max + streamChunk - 1) / streamChunk
+		n += chunks*streamChunk*int(unsafe.Sizeof(Stream{})) + chunks*int(unsafe.Sizeof([]Stream{}))
+	}
+	if cap(m.index) < max {
+		n += 2 * max
+	}
+	return n
+}
+
+// sectorRecords is how many records fit a sector of the stream's kind at most
+// (TSD exactly; EVT at the smallest event size).
+func sectorRecords(k Kind, size int) int {
+	if k == TSD {
+		return layout.TSDCap(size)
+	}
+	return (size - layout.HeaderSize) / 5
+}

@@ -1,0 +1,319 @@
+package mm2
+
+import (
+	"context"
+	"log/slog"
+	"math"
+
+	"github.com/mm2go/mm2/internal/layout"
+	"github.com/mm2go/mm2/internal/pool"
+)
+
+// maxStreamRecords bounds a stream's stored records: counts are 32-bit.
+const maxStreamRecords = math.MaxUint32
+
+// WriteTSD appends a sample stamped with the clock. When the clock is more
+// than half a period away from the sample's derived slot (a gap, a late or
+// early sample) the stream starts a new sector, so every derived timestamp is
+// within ±period/2 of the real write time. Errors: ErrClosed,
+// ErrPoweringDown, ErrUTCNotAvailable, ErrKindMismatch, ErrFull.
+func (s *Stream) WriteTSD(value uint32) error {
+	m := s.m
+	m.mu.Lock()
+	err := m.writable()
+	if err == nil {
+		if s.kind != TSD {
+			err = ErrKindMismatch
+		} else {
+			err = s.appendTSD(value, m.now())
+		}
+	}
+	m.mu.Unlock()
+	return err
+}
+
+// WriteEVT appends an event with its own timestamp (any int64, 0 included).
+// Errors: ErrClosed, ErrPoweringDown, ErrUTCNotAvailable, ErrKindMismatch, ErrFull.
+func (s *Stream) WriteEVT(value uint32, utcMs int64) error {
+	m := s.m
+	m.mu.Lock()
+	err := m.writable()
+	if err == nil {
+		if s.kind != EVT {
+			err = ErrKindMismatch
+		} else {
+			err = s.appendEVT(value, utcMs)
+		}
+	}
+	m.mu.Unlock()
+	return err
+}
+
+// WriteEventWithGPS writes the event stamped with the clock and, when the
+// stream's source has a GPS configuration, the fix's four values to the
+// configured sensors with the identical timestamp. It writes all five or
+// none.
+// Errors: as WriteEVT.
+func (s *Stream) WriteEventWithGPS(value uint32, fix GPSFix) error {
+	m := s.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.writable(); err != nil {
+		return err
+	}
+	if s.kind != EVT {
+		return ErrKindMismatch
+	}
+	now := m.now()
+	if m.gpsSet&(1<<s.source) == 0 {
+		return s.appendEVT(value, now)
+	}
+	var targets [5]*Stream
+	targets[0] = s
+	for i, sensor := range m.gps[s.source].sensors() {
+		pos, found := m.search(StreamID{s.source, sensor})
+		if !found {
+			panic("mm2: GPS stream vanished: " + StreamID{s.source, sensor}.String())
+		}
+		targets[i+1] = m.at(m.index[pos])
+	}
+	if err := m.reserve(s, targets[:], now); err != nil {
+		return err
+	}
+	vals := [5]uint32{value, math.Float32bits(fix.Latitude), math.Float32bits(fix.Longitude),
+		math.Float32bits(fix.Altitude), math.Float32bits(fix.Speed)}
+	for i, t := range targets {
+		if err := t.appendEVT(vals[i], now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reserve makes room for one event per entry of targets (a stream may be
+// named more than once) so that a group write stores all or nothing.
+func (m *Manager) reserve(writer *Stream, targets []*Stream, utc int64) error {
+	for {
+		need := 0
+		for i, t := range targets {
+			k, seen := 0, false
+			for j, u := range targets {
+				seen = seen || (u == t && j < i)
+				if u == t {
+					k++
+				}
+			}
+			if seen {
+				continue
+			}
+			if uint64(t.pending)+uint64(t.unread)+uint64(k) > maxStreamRecords {
+				return ErrFull
+			}
+			need += t.sectorsForEvents(k, utc)
+		}
+		if m.pool.Free() >= need {
+			return nil
+		}
+		if m.opts.Overflow == RejectNew || !m.dropOldest(writer) {
+			m.allocFails++
+			m.rejected++
+			return ErrFull
+		}
+	}
+}
+
+// sectorsForEvents is how many new sectors k events at utc would take.
+func (s *Stream) sectorsForEvents(k int, utc int64) int {
+	size := s.m.pool.SectorSize()
+	var scratch [MaxSectorSize]byte
+	sec, used, need := scratch[:size], 0, 0
+	open := s.tail != pool.Nil
+	if open {
+		copy(sec, s.m.pool.Sector(s.tail))
+		used = int(s.tailUsed)
+	}
+	for ; k > 0; k-- {
+		n, ok := layout.EVTAppend(sec, used, 0, utc)
+		if !open || !ok {
+			need++
+			open = true
+			n, _ = layout.EVTAppend(sec, 0, 0, utc)
+		}
+		used = n
+	}
+	return need
+}
+
+func (m *Manager) writable() error {
+	switch {
+	case m.closed:
+		return ErrClosed
+	case m.powering:
+		return ErrPoweringDown
+	case !m.utcOK:
+		return ErrUTCNotAvailable
+	}
+	return nil
+}
+
+func (s *Stream) appendTSD(v uint32, now int64) error {
+	p := s.m.pool
+	if s.pending+s.unread == maxStreamRecords {
+		return ErrFull
+	}
+	if t := s.tail; t != pool.Nil {
+		c := p.Count(t)
+		if c < layout.TSDCap(p.SectorSize()) {
+			sec := p.Sector(t)
+			d := now - (layout.Base(sec) + int64(c)*int64(s.periodMs))
+			if d < 0 {
+				d = -d
+			}
+			if 2*d <= int64(s.periodMs) {
+				layout.PutTSDValue(sec, c, v)
+				p.SetCount(t, c+1)
+				s.unread++
+				return nil
+			}
+		}
+	}
+	id, err := s.m.allocFor(s)
+	if err != nil {
+		return err
+	}
+	sec := p.Sector(id)
+	layout.PutBase(sec, now)
+	layout.PutTSDValue(sec, 0, v)
+	p.SetCount(id, 1)
+	s.unread++
+	return nil
+}
+
+func (s *Stream) appendEVT(v uint32, utc int64) error {
+	p := s.m.pool
+	if s.pending+s.unread == maxStreamRecords {
+		return ErrFull
+	}
+	if t := s.tail; t != pool.Nil {
+		if used, ok := layout.EVTAppend(p.Sector(t), int(s.tailUsed), v, utc); ok {
+			s.tailUsed = uint8(used)
+			p.SetCount(t, p.Count(t)+1)
+			s.unread++
+			return nil
+		}
+	}
+	id, err := s.m.allocFor(s)
+	if err != nil {
+		return err
+	}
+	used, ok := layout.EVTAppend(p.Sector(id), 0, v, utc)
+	if !ok {
+		panic("mm2: event does not fit an empty sector")
+	}
+	s.tailUsed = uint8(used)
+	p.SetCount(id, 1)
+	s.unread++
+	return nil
+}
+
+// allocFor takes a free sector and links it at the tail of s, dropping the
+// oldest unsent sector when the pool is full and the policy allows it.
+func (m *Manager) allocFor(s *Stream) (uint32, error) {
+	id := m.pool.Alloc()
+	if id == pool.Nil {
+		if m.opts.Overflow == RejectNew || !m.dropOldest(s) {
+			m.allocFails++
+			m.rejected++
+			return pool.Nil, ErrFull
+		}
+		id = m.pool.Alloc()
+	}
+	m.allocs++
+	if s.tail == pool.Nil {
+		s.head = id
+		s.setReadCursor(cursor{sec: id, off: layout.HeaderSize})
+	} else {
+		m.pool.SetNext(s.tail, id)
+	}
+	s.tail = id
+	s.tailUsed = 0
+	m.noteUtilisation()
+	return id, nil
+}
+
+// dropOldest frees one sector holding no pending record: the writing
+// stream's own oldest first, then the globally oldest by base timestamp. It
+// reports false when every stored sector holds pending data.
+func (m *Manager) dropOldest(writer *Stream) bool {
+	victim := (*Stream)(nil)
+	if writer.droppable() {
+		victim = writer
+	} else {
+		var oldest int64
+		for _, x := range m.index {
+			s := m.at(x)
+			if !s.droppable() {
+				continue
+			}
+			if b := layout.Base(m.pool.Sector(s.head)); victim == nil || b < oldest {
+				victim, oldest = s, b
+			}
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	victim.dropHead(DropRAMFull)
+	return true
+}
+
+// droppable: the head sector holds no pending record. Pending records start
+// at the head's first unacknowledged record, so any pending record is there.
+func (s *Stream) droppable() bool { return s.head != pool.Nil && s.pending == 0 }
+
+// dropHead discards the unread records of the head sector and frees it.
+func (s *Stream) dropHead(reason DropReason) {
+	m, p := s.m, s.m.pool
+	h := s.head
+	n := uint32(p.Count(h) - int(s.headSkip))
+	s.unread -= n
+	s.acked += uint64(n)
+	s.headSkip = 0
+	s.head = p.Next(h)
+	p.Release(h)
+	m.frees++
+	if s.head == pool.Nil {
+		s.tail = pool.Nil
+		s.tailUsed = 0
+		s.setReadCursor(cursor{})
+	} else {
+		s.setReadCursor(cursor{sec: s.head, off: layout.HeaderSize})
+	}
+	s.countDrop(reason, n)
+	if m.log.Enabled(context.Background(), slog.LevelWarn) {
+		m.log.Warn("mm2: dropped unsent records", "stream", s.ID().String(), "records", n,
+			"reason", reason.String(), "through_seq", s.acked)
+	}
+	m.noteUtilisation()
+}
+
+func (s *Stream) countDrop(reason DropReason, n uint32) {
+	if d := &s.drops[reason]; *d > math.MaxUint32-n {
+		*d = math.MaxUint32
+	} else {
+		*d += n
+	}
+	s.m.drops.add(reason, uint64(n))
+}
+
+// noteUtilisation logs each crossing of a 10 % step of pool use.
+func (m *Manager) noteUtilisation() {
+	step := m.pool.Used() * 10 / m.pool.Len()
+	if step == m.utilStep {
+		return
+	}
+	m.utilStep = step
+	if m.log.Enabled(context.Background(), slog.LevelInfo) {
+		m.log.Info("mm2: pool utilisation", "percent", step*10, "used", m.pool.Used(), "total", m.pool.Len())
+	}
+}
