@@ -25,7 +25,9 @@ apt_need() {
 }
 
 command -v go >/dev/null || { say "Go is required (https://go.dev/dl)"; exit 1; }
-apt_need gcc gcc || exit 1
+apt_need gcc gcc || exit 1                       # the C archive's test program
+apt_need mosquitto mosquitto || exit 1           # a real MQTT broker for the uplink tests
+apt_need qemu-arm-static qemu-user-static || exit 1 # ARM self-test runs
 
 say "go mod download"
 go mod download || exit 1
@@ -46,6 +48,11 @@ if [ $test_status -ne 0 ]; then
   say "failures (full log below)"
   grep -B2 -A30 -E -- '--- FAIL|^panic:' "$log_dir/test.log" | head -300
   fail=1
+fi
+
+if [ -x scripts/arm.sh ]; then
+  say "ARM cross-builds under qemu"
+  ./scripts/arm.sh || fail=1
 fi
 
 if [ -f bench/go.mod ]; then
