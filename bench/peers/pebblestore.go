@@ -13,7 +13,7 @@ import (
 
 // pebbleStore keeps each batch under the key (stream, index), both big-endian so that a
 // stream's entries are contiguous and in order. A read iterates from the read cursor; an ack
-// deletes the range read.
+// deletes the entries read.
 type pebbleStore struct {
 	dir     string
 	db      *pebble.DB
@@ -135,8 +135,20 @@ func (s *pebbleStore) Ack(stream uint16) (int, error) {
 	if st.pending == 0 {
 		return 0, nil
 	}
-	err := s.db.DeleteRange(pebbleKey(&st.lo, stream, st.first), pebbleKey(&st.hi, stream, st.readNext), s.wo)
-	if err != nil {
+	// Point deletes, one per entry, in one batch: a range tombstone per ack would make every
+	// later iterator wade through all the tombstones still in the memtable.
+	b := s.db.NewBatch()
+	for i := st.first; i < st.readNext; i++ {
+		if err := b.Delete(pebbleKey(&st.key, stream, i), nil); err != nil {
+			b.Close()
+			return 0, err
+		}
+	}
+	if err := b.Commit(s.wo); err != nil {
+		b.Close()
+		return 0, err
+	}
+	if err := b.Close(); err != nil {
 		return 0, err
 	}
 	st.first = st.readNext

@@ -46,7 +46,7 @@ func Quick() Config {
 	c := Full()
 	c.SamplesPerStream = 1_000
 	c.ConcurrentFor = 3 * time.Second
-	c.OutageBytes = 8 << 20
+	c.OutageBytes = 32 << 20
 	c.PhaseLimit = 20 * time.Second
 	return c
 }
@@ -63,9 +63,11 @@ type Result struct {
 	DiskBytes    int64  // on disk after writing, before draining (workload b: at the end)
 	WriteMallocs uint64 // heap allocations during the write phase
 	DrainMallocs uint64
-	PeakRSS      int64  // bytes, peak resident set of the process that ran it
-	Note         string // capped phases and the like
-	Err          string
+	// PeakRSS is the VmHWM of the process that ran it, in bytes. Not the rusage figure: that
+	// one starts from the parent's high-water mark, which a child inherits across fork.
+	PeakRSS int64
+	Note    string // capped phases and the like
+	Err     string
 }
 
 // WriteRate is samples written per second.

@@ -1,0 +1,195 @@
+// Command compare runs mm2 and the stores users pick instead of it through the same
+// workloads, measures the machine's own limits in the same run, and writes a markdown report.
+//
+//	go run ./cmd/compare [-quick] [-out ../docs/benchmarks.md]
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mm2go/mm2/bench/limits"
+	"github.com/mm2go/mm2/bench/peers"
+	"github.com/mm2go/mm2/bench/report"
+	"github.com/mm2go/mm2/bench/workload"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+}
+
+type flags struct {
+	quick      bool
+	out        string
+	systems    string
+	workloads  string
+	durability string
+	crash      bool
+	crashAfter time.Duration
+	dir        string
+	// hidden: child process modes
+	child, system, childWorkload string
+}
+
+func parseFlags() flags {
+	var f flags
+	flag.BoolVar(&f.quick, "quick", false, "short run (a few minutes) instead of the full one")
+	flag.StringVar(&f.out, "out", "", "also write the markdown report to this file")
+	flag.StringVar(&f.systems, "systems", "", "comma-separated systems to run (default: all)")
+	flag.StringVar(&f.workloads, "workloads", "a,b,c", "comma-separated workloads to run")
+	flag.StringVar(&f.durability, "durability", "synced,notsynced", "comma-separated durability variants")
+	flag.BoolVar(&f.crash, "crash", true, "run the kill -9 test")
+	flag.DurationVar(&f.crashAfter, "crash-after", 0, "how long the crash child writes before it is killed (default: 1s quick, 5s full)")
+	flag.StringVar(&f.dir, "dir", "", "where stores are created (default: a new directory under the system temp dir)")
+	flag.StringVar(&f.child, "child", "", "internal: run as a child process (run or crash)")
+	flag.StringVar(&f.system, "system", "", "internal: system of a child")
+	flag.StringVar(&f.childWorkload, "workload", "", "internal: workload of a child")
+	flag.Parse()
+	return f
+}
+
+func run() error {
+	f := parseFlags()
+	cfg := workload.Full()
+	if f.quick {
+		cfg = workload.Quick()
+	}
+	if f.child != "" {
+		return runChild(f.child, f.system, f.durability, f.childWorkload, f.dir, cfg)
+	}
+	return runParent(f, cfg)
+}
+
+func runParent(f flags, cfg workload.Config) error {
+	started := time.Now()
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	base := f.dir
+	if base == "" {
+		if base, err = os.MkdirTemp("", "mm2-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(base)
+	} else if err := os.MkdirAll(base, 0o755); err != nil {
+		return err
+	}
+	systems, err := selectSystems(f.systems)
+	if err != nil {
+		return err
+	}
+	durabilities, err := selectDurabilities(f.durability)
+	if err != nil {
+		return err
+	}
+	rep := report.Report{
+		Quick:    f.quick,
+		Machine:  report.DetectMachine(base),
+		Commands: []string{"cd bench", "go run ./cmd/compare " + strings.Join(os.Args[1:], " ")},
+		Config:   cfg,
+		Started:  started,
+	}
+	diskBytes, copyBytes := int64(256<<20), 256<<20
+	if f.quick {
+		diskBytes, copyBytes = 64<<20, 64<<20
+	}
+	progress("measuring the machine's limits")
+	if rep.Limits, err = limits.Measure(base, diskBytes, copyBytes); err != nil {
+		return fmt.Errorf("limits: %w", err)
+	}
+	crashAfter := f.crashAfter
+	if crashAfter == 0 {
+		crashAfter = 5 * time.Second
+		if f.quick {
+			crashAfter = time.Second
+		}
+	}
+	childTimeout := 3*cfg.PhaseLimit + cfg.ConcurrentFor + time.Minute
+	n := 0
+	for _, sys := range systems {
+		info := report.System{Name: sys.Name, UsedBy: sys.UsedBy, Layout: sys.Layout}
+		if sys.Unavailable != nil {
+			info.Unavailable = sys.Unavailable.Error()
+			rep.Systems = append(rep.Systems, info)
+			progress("%s: skipped: %v", sys.Name, sys.Unavailable)
+			continue
+		}
+		rep.Systems = append(rep.Systems, info)
+		for _, d := range durabilities {
+			for _, w := range strings.Split(f.workloads, ",") {
+				n++
+				dir := filepath.Join(base, fmt.Sprintf("%02d-%s", n, sys.Name))
+				res := spawnRun(exe, sys, d, w, dir, f.quick, childTimeout)
+				if err := os.RemoveAll(dir); err != nil {
+					return err
+				}
+				progress("%s %s workload %s: write %.0f/s drain %.0f/s %.2f B/sample %s %s", sys.Name, d, w,
+					res.WriteRate(), res.DrainRate(), res.BytesPerSample(), res.Note, res.Err)
+				rep.Results = append(rep.Results, res)
+			}
+			if f.crash {
+				n++
+				dir := filepath.Join(base, fmt.Sprintf("%02d-%s-crash", n, sys.Name))
+				c := spawnCrash(exe, sys, d, dir, cfg, f.quick, crashAfter)
+				if err := os.RemoveAll(dir); err != nil {
+					return err
+				}
+				progress("%s %s kill -9: reported %d recovered %d lost %d duplicated %d reopen %.3fs %s", sys.Name, d,
+					c.Reported, c.Recovered, c.Lost, c.Duplicated, c.ReopenSeconds, c.Err)
+				rep.Crashes = append(rep.Crashes, c)
+			}
+		}
+	}
+	rep.Elapsed = time.Since(started)
+	var buf bytes.Buffer
+	if err := report.Write(&buf, rep); err != nil {
+		return err
+	}
+	if _, err := os.Stdout.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	if f.out != "" {
+		return os.WriteFile(f.out, buf.Bytes(), 0o644)
+	}
+	return nil
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "compare: "+format+"\n", args...)
+}
+
+func selectSystems(list string) ([]peers.System, error) {
+	if list == "" {
+		return peers.All(), nil
+	}
+	var out []peers.System
+	for _, name := range strings.Split(list, ",") {
+		s, ok := peers.ByName(strings.TrimSpace(name))
+		if !ok {
+			return nil, fmt.Errorf("unknown system %q", name)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func selectDurabilities(list string) ([]workload.Durability, error) {
+	var out []workload.Durability
+	for _, s := range strings.Split(list, ",") {
+		d, err := workload.ParseDurability(strings.TrimSpace(s))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

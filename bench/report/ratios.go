@@ -1,0 +1,149 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mm2go/mm2/bench/workload"
+)
+
+func findResult(r Report, system, durability, name string) (workload.Result, bool) {
+	for _, res := range r.Results {
+		if res.System == system && res.Durability == durability && res.Workload == name && res.Err == "" {
+			return res, true
+		}
+	}
+	return workload.Result{}, false
+}
+
+func ratio(peer, ref float64) string {
+	if peer <= 0 || ref <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", peer/ref)
+}
+
+// writeRatios writes the peer/mm2 tables and the plain list of where mm2 loses.
+func writeRatios(b *strings.Builder, r Report) {
+	fmt.Fprintf(b, "## Ratios peer / %s\n\n", Reference)
+	var missing string
+	for _, s := range r.Systems {
+		if s.Name == Reference && s.Unavailable != "" {
+			missing = s.Unavailable
+		}
+	}
+	if missing != "" {
+		fmt.Fprintf(b, "%s did not run in this build (%s), so there are no ratios yet.\n\n", Reference, missing)
+		return
+	}
+	ranRef := false
+	for _, res := range r.Results {
+		ranRef = ranRef || (res.System == Reference && res.Err == "")
+	}
+	if !ranRef {
+		fmt.Fprintf(b, "%s was not among the systems run (or failed), so there are no ratios.\n\n", Reference)
+		return
+	}
+	b.WriteString("For samples/s a ratio below 1 means mm2 is faster; for bytes per sample and peak RSS a ratio above 1 means mm2 is smaller.\n\n")
+	b.WriteString("| workload | durability | system | write samples/s | drain samples/s | disk B/sample | peak RSS |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|\n")
+	var losses []string
+	for _, name := range []string{workload.Bulk, workload.Concurrent, workload.Outage} {
+		for _, d := range []string{workload.Synced.String(), workload.NotSynced.String()} {
+			ref, ok := findResult(r, Reference, d, name)
+			if !ok {
+				continue
+			}
+			for _, s := range r.Systems {
+				if s.Name == Reference {
+					continue
+				}
+				p, ok := findResult(r, s.Name, d, name)
+				if !ok {
+					continue
+				}
+				fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", name, d, s.Name,
+					ratio(p.WriteRate(), ref.WriteRate()), ratio(p.DrainRate(), ref.DrainRate()),
+					ratio(p.BytesPerSample(), ref.BytesPerSample()), ratio(float64(p.PeakRSS), float64(ref.PeakRSS)))
+				where := fmt.Sprintf("workload %s, %s, against %s", name, d, s.Name)
+				if p.WriteRate() > ref.WriteRate() {
+					losses = append(losses, fmt.Sprintf("%s: writes %s samples/s, mm2 %s", where, count(int64(p.WriteRate())), count(int64(ref.WriteRate()))))
+				}
+				if p.DrainRate() > ref.DrainRate() {
+					losses = append(losses, fmt.Sprintf("%s: drains %s samples/s, mm2 %s", where, count(int64(p.DrainRate())), count(int64(ref.DrainRate()))))
+				}
+				if pb, rb := p.BytesPerSample(), ref.BytesPerSample(); pb > 0 && pb < rb {
+					losses = append(losses, fmt.Sprintf("%s: %.2f disk bytes per sample, mm2 %.2f", where, pb, rb))
+				}
+			}
+		}
+	}
+	b.WriteString("\n")
+	writeGoal(b, r)
+	b.WriteString("### Where mm2 loses\n\n")
+	if len(losses) == 0 {
+		b.WriteString("Nowhere in these tables.\n\n")
+		return
+	}
+	for _, l := range losses {
+		fmt.Fprintf(b, "- %s\n", l)
+	}
+	b.WriteString("\n")
+}
+
+// writeGoal states workload a against the goal: 5× the best peer's samples/s, a quarter of
+// its bytes per sample.
+func writeGoal(b *strings.Builder, r Report) {
+	b.WriteString("### Against the goal (workload a: 5× the best peer's samples/s, ¼ of its bytes per sample)\n\n")
+	b.WriteString("| durability | figure | best peer | mm2 | mm2 / best peer | goal met |\n|---|---|---|---:|---:|---|\n")
+	for _, d := range []string{workload.Synced.String(), workload.NotSynced.String()} {
+		ref, ok := findResult(r, Reference, d, workload.Bulk)
+		if !ok {
+			continue
+		}
+		type fig struct {
+			name   string
+			get    func(workload.Result) float64
+			higher bool
+			goal   float64
+		}
+		for _, f := range []fig{
+			{"write samples/s", workload.Result.WriteRate, true, 5},
+			{"drain samples/s", workload.Result.DrainRate, true, 5},
+			{"disk B/sample", workload.Result.BytesPerSample, false, 0.25},
+		} {
+			bestName, best := "", 0.0
+			for _, s := range r.Systems {
+				p, ok := findResult(r, s.Name, d, workload.Bulk)
+				if !ok || s.Name == Reference {
+					continue
+				}
+				v := f.get(p)
+				if v > 0 && (bestName == "" || (f.higher && v > best) || (!f.higher && v < best)) {
+					bestName, best = s.Name, v
+				}
+			}
+			if bestName == "" || best <= 0 {
+				continue
+			}
+			mine := f.get(ref)
+			met := (f.higher && mine >= f.goal*best) || (!f.higher && mine > 0 && mine <= f.goal*best)
+			fmt.Fprintf(b, "| %s | %s | %s (%s) | %s | %.2f× | %s |\n", d, f.name, bestName, fmtFig(best, f.higher), fmtFig(mine, f.higher), mine/best, yesNo(met))
+		}
+	}
+	b.WriteString("\n")
+}
+
+func fmtFig(v float64, rate bool) string {
+	if rate {
+		return count(int64(v))
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
