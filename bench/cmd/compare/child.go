@@ -147,8 +147,12 @@ func spawnCrash(exe string, sys peers.System, d workload.Durability, dir string,
 	killErr := cmd.Process.Signal(syscall.SIGKILL)
 	wg.Wait() // every line the child wrote before it died is read
 	waitErr := cmd.Wait()
-	if killErr != nil || !killedBySignal(waitErr) {
-		out.Err = fmt.Sprintf("child did not die by SIGKILL (%v, %v): %s", killErr, waitErr, lastLine(stderr.String()))
+	if !killedBySignal(waitErr) {
+		out.Err = fmt.Sprintf("child ended before the kill (%v): %s", waitErr, lastLine(stderr.String()))
+		return out
+	}
+	if killErr != nil {
+		out.Err = fmt.Sprintf("kill: %v", killErr)
 		return out
 	}
 	res, err := workload.VerifyAfterCrash(sys.Open, dir, d, cfg, log)
