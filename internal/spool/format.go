@@ -1,0 +1,246 @@
+// Package spool is the disk tier: segment files of CRC-checked frames, each
+// frame a run of consecutive records of one stream, and the checkpoint file
+// that persists cursors and the RAM tier. The byte formats are documented in
+// docs/format.md; this file is their only encoder and decoder.
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// Format constants.
+const (
+	FrameMagic   = 0x46324d4d // "MM2F" little-endian
+	SegmentMagic = 0x53324d4d // "MM2S"
+	Version      = 1
+
+	FrameHeaderSize   = 48
+	SegmentHeaderSize = 16
+	// MaxFramePayload bounds a frame: 1 KB holds 256 TSD samples or about
+	// 150 events, enough that the 48-byte header costs under 0.2 bytes a
+	// sample, small enough that a torn frame loses little.
+	MaxFramePayload = 1024
+)
+
+// Kinds in a frame, the same numbers as mm2.Kind.
+const (
+	KindTSD = 1
+	KindEVT = 2
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Errors of the decoders.
+var (
+	ErrShort    = errors.New("spool: truncated")
+	ErrMagic    = errors.New("spool: bad magic")
+	ErrVersion  = errors.New("spool: unknown version")
+	ErrChecksum = errors.New("spool: checksum mismatch")
+	ErrFormat   = errors.New("spool: malformed")
+)
+
+// FrameHeader describes one frame: a run of Count consecutive records of one
+// stream with sequence numbers FirstSeq.. and times FirstTS..LastTS.
+type FrameHeader struct {
+	Kind     uint8
+	Source   uint8
+	Sensor   uint32
+	Count    uint16
+	Len      uint16 // payload bytes
+	FirstSeq uint64
+	FirstTS  int64
+	LastTS   int64
+	Period   uint32 // ms, TSD only
+}
+
+// LastSeq is the sequence number of the frame's last record.
+func (h FrameHeader) LastSeq() uint64 { return h.FirstSeq + uint64(h.Count) - 1 }
+
+// Size is the frame's size on disk.
+func (h FrameHeader) Size() int { return FrameHeaderSize + int(h.Len) }
+
+// AppendFrame encodes a frame with its checksum onto dst.
+func AppendFrame(dst []byte, h FrameHeader, payload []byte) []byte {
+	h.Len = uint16(len(payload))
+	start := len(dst)
+	var b [FrameHeaderSize]byte
+	binary.LittleEndian.PutUint32(b[0:], FrameMagic)
+	b[4], b[5], b[6] = Version, h.Kind, h.Source
+	binary.LittleEndian.PutUint32(b[8:], h.Sensor)
+	binary.LittleEndian.PutUint16(b[12:], h.Count)
+	binary.LittleEndian.PutUint16(b[14:], h.Len)
+	binary.LittleEndian.PutUint64(b[16:], h.FirstSeq)
+	binary.LittleEndian.PutUint64(b[24:], uint64(h.FirstTS))
+	binary.LittleEndian.PutUint64(b[32:], uint64(h.LastTS))
+	binary.LittleEndian.PutUint32(b[40:], h.Period)
+	dst = append(dst, b[:]...)
+	dst = append(dst, payload...)
+	crc := crc32.Update(crc32.Checksum(dst[start:start+44], castagnoli), castagnoli, payload)
+	binary.LittleEndian.PutUint32(dst[start+44:], crc)
+	return dst
+}
+
+// ParseFrameHeader decodes a header without checking the payload's checksum.
+func ParseFrameHeader(b []byte) (FrameHeader, error) {
+	if len(b) < FrameHeaderSize {
+		return FrameHeader{}, ErrShort
+	}
+	if binary.LittleEndian.Uint32(b) != FrameMagic {
+		return FrameHeader{}, ErrMagic
+	}
+	if b[4] != Version {
+		return FrameHeader{}, fmt.Errorf("%w %d", ErrVersion, b[4])
+	}
+	h := FrameHeader{
+		Kind: b[5], Source: b[6],
+		Sensor:   binary.LittleEndian.Uint32(b[8:]),
+		Count:    binary.LittleEndian.Uint16(b[12:]),
+		Len:      binary.LittleEndian.Uint16(b[14:]),
+		FirstSeq: binary.LittleEndian.Uint64(b[16:]),
+		FirstTS:  int64(binary.LittleEndian.Uint64(b[24:])),
+		LastTS:   int64(binary.LittleEndian.Uint64(b[32:])),
+		Period:   binary.LittleEndian.Uint32(b[40:]),
+	}
+	switch {
+	case h.Kind != KindTSD && h.Kind != KindEVT, h.Count == 0, h.Len > MaxFramePayload,
+		h.FirstSeq == 0, h.FirstSeq+uint64(h.Count) < h.FirstSeq:
+		return FrameHeader{}, fmt.Errorf("%w frame header", ErrFormat)
+	case h.Kind == KindTSD && (h.Period == 0 || int(h.Len) != 4*int(h.Count)):
+		return FrameHeader{}, fmt.Errorf("%w TSD frame", ErrFormat)
+	}
+	return h, nil
+}
+
+// DecodeFrame checks a whole frame at the start of b and returns its header
+// and payload (aliasing b).
+func DecodeFrame(b []byte) (FrameHeader, []byte, error) {
+	h, err := ParseFrameHeader(b)
+	if err != nil {
+		return h, nil, err
+	}
+	if len(b) < h.Size() {
+		return h, nil, ErrShort
+	}
+	payload := b[FrameHeaderSize:h.Size()]
+	crc := crc32.Update(crc32.Checksum(b[:44], castagnoli), castagnoli, payload)
+	if crc != binary.LittleEndian.Uint32(b[44:]) {
+		return h, nil, ErrChecksum
+	}
+	return h, payload, nil
+}
+
+// Record is one decoded record of a frame.
+type Record struct {
+	Value uint32
+	UTC   int64
+}
+
+// FrameRecords decodes the payload of a checked frame into dst (which must
+// hold h.Count records) and returns it.
+func FrameRecords(h FrameHeader, payload []byte, dst []Record) ([]Record, error) {
+	dst = dst[:0]
+	if h.Kind == KindTSD {
+		for i := 0; i < int(h.Count); i++ {
+			dst = append(dst, Record{binary.LittleEndian.Uint32(payload[4*i:]), h.FirstTS + int64(i)*int64(h.Period)})
+		}
+		return dst, nil
+	}
+	ts, off := h.FirstTS, 0
+	for i := 0; i < int(h.Count); i++ {
+		if off+5 > len(payload) {
+			return dst, fmt.Errorf("%w EVT payload", ErrFormat)
+		}
+		v := binary.LittleEndian.Uint32(payload[off:])
+		d, n := binary.Varint(payload[off+4:])
+		if n <= 0 {
+			return dst, fmt.Errorf("%w EVT delta", ErrFormat)
+		}
+		ts += d
+		off += 4 + n
+		dst = append(dst, Record{v, ts})
+	}
+	if off != len(payload) || ts != h.LastTS {
+		return dst, fmt.Errorf("%w EVT frame end", ErrFormat)
+	}
+	return dst, nil
+}
+
+// Builder accumulates consecutive records of one stream into a frame payload.
+type Builder struct {
+	H       FrameHeader
+	Payload []byte
+}
+
+// Reset starts an empty frame for the stream.
+func (b *Builder) Reset(kind, source uint8, sensor uint32, period uint32) {
+	b.H = FrameHeader{Kind: kind, Source: source, Sensor: sensor, Period: period}
+	b.Payload = b.Payload[:0]
+}
+
+// Add appends a record with sequence number seq. It reports false, adding
+// nothing, when the record does not fit or does not continue the frame (a
+// sequence gap, or a TSD time off the derived slot).
+func (b *Builder) Add(seq uint64, v uint32, utc int64) bool {
+	h := &b.H
+	if h.Count == 0 {
+		if cap(b.Payload) < MaxFramePayload {
+			b.Payload = make([]byte, 0, MaxFramePayload)
+		}
+		h.FirstSeq, h.FirstTS, h.LastTS = seq, utc, utc
+	} else if seq != h.FirstSeq+uint64(h.Count) || h.Count == 0xffff {
+		return false
+	}
+	if h.Kind == KindTSD {
+		if h.Count > 0 {
+			// The derived slot is stored; the sample must be within half a
+			// period of it, as in a RAM sector.
+			slot := h.FirstTS + int64(h.Count)*int64(h.Period)
+			if d := utc - slot; 2*max(d, -d) > int64(h.Period) {
+				return false
+			}
+			utc = slot
+		}
+		if len(b.Payload)+4 > MaxFramePayload {
+			return false
+		}
+		b.Payload = binary.LittleEndian.AppendUint32(b.Payload, v)
+	} else {
+		var tmp [4 + binary.MaxVarintLen64]byte
+		binary.LittleEndian.PutUint32(tmp[:], v)
+		n := 4 + binary.PutVarint(tmp[4:], utc-h.LastTS) // 0 for the first record
+		if len(b.Payload)+n > MaxFramePayload {
+			return false
+		}
+		b.Payload = append(b.Payload, tmp[:n]...)
+	}
+	h.Count++
+	h.LastTS = utc
+	h.Len = uint16(len(b.Payload))
+	return true
+}
+
+// AppendSegmentHeader encodes the header of segment number no.
+func AppendSegmentHeader(dst []byte, no uint64) []byte {
+	var b [SegmentHeaderSize]byte
+	binary.LittleEndian.PutUint32(b[0:], SegmentMagic)
+	b[4] = Version
+	binary.LittleEndian.PutUint64(b[8:], no)
+	return append(dst, b[:]...)
+}
+
+// ParseSegmentHeader decodes a segment header and returns its number.
+func ParseSegmentHeader(b []byte) (uint64, error) {
+	if len(b) < SegmentHeaderSize {
+		return 0, ErrShort
+	}
+	if binary.LittleEndian.Uint32(b) != SegmentMagic {
+		return 0, ErrMagic
+	}
+	if b[4] != Version {
+		return 0, fmt.Errorf("%w %d", ErrVersion, b[4])
+	}
+	return binary.LittleEndian.Uint64(b[8:]), nil
+}
