@@ -1,0 +1,222 @@
+package mm2_test
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mm2go/mm2"
+)
+
+// benchClock is a cheap injected clock that advances by step ms per call, so
+// every TSD sample lands exactly on its derived slot and the benchmarks
+// measure the store, not time.Now. The manager calls its clock under its
+// lock, but the counter is atomic anyway so the clock is safe on its own.
+type benchClock struct {
+	ms   atomic.Int64
+	step int64
+}
+
+func newBenchClock(step time.Duration) *benchClock {
+	c := &benchClock{step: step.Milliseconds()}
+	c.ms.Store(1_700_000_000_000)
+	return c
+}
+
+func (c *benchClock) now() time.Time { return time.UnixMilli(c.ms.Add(c.step)) }
+
+func openBench(b *testing.B, clock func() time.Time) *mm2.Manager {
+	b.Helper()
+	m, err := mm2.Open(mm2.Options{Profile: mm2.ProfileLinux, Clock: clock})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+// drain reads and acknowledges everything unread in s (outside the timer).
+func drain(b *testing.B, s *mm2.Stream, buf []mm2.Sample) {
+	b.Helper()
+	for {
+		if _, err := s.ReadBulk(buf); err == mm2.ErrNoData {
+			break
+		} else if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Ack(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchBatch is how many records a write benchmark stores before it drains
+// the stream with the timer stopped: well under the linux pool (12,288 TSD
+// samples), so the measured path is the append, never drop-oldest.
+const benchBatch = 4096
+
+func benchWrite(b *testing.B, kind mm2.Kind, clock func() time.Time, write func(s *mm2.Stream, i int) error) {
+	m := openBench(b, clock)
+	period := time.Duration(0)
+	if kind == mm2.TSD {
+		period = 10 * time.Millisecond
+	}
+	s, err := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, kind, period)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]mm2.Sample, 1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%benchBatch == benchBatch-1 {
+			b.StopTimer()
+			drain(b, s, buf)
+			b.StartTimer()
+		}
+		if err := write(s, i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if err := m.Check(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkWriteTSD(b *testing.B) {
+	clock := newBenchClock(10 * time.Millisecond)
+	benchWrite(b, mm2.TSD, clock.now, func(s *mm2.Stream, i int) error { return s.WriteTSD(uint32(i)) })
+}
+
+// BenchmarkWriteTSDWallClock is WriteTSD with the real clock (time.Now), the
+// cost an application actually pays. Samples arrive far faster than the
+// 10 ms period, so most land in their own sector: this is the worst case.
+func BenchmarkWriteTSDWallClock(b *testing.B) {
+	benchWrite(b, mm2.TSD, nil, func(s *mm2.Stream, i int) error { return s.WriteTSD(uint32(i)) })
+}
+
+func BenchmarkWriteEVT(b *testing.B) {
+	clock := newBenchClock(time.Millisecond)
+	ts := int64(1_700_000_000_000)
+	benchWrite(b, mm2.EVT, clock.now, func(s *mm2.Stream, i int) error {
+		return s.WriteEVT(uint32(i), ts+int64(i)*7)
+	})
+}
+
+// BenchmarkReadBulkAck reads a stream in batches of 256 records and
+// acknowledges each batch; ns/record is the cost per delivered record.
+func BenchmarkReadBulkAck(b *testing.B) {
+	clock := newBenchClock(10 * time.Millisecond)
+	m := openBench(b, clock.now)
+	s, err := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 10*time.Millisecond)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch, fill = 256, 8192
+	buf := make([]mm2.Sample, batch)
+	refill := func() {
+		for i := 0; i < fill; i++ {
+			if err := s.WriteTSD(uint32(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	refill()
+	records := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n, err := s.ReadBulk(buf)
+		if err == mm2.ErrNoData {
+			b.StopTimer()
+			refill()
+			b.StartTimer()
+			n, err = s.ReadBulk(buf)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Ack(); err != nil {
+			b.Fatal(err)
+		}
+		records += n
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(records), "ns/record")
+	if err := m.Check(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkWriteParallel has every goroutine write its own TSD stream. The
+// pool fills and stays full, so the steady state includes drop-oldest of the
+// writer's own oldest sector (one in six writes allocates).
+func BenchmarkWriteParallel(b *testing.B) {
+	clock := newBenchClock(10 * time.Millisecond)
+	m := openBench(b, clock.now)
+	var next atomic.Uint32
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		id := mm2.StreamID{Source: mm2.Source(next.Load() % mm2.MaxSources), Sensor: next.Add(1)}
+		s, err := m.Configure(id, mm2.TSD, 10*time.Millisecond)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		v := uint32(0)
+		for pb.Next() {
+			v++
+			if err := s.WriteTSD(v); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	if err := m.Check(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// TestHotPathsAllocateNothing measures what the benchmarks report: the hot
+// path methods of a Stream allocate nothing.
+func TestHotPathsAllocateNothing(t *testing.T) {
+	m, err := mm2.Open(mm2.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	tsd, err := m.Configure(mm2.StreamID{Source: mm2.Gateway, Sensor: 1}, mm2.TSD, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evt, err := m.Configure(mm2.StreamID{Source: mm2.Gateway, Sensor: 2}, mm2.EVT, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]mm2.Sample, 8)
+	var sink int
+	for _, c := range []struct {
+		name string
+		f    func()
+	}{
+		{"WriteTSD", func() { _ = tsd.WriteTSD(1) }},
+		{"WriteEVT", func() { _ = evt.WriteEVT(1, 1_700_000_000_000) }},
+		{"Read", func() { _ = evt.WriteEVT(2, 5); _, _ = evt.Read() }},
+		{"ReadBulk", func() { _ = tsd.WriteTSD(3); _, _ = tsd.ReadBulk(buf) }},
+		{"Peek", func() { _ = evt.WriteEVT(2, 5); _, _ = evt.Peek(0) }},
+		{"PeekBulk", func() { _, _ = evt.PeekBulk(buf) }},
+		{"Ack", func() { _ = evt.WriteEVT(2, 5); _, _ = evt.Read(); _, _ = evt.Ack() }},
+		{"Nack", func() { _ = tsd.WriteTSD(4); _, _ = tsd.Read(); _, _ = tsd.Nack() }},
+		{"Counts", func() { sink += tsd.Counts().Total }},
+	} {
+		if n := testing.AllocsPerRun(1000, c.f); n != 0 {
+			t.Errorf("%s: %v allocations per call, want 0", c.name, n)
+		}
+	}
+	if err := m.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
