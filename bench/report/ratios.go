@@ -80,6 +80,7 @@ func writeRatios(b *strings.Builder, r Report) {
 	}
 	b.WriteString("\n")
 	writeGoal(b, r)
+	writeShareOfLimits(b, r)
 	b.WriteString("### Where mm2 loses\n\n")
 	if len(losses) == 0 {
 		b.WriteString("Nowhere in these tables.\n\n")
@@ -146,4 +147,34 @@ func yesNo(ok bool) string {
 		return "yes"
 	}
 	return "**no**"
+}
+
+// writeShareOfLimits states mm2's workload a write rate as a fraction of the machine's own
+// limits: the disk bytes it wrote per second against sequential file writes, and the sample
+// bytes it took in per second against a memory copy.
+func writeShareOfLimits(b *strings.Builder, r Report) {
+	l := r.Limits
+	b.WriteString("### mm2 against the machine's limits (workload a, write phase)\n\n")
+	b.WriteString("| durability | disk bytes written/s | % of sequential write (same durability) | samples/s × 4 B | % of memory copy |\n|---|---:|---:|---:|---:|\n")
+	for _, d := range []string{workload.Synced.String(), workload.NotSynced.String()} {
+		ref, ok := findResult(r, Reference, d, workload.Bulk)
+		if !ok || ref.WriteSeconds <= 0 {
+			continue
+		}
+		disk := float64(ref.DiskBytes) / ref.WriteSeconds
+		limit := l.DiskUnsyncedBps
+		if d == workload.Synced.String() {
+			limit = l.DiskSyncedBps
+		}
+		payload := ref.WriteRate() * 4
+		fmt.Fprintf(b, "| %s | %s/s | %s | %s/s | %s |\n", d, mb(int64(disk)), pct(disk, limit), mb(int64(payload)), pct(payload, l.MemCopyBps))
+	}
+	b.WriteString("\n")
+}
+
+func pct(v, of float64) string {
+	if of <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f %%", 100*v/of)
 }

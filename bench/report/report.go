@@ -57,7 +57,7 @@ func Write(w io.Writer, r Report) error {
 	fmt.Fprintf(b, "Run: %s, started %s, took %s.\n\n", run, r.Started.UTC().Format(time.RFC3339), r.Elapsed.Round(time.Second))
 	writeMachine(b, r)
 	writeSetup(b, r)
-	writeLimits(b, r.Limits)
+	writeLimits(b, r.Limits, r.Config.Batch)
 	writeWorkload(b, r, workload.Bulk, "Workload a: write, then drain with ACK")
 	writeWorkload(b, r, workload.Concurrent, "Workload b: producer and consumer at once")
 	writeWorkload(b, r, workload.Outage, "Workload c: long outage, then drain")
@@ -104,12 +104,14 @@ func writeSetup(b *strings.Builder, r Report) {
 	b.WriteString("\n")
 }
 
-func writeLimits(b *strings.Builder, l limits.Limits) {
+func writeLimits(b *strings.Builder, l limits.Limits, batch int) {
 	fmt.Fprintf(b, "## Physical limits (same run)\n\n")
 	fmt.Fprintf(b, "| what | measured |\n|---|---|\n")
 	fmt.Fprintf(b, "| sequential write, fsync per %d KB (%s) | %s/s |\n", l.Chunk>>10, mb(l.DiskBytes), mb(int64(l.DiskSyncedBps)))
 	fmt.Fprintf(b, "| sequential write, no fsync (%s) | %s/s |\n", mb(l.DiskBytes), mb(int64(l.DiskUnsyncedBps)))
 	fmt.Fprintf(b, "| 4 KB append + fsync | %s syncs/s |\n", count(int64(l.SyncsPerSec)))
+	fmt.Fprintf(b, "| ceiling of a store that syncs once per %d-sample entry (syncs/s × %d) | %s samples/s |\n",
+		batch, batch, count(int64(l.SyncsPerSec*float64(batch))))
 	fmt.Fprintf(b, "| memory copy (%s buffer) | %s/s |\n\n", mb(int64(l.CopyBytes)), mb(int64(l.MemCopyBps)))
 }
 

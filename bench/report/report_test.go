@@ -20,7 +20,7 @@ func sample() Report {
 		Machine:  Machine{CPU: "test cpu", Cores: 2},
 		Commands: []string{"cd bench", "go run ./cmd/compare -quick"},
 		Config:   workload.Quick(),
-		Limits:   limits.Limits{Chunk: limits.Chunk, DiskSyncedBps: 100 << 20, DiskUnsyncedBps: 1 << 30},
+		Limits:   limits.Limits{Chunk: limits.Chunk, DiskSyncedBps: 100 << 20, DiskUnsyncedBps: 1 << 30, SyncsPerSec: 2000, MemCopyBps: 10 << 30},
 		Systems:  []System{{Name: "mm2"}, {Name: "wal"}, {Name: "bbolt"}},
 		Results: []workload.Result{
 			res("mm2", synced, workload.Bulk, 1e6, 5),
@@ -48,6 +48,8 @@ func TestReportHasEveryTableHeader(t *testing.T) {
 		"| system | durability | written samples/s | drained samples/s | backlog at end |",
 		"## kill -9 while writing", "| system | durability | reported stored | delivered after reopen | lost | duplicated |",
 		"## Ratios peer / mm2", "| a | synced | wal | 2.00× | 2.00× | 3.20× | 1.00× |",
+		"| ceiling of a store that syncs once per 100-sample entry (syncs/s × 100) | 200.0 k samples/s |",
+		"### mm2 against the machine's limits", "| synced | 4.8 MB/s | 4.8 % | 3.8 MB/s | 0.0 % |",
 		"### Where mm2 loses", "against wal: writes 2.00 M samples/s, mm2 1.00 M", "against bbolt: 4.00 disk bytes per sample, mm2 5.00",
 	} {
 		if !strings.Contains(out, want) {
