@@ -43,13 +43,19 @@ func mm2System() System {
 // OpenMM2 opens mm2 in dir. Synced is SyncAlways (every write and ack durable before it
 // returns, stricter than a sync per batch); not synced is SyncOnPowerDown.
 func OpenMM2(dir string, d workload.Durability, streams int) (workload.Store, error) {
+	return openMM2(dir, dir, d, streams)
+}
+
+// openMM2 opens mm2 with its data under dataDir ("" = the RAM-only mock backend, for tests)
+// and counts the disk bytes under dir.
+func openMM2(dir, dataDir string, d workload.Durability, streams int) (*mm2Store, error) {
 	s := &mm2Store{dir: dir}
 	sync := mm2.SyncAlways()
 	if d == workload.NotSynced {
 		sync = mm2.SyncOnPowerDown()
 	}
 	m, err := mm2.Open(mm2.Options{
-		Dir:          dir,
+		Dir:          dataDir,
 		Profile:      mm2.ProfileLinux,
 		Sync:         sync,
 		DiskCapBytes: mm2DiskCap,
