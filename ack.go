@@ -17,11 +17,30 @@ func (s *Stream) Ack() (int, error) {
 	if s.pending == 0 {
 		return 0, ErrNoData
 	}
-	n := s.pending
-	s.acked += uint64(n)
+	n := int(s.pending)
+	ramAck := min(n, s.ramAvail())
+	s.acked += uint64(ramAck)
 	s.pending = 0
-	s.freeAcked(int(s.headSkip) + int(n))
-	return int(n), nil
+	s.freeAcked(int(s.headSkip) + ramAck)
+	if d := m.disk; d != nil {
+		ds := d.stream(s)
+		ds.ram -= uint32(ramAck)
+		if err := m.ackDisk(s, n-ramAck); err != nil {
+			return n, err
+		}
+		if ds.ram == 0 && ds.n == 0 {
+			s.acked = ds.lastSeq // empty: RAM numbering continues from the newest
+		}
+		ds.rd = ds.ack
+		if d.sync.mode == syncAlways {
+			if err := m.checkpoint(false); err != nil {
+				return n, err
+			}
+		} else if err := m.maybeCheckpoint(); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // freeAcked releases the head sectors wholly covered by the first skip
@@ -67,5 +86,9 @@ func (s *Stream) Nack() (int, error) {
 	s.unread += n
 	s.pending = 0
 	s.setReadCursor(s.seek(int(s.headSkip)))
+	if d := m.disk; d != nil {
+		ds := d.stream(s)
+		ds.rd = ds.ack
+	}
 	return int(n), nil
 }

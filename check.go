@@ -7,6 +7,7 @@ import (
 
 	"github.com/mm2go/mm2/internal/layout"
 	"github.com/mm2go/mm2/internal/pool"
+	"github.com/mm2go/mm2/internal/spool"
 )
 
 // Check walks every sector and stream and returns every invariant violation
@@ -64,6 +65,9 @@ func (m *Manager) check() []error {
 	if drops != m.drops && !m.dropsSaturated() {
 		bad("drops: streams sum to %+v, manager counts %+v", drops, m.drops)
 	}
+	if m.disk != nil {
+		errs = append(errs, m.checkDisk()...)
+	}
 	if len(m.index) != m.nStream {
 		bad("index: %d entries for %d streams", len(m.index), m.nStream)
 	}
@@ -92,9 +96,9 @@ func (m *Manager) checkStream(s *Stream, owner []int32, bad func(string, ...any)
 	p := m.pool
 	id := s.ID()
 	if s.head == pool.Nil {
-		if s.tail != pool.Nil || s.readSec != pool.Nil || s.pending != 0 || s.unread != 0 || s.headSkip != 0 {
-			bad("%v: empty chain but tail=%d read=%d pending=%d unread=%d skip=%d",
-				id, s.tail, s.readSec, s.pending, s.unread, s.headSkip)
+		if s.tail != pool.Nil || s.readSec != pool.Nil || s.ramAvail() != 0 || s.headSkip != 0 {
+			bad("%v: empty chain but tail=%d read=%d ram records=%d skip=%d",
+				id, s.tail, s.readSec, s.ramAvail(), s.headSkip)
 		}
 		return 0
 	}
@@ -142,15 +146,15 @@ func (m *Manager) checkStream(s *Stream, owner []int32, bad func(string, ...any)
 	}
 	if pos < 0 {
 		bad("%v: read cursor sector %d is not in the chain", id, s.readSec)
-	} else if want := int(s.headSkip) + int(s.pending); pos != want {
+	} else if want := int(s.headSkip) + min(int(s.pending), s.ramAvail()); pos != want {
 		bad("%v: read cursor at record %d, acked+pending says %d", id, pos, want)
 	}
 	if int(s.headSkip) >= p.Count(s.head) {
 		bad("%v: %d acknowledged records fill the head sector, which should be free", id, s.headSkip)
 	}
-	if records != int(s.headSkip)+int(s.pending)+int(s.unread) {
-		bad("%v: chain holds %d records, skip %d + pending %d + unread %d",
-			id, records, s.headSkip, s.pending, s.unread)
+	if records != int(s.headSkip)+s.ramAvail() {
+		bad("%v: chain holds %d records, skip %d + %d unacknowledged in RAM",
+			id, records, s.headSkip, s.ramAvail())
 	}
 	return sectors
 }
@@ -166,4 +170,60 @@ func (m *Manager) checkSectorDecodes(s *Stream, sec uint32, c int, bad func(stri
 		bad("%v: sector %d does not decode as %d events: %v", s.ID(), sec, c, err)
 	}
 	return off
+}
+
+// checkDisk verifies the disk tier: every stream's disk part holds exactly
+// the records its counts say, segment live counts add up, and the log's
+// size matches its segments and stays under the cap.
+func (m *Manager) checkDisk() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	d := m.disk
+	inLog := 0
+	for i := 0; i < m.nStream; i++ {
+		s := m.at(uint16(i))
+		ds := d.stream(s)
+		if int(ds.ram)+int(ds.n) != int(s.pending)+int(s.unread) {
+			bad("%v: ram %d + disk %d records != pending %d + unread %d", s.ID(), ds.ram, ds.n, s.pending, s.unread)
+		}
+		c, seen := ds.ack, 0
+		for steps := 0; seen < int(ds.n); steps++ {
+			f, err := d.resolve(s, &c)
+			if err != nil {
+				bad("%v: disk part unreadable after %d records: %v", s.ID(), seen, err)
+				break
+			}
+			if f.stage {
+				if int(f.h.Count)-f.idx != int(ds.n)-seen {
+					bad("%v: stage holds %d unacknowledged records, counts say %d", s.ID(), int(f.h.Count)-f.idx, int(ds.n)-seen)
+				}
+				break
+			}
+			take := int(f.h.Count) - f.idx
+			seen += take
+			inLog += take
+			if f.h.FirstSeq+uint64(f.h.Count)-1 > ds.lastSeq {
+				bad("%v: frame at %v ends at seq %d beyond the newest %d", s.ID(), f.pos, f.h.LastSeq(), ds.lastSeq)
+			}
+			c = dpos{pos: spool.Pos{Seg: f.pos.Seg, Off: f.pos.Off + int64(f.h.Size())}}
+		}
+	}
+	live, total := 0, int64(0)
+	for _, seg := range d.log.Segs {
+		live += seg.Live
+		total += seg.Size
+		if seg.Live < 0 {
+			bad("segment %d: %d live records", seg.No, seg.Live)
+		}
+	}
+	if live != inLog {
+		bad("disk: segments count %d live records, streams reach %d", live, inLog)
+	}
+	if total != d.log.Total {
+		bad("disk: segments hold %d bytes, log counts %d", total, d.log.Total)
+	}
+	if d.log.Total > m.opts.DiskCapBytes {
+		bad("disk: %d bytes over the cap of %d", d.log.Total, m.opts.DiskCapBytes)
+	}
+	return errs
 }

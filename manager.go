@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2/internal/pool"
+	"github.com/mm2go/mm2/internal/vfs"
 )
 
 // streamChunk is how many streams are allocated at once. Handles point into
@@ -25,6 +26,8 @@ type Manager struct {
 	pool *pool.Pool
 	now  func() int64
 	log  *slog.Logger
+
+	disk *diskTier // nil for the mock backend
 
 	chunks  [][]Stream // stream table; handles point into it
 	nStream int
@@ -43,14 +46,18 @@ type Manager struct {
 }
 
 // Open creates a manager. With Options.Dir empty it is the mock backend:
-// RAM only, nothing touches the filesystem.
-func Open(opts Options) (*Manager, error) {
+// RAM only, nothing touches the filesystem. Otherwise it is the disk
+// backend rooted at Dir, and Open recovers what the directory holds (see
+// Damage for what it skipped); it fails only when Dir cannot be used.
+func Open(opts Options) (*Manager, error) { return OpenFS(opts, vfs.OS()) }
+
+// OpenFS is Open with the disk backend on fsys: the seam through which the
+// project's tests crash the machine or fill the disk. fsys is ignored by
+// the mock backend.
+func OpenFS(opts Options, fsys vfs.FS) (*Manager, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
-	}
-	if o.Dir != "" {
-		return nil, errors.New("mm2: the disk backend is not available in this build; use the mock backend (Dir \"\")")
 	}
 	p := o.Profile
 	n := p.PoolBytes / p.SectorSize
@@ -80,6 +87,11 @@ func Open(opts Options) (*Manager, error) {
 				ErrInvalidArgument, p.Name, worst, p.MaxStreams, p.BudgetBytes)
 		}
 	}
+	if o.Dir != "" {
+		if err := m.openDisk(fsys); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
@@ -100,7 +112,14 @@ func (m *Manager) Close() error {
 	}
 	defer m.mu.Unlock()
 	m.closed = true
-	return nil
+	if m.disk == nil {
+		return nil
+	}
+	err := m.flushAll(context.Background())
+	if err == nil {
+		err = m.checkpoint(true)
+	}
+	return errors.Join(err, m.disk.log.Close())
 }
 
 // Profile is the profile the manager runs with, after Options were applied.
@@ -252,15 +271,27 @@ func (c GPSConfig) sensors() [4]uint32 {
 }
 
 // PowerDown starts a power-down: from now on writes fail with
-// ErrPoweringDown; reads, ACKs and NACKs still work. The mock backend has
-// nothing to spool. Errors: ErrClosed, ctx.Err().
+// ErrPoweringDown; reads, ACKs and NACKs still work. The disk backend
+// writes every unwritten frame, syncs the log and writes a clean checkpoint
+// holding every stream's cursors and the RAM tier's unacknowledged records,
+// all before ctx's deadline (ctx.Err() otherwise). The mock backend has
+// nothing to spool. Errors: ErrClosed, ctx.Err(), disk errors.
 func (m *Manager) PowerDown(ctx context.Context) error {
 	if err := m.lockOpen(); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
 	m.powering = true
-	return ctx.Err()
+	if m.disk == nil {
+		return ctx.Err()
+	}
+	if err := m.flushAll(ctx); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return m.checkpoint(true)
 }
 
 // PowerAbort ends a power-down (power came back) and resumes writes.
@@ -274,5 +305,8 @@ func (m *Manager) PowerAbort() error {
 		return fmt.Errorf("%w: no power-down in progress", ErrInvalidArgument)
 	}
 	m.powering = false
+	if m.disk != nil {
+		return m.checkpoint(false) // running again: a crash from now on is unclean
+	}
 	return nil
 }

@@ -3,58 +3,88 @@ package mm2
 import "fmt"
 
 // Read returns the oldest unread record and marks it pending. Errors:
-// ErrClosed, ErrNoData.
+// ErrClosed, ErrNoData, a *CorruptionError or I/O error from the disk tier.
 func (s *Stream) Read() (Sample, error) {
 	m := s.m
 	if err := m.lockOpen(); err != nil {
 		return Sample{}, err
 	}
 	defer m.mu.Unlock()
-	if s.unread == 0 {
-		return Sample{}, ErrNoData
+	var one [1]Sample
+	if _, err := s.read(one[:], true); err != nil {
+		return Sample{}, err
 	}
-	c := s.readCursor()
-	smp := s.next(&c, s.acked+uint64(s.pending)+1)
-	s.setReadCursor(c)
-	s.unread--
-	s.pending++
-	return smp, nil
+	return one[0], nil
 }
 
 // ReadBulk fills dst with the oldest unread records, marks them pending and
 // returns how many it stored. It allocates nothing. Errors: ErrClosed,
-// ErrNoData (nothing unread; dst untouched).
+// ErrNoData (nothing unread; dst untouched), disk errors.
 func (s *Stream) ReadBulk(dst []Sample) (int, error) {
 	m := s.m
 	if err := m.lockOpen(); err != nil {
 		return 0, err
 	}
 	defer m.mu.Unlock()
+	return s.read(dst, true)
+}
+
+// PeekBulk fills dst with the oldest unread records without marking them.
+// Errors: ErrClosed, ErrNoData, disk errors.
+func (s *Stream) PeekBulk(dst []Sample) (int, error) {
+	m := s.m
+	if err := m.lockOpen(); err != nil {
+		return 0, err
+	}
+	defer m.mu.Unlock()
+	return s.read(dst, false)
+}
+
+// read decodes up to len(dst) unread records: the RAM part first, then the
+// disk part. With mark it moves the read cursors and marks them pending.
+func (s *Stream) read(dst []Sample, mark bool) (int, error) {
 	if s.unread == 0 {
 		return 0, ErrNoData
 	}
-	n, c := s.fill(dst, s.readCursor())
-	s.setReadCursor(c)
-	s.unread -= uint32(n)
-	s.pending += uint32(n)
+	want := min(len(dst), int(s.unread))
+	ramLeft := max(0, s.ramAvail()-int(s.pending))
+	n, c := s.fill(dst[:min(want, ramLeft)], s.readCursor())
+	if n < want {
+		d := s.m.disk
+		ds := d.stream(s)
+		cur := ds.ack
+		cur.idx += int(s.pending) + n - int(ds.ram)
+		k, err := d.readDisk(s, &cur, dst[n:want])
+		if err != nil {
+			return 0, err
+		}
+		if mark {
+			ds.rd = cur
+		}
+		n += k
+	}
+	if mark {
+		s.setReadCursor(c)
+		s.unread -= uint32(n)
+		s.pending += uint32(n)
+	}
 	return n, nil
 }
 
-// fill decodes up to len(dst) unread records starting at c and returns how
-// many and the cursor after them.
+// fill decodes the len(dst) RAM records starting at c and returns how many
+// and the cursor after them.
 func (s *Stream) fill(dst []Sample, c cursor) (int, cursor) {
-	n := min(len(dst), int(s.unread))
 	seq := s.acked + uint64(s.pending)
-	for i := range dst[:n] {
+	for i := range dst {
 		seq++
 		dst[i] = s.next(&c, seq)
 	}
-	return n, c
+	return len(dst), c
 }
 
 // Peek returns the i-th unread record (0 = the next Read) and changes
 // nothing. Errors: ErrClosed, ErrInvalidArgument (i < 0), ErrNoData (fewer
-// than i+1 unread records).
+// than i+1 unread records), disk errors.
 func (s *Stream) Peek(i int) (Sample, error) {
 	m := s.m
 	if err := m.lockOpen(); err != nil {
@@ -67,21 +97,18 @@ func (s *Stream) Peek(i int) (Sample, error) {
 	if i >= int(s.unread) {
 		return Sample{}, ErrNoData
 	}
-	c := s.seek(int(s.headSkip) + int(s.pending) + i)
-	return s.next(&c, s.acked+uint64(s.pending)+uint64(i)+1), nil
-}
-
-// PeekBulk fills dst with the oldest unread records without marking them.
-// Errors: ErrClosed, ErrNoData.
-func (s *Stream) PeekBulk(dst []Sample) (int, error) {
-	m := s.m
-	if err := m.lockOpen(); err != nil {
-		return 0, err
+	at := int(s.pending) + i // position among the unacknowledged records
+	if at < s.ramAvail() {
+		c := s.seek(int(s.headSkip) + at)
+		return s.next(&c, s.acked+uint64(at)+1), nil
 	}
-	defer m.mu.Unlock()
-	if s.unread == 0 {
-		return 0, ErrNoData
+	d := m.disk
+	ds := d.stream(s)
+	cur := ds.ack
+	cur.idx += at - int(ds.ram)
+	var one [1]Sample
+	if _, err := d.readDisk(s, &cur, one[:]); err != nil {
+		return Sample{}, err
 	}
-	n, _ := s.fill(dst, s.readCursor())
-	return n, nil
+	return one[0], nil
 }

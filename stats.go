@@ -54,6 +54,19 @@ type Stats struct {
 	Footprint    int // bytes the manager holds
 	PoweringDown bool
 	UTCAvailable bool
+
+	// Disk tier (zero for the mock backend).
+	DiskBytes        int64  // bytes in segment files
+	DiskFiles        int    // segment files
+	DiskRecords      uint64 // unacknowledged records in the disk parts
+	DiskError        string // the last disk error while it lasts ("" when healthy)
+	DiskFull         bool   // that error was ENOSPC: writes fall back to the RAM policy
+	RecordsRecovered uint64 // unacknowledged records found at Open
+	RecordsSkipped   uint64 // records in damaged frames skipped at Open
+	FramesSkipped    uint64
+	BytesWritten     uint64 // bytes written to disk (flash wear)
+	Syncs            uint64 // fsyncs of files and directories
+	Checkpoints      uint64
 }
 
 // StreamStats is a snapshot of one stream.
@@ -90,7 +103,7 @@ func (m *Manager) Stats() Stats {
 	var sampleBytes uint64
 	for _, x := range m.index {
 		s := m.at(x)
-		stored := uint64(s.headSkip) + uint64(s.pending) + uint64(s.unread)
+		stored := uint64(s.headSkip) + uint64(s.ramAvail())
 		st.StoredRecords += stored
 		if s.kind == TSD {
 			sampleBytes += 4 * stored
@@ -102,6 +115,19 @@ func (m *Manager) Stats() Stats {
 		if s.pending+s.unread > 0 {
 			st.ActiveStreams++
 		}
+	}
+	if d := m.disk; d != nil {
+		st.Backend = "disk"
+		st.DiskBytes, st.DiskFiles = d.log.Total, len(d.log.Segs)
+		for i := range d.st {
+			st.DiskRecords += uint64(d.st[i].n)
+		}
+		if d.err != nil {
+			st.DiskError = d.err.Error()
+			st.DiskFull = errorsIsENOSPC(d.err)
+		}
+		st.RecordsRecovered, st.RecordsSkipped, st.FramesSkipped = d.recovered, d.skippedRecords, d.skippedFrames
+		st.BytesWritten, st.Syncs, st.Checkpoints = d.log.BytesWritten, d.log.Syncs, d.checkpoints
 	}
 	if st.SectorsUsed > 0 {
 		st.SpaceEfficiencyPct = 100 * float64(sampleBytes) / float64(st.SectorsUsed*st.SectorSize)
@@ -127,6 +153,12 @@ func (s *Stream) Stats() StreamStats {
 		ID: s.ID(), Kind: s.kind, Period: int64(s.periodMs), Counts: s.counts(),
 		Acked: s.acked, Read: s.acked + uint64(s.pending), Written: s.written(),
 	}
+	if d := s.m.disk; d != nil {
+		ds := d.stream(s)
+		st.Written = ds.lastSeq
+		st.Read = 0 // positions are not contiguous across the tiers: see Counts
+		st.SectorsDisk = d.countFrames(s)
+	}
 	for r := range numDropReasons {
 		st.Drops.add(r, uint64(s.drops[r]))
 	}
@@ -134,10 +166,17 @@ func (s *Stream) Stats() StreamStats {
 	for id := s.head; id != pool.Nil && st.SectorsRAM <= p.Len(); id = p.Next(id) {
 		st.SectorsRAM++
 	}
-	if s.pending+s.unread > 0 {
+	if s.ramAvail() > 0 {
 		c := s.seek(int(s.headSkip))
 		st.OldestUnackedMs = s.next(&c, s.acked+1).UTCms
 		st.HasUnacked = true
+	} else if s.pending+s.unread > 0 {
+		d := s.m.disk
+		cur := d.stream(s).ack
+		var one [1]Sample
+		if _, err := d.readDisk(s, &cur, one[:]); err == nil {
+			st.OldestUnackedMs, st.HasUnacked = one[0].UTCms, true
+		}
 	}
 	return st
 }
@@ -156,6 +195,9 @@ func (m *Manager) footprint() int {
 		n += cap(c) * int(unsafe.Sizeof(Stream{}))
 	}
 	n += cap(m.chunks)*int(unsafe.Sizeof([]Stream{})) + 2*cap(m.index)
+	if m.disk != nil {
+		n += int(unsafe.Sizeof(diskTier{})) + m.disk.memBytes()
+	}
 	return n
 }
 

@@ -24,6 +24,8 @@ func (s *Stream) WriteTSD(value uint32) error {
 	if err == nil {
 		if s.kind != TSD {
 			err = ErrKindMismatch
+		} else if m.disk != nil {
+			err = m.writeDisk(s, value, m.now())
 		} else {
 			err = s.appendTSD(value, m.now())
 		}
@@ -41,6 +43,8 @@ func (s *Stream) WriteEVT(value uint32, utcMs int64) error {
 	if err == nil {
 		if s.kind != EVT {
 			err = ErrKindMismatch
+		} else if m.disk != nil {
+			err = m.writeDisk(s, value, utcMs)
 		} else {
 			err = s.appendEVT(value, utcMs)
 		}
@@ -66,6 +70,9 @@ func (s *Stream) WriteEventWithGPS(value uint32, fix GPSFix) error {
 	}
 	now := m.now()
 	if m.gpsSet&(1<<s.source) == 0 {
+		if m.disk != nil {
+			return m.writeDisk(s, value, now)
+		}
 		return s.appendEVT(value, now)
 	}
 	var targets [5]*Stream
@@ -77,11 +84,21 @@ func (s *Stream) WriteEventWithGPS(value uint32, fix GPSFix) error {
 		}
 		targets[i+1] = m.at(m.index[pos])
 	}
+	vals := [5]uint32{value, math.Float32bits(fix.Latitude), math.Float32bits(fix.Longitude),
+		math.Float32bits(fix.Altitude), math.Float32bits(fix.Speed)}
+	if m.disk != nil {
+		// The disk tier writes the five in turn; a disk error part-way
+		// leaves the ones before it stored (each is counted and readable).
+		for i, t := range targets {
+			if err := m.writeDisk(t, vals[i], now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if err := m.reserve(s, targets[:], now); err != nil {
 		return err
 	}
-	vals := [5]uint32{value, math.Float32bits(fix.Latitude), math.Float32bits(fix.Longitude),
-		math.Float32bits(fix.Altitude), math.Float32bits(fix.Speed)}
 	for i, t := range targets {
 		if err := t.appendEVT(vals[i], now); err != nil {
 			return err
@@ -289,6 +306,9 @@ func (s *Stream) dropHead(reason DropReason) {
 	} else {
 		s.setReadCursor(cursor{sec: s.head, off: layout.HeaderSize})
 	}
+	if m.disk != nil {
+		m.disk.stream(s).ram -= n
+	}
 	s.countDrop(reason, n)
 	if m.log.Enabled(context.Background(), slog.LevelWarn) {
 		m.log.Warn("mm2: dropped unsent records", "stream", s.ID().String(), "records", n,
@@ -316,4 +336,51 @@ func (m *Manager) noteUtilisation() {
 	if m.log.Enabled(context.Background(), slog.LevelInfo) {
 		m.log.Info("mm2: pool utilisation", "percent", step*10, "used", m.pool.Used(), "total", m.pool.Len())
 	}
+}
+
+// writeDisk stores a record with the disk backend: in RAM while the pool is
+// below the spill threshold and the stream's disk part is empty, otherwise
+// in the disk part.
+func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
+	if m.wantDisk(s, !s.tailTakes(utc)) {
+		if err := m.appendDisk(s, v, utc); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if s.kind == TSD {
+			err = s.appendTSD(v, utc)
+		} else {
+			err = s.appendEVT(v, utc)
+		}
+		if err != nil {
+			return err
+		}
+		ds := m.disk.stream(s)
+		ds.ram++
+		ds.lastSeq++
+		if err := m.noteSeq(s); err != nil {
+			return err
+		}
+	}
+	return m.maybeCheckpoint()
+}
+
+// tailTakes reports whether the stream's RAM tail sector can take a record
+// at utc without a new sector.
+func (s *Stream) tailTakes(utc int64) bool {
+	p := s.m.pool
+	t := s.tail
+	if t == pool.Nil {
+		return false
+	}
+	if s.kind == EVT {
+		return layout.EVTFits(p.Sector(t), int(s.tailUsed), utc)
+	}
+	c := p.Count(t)
+	if c >= layout.TSDCap(p.SectorSize()) {
+		return false
+	}
+	d := utc - (layout.Base(p.Sector(t)) + int64(c)*int64(s.periodMs))
+	return 2*max(d, -d) <= int64(s.periodMs)
 }

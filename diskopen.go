@@ -1,0 +1,213 @@
+package mm2
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"time"
+
+	"github.com/mm2go/mm2/internal/spool"
+	"github.com/mm2go/mm2/internal/vfs"
+)
+
+// openDisk recovers the store under Options.Dir: the checkpoint (cursors and
+// the RAM tier as of the last power-down or checkpoint), then every segment
+// frame with a sequence number above what is acknowledged. Damage is cut,
+// skipped, counted and quarantined; Open fails only when the directory
+// itself cannot be used.
+func (m *Manager) openDisk(fsys vfs.FS) error {
+	o := m.opts
+	if err := fsys.MkdirAll(o.Dir, 0o755); err != nil {
+		return fmt.Errorf("mm2: disk backend: %w", err)
+	}
+	if err := fsys.SyncDir(path.Dir(path.Clean(o.Dir))); err != nil { // the directory itself must survive a crash
+		return fmt.Errorf("mm2: disk backend: %w", err)
+	}
+	d := &diskTier{fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), sync: o.Sync}
+	m.disk = d
+	cp, clean := m.loadCheckpoint()
+	for _, st := range cp.Streams {
+		s, err := m.configureLocked(StreamID{Source(st.Source), st.Sensor}, Kind(st.Kind), time.Duration(st.Period)*time.Millisecond)
+		if err != nil {
+			m.noteDamage(spool.Damage{File: spool.CheckpointName, Err: err})
+			continue
+		}
+		ds := d.stream(s)
+		s.acked = st.Acked
+		ds.lastSeq = st.LastSeq
+		if !clean {
+			ds.lastSeq = st.Reserved
+		}
+	}
+	m.restoreRAM(cp.Frames)
+	seen := map[uint16]uint64{}
+	damage, err := d.log.Recover(func(pos spool.Pos, h spool.FrameHeader, _ []byte) (uint16, int, bool) {
+		return m.recoverFrame(pos, h, seen, clean)
+	}, true)
+	for _, dm := range damage {
+		m.noteDamage(dm)
+	}
+	if err != nil {
+		return fmt.Errorf("mm2: disk backend: %w", err)
+	}
+	for i := 0; i < m.nStream; i++ {
+		s := m.at(uint16(i))
+		ds := d.stream(s)
+		ds.rd = ds.ack
+		if ds.n == 0 {
+			ds.rd = dpos{pos: d.endPos()}
+			ds.ack = ds.rd
+		}
+		if ds.ram == 0 && ds.n == 0 {
+			s.acked = ds.lastSeq
+		}
+		d.recovered += uint64(ds.ram) + uint64(ds.n)
+	}
+	if d.recovered > 0 || len(d.damage) > 0 {
+		m.log.Info("mm2: recovered store", "dir", o.Dir, "records", d.recovered,
+			"skipped_records", d.skippedRecords, "skipped_frames", d.skippedFrames, "clean", clean)
+	}
+	// Mark the store as running (a crash from now on is unclean) and persist
+	// the sequence reservations before any number is handed out.
+	return m.checkpoint(false)
+}
+
+// loadCheckpoint reads the state file; a damaged one is quarantined and the
+// store recovers from its segments alone, as after a crash.
+func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool) {
+	d := m.disk
+	name := path.Join(d.dir, spool.CheckpointName)
+	f, err := d.fs.Open(name)
+	if err != nil {
+		return spool.Checkpoint{}, false // a new store, or one that never checkpointed
+	}
+	b, err := io.ReadAll(f)
+	f.Close()
+	if err == nil {
+		var cp spool.Checkpoint
+		if cp, err = spool.DecodeCheckpoint(b); err == nil {
+			d.gen = cp.Gen
+			return cp, cp.Clean
+		}
+	}
+	m.noteDamage(spool.Damage{File: spool.CheckpointName, Err: err, Bytes: int64(len(b))})
+	dir := path.Join(d.dir, spool.CorruptDir)
+	if merr := d.fs.MkdirAll(dir, 0o755); merr == nil {
+		_ = spool.WriteFileAtomic(d.fs, path.Join(dir, spool.CheckpointName), b, dir)
+	}
+	return spool.Checkpoint{}, false
+}
+
+// restoreRAM puts the checkpoint's RAM records back into the pool.
+func (m *Manager) restoreRAM(frames []byte) {
+	d := m.disk
+	recs := make([]spool.Record, 0, spool.MaxFramePayload/4+1)
+	for off := 0; off < len(frames); {
+		h, payload, err := spool.DecodeFrame(frames[off:])
+		if err != nil {
+			return // verified by DecodeCheckpoint
+		}
+		off += h.Size()
+		pos, found := m.search(StreamID{Source(h.Source), h.Sensor})
+		if !found {
+			continue
+		}
+		s := m.at(m.index[pos])
+		ds := d.stream(s)
+		recs, _ = spool.FrameRecords(h, payload, recs)
+		for i, r := range recs {
+			if h.FirstSeq+uint64(i) != s.acked+uint64(ds.ram)+1 {
+				continue // not the next RAM record: a stale or foreign frame
+			}
+			var err error
+			if s.kind == TSD {
+				err = s.appendTSD(r.Value, r.UTC)
+			} else {
+				err = s.appendEVT(r.Value, r.UTC)
+			}
+			if err != nil {
+				d.skippedRecords += uint64(len(recs) - i)
+				break
+			}
+			ds.ram++
+		}
+	}
+}
+
+// recoverFrame files one good frame found in a segment under its stream.
+func (m *Manager) recoverFrame(pos spool.Pos, h spool.FrameHeader, seen map[uint16]uint64, clean bool) (uint16, int, bool) {
+	d := m.disk
+	id := StreamID{Source(h.Source), h.Sensor}
+	var s *Stream
+	if p, found := m.search(id); found {
+		s = m.at(m.index[p])
+	} else {
+		var err error
+		if s, err = m.configureLocked(id, Kind(h.Kind), time.Duration(h.Period)*time.Millisecond); err != nil {
+			d.skippedFrames++
+			d.skippedRecords += uint64(h.Count)
+			return 0, 0, false
+		}
+		if !clean {
+			d.stream(s).lastSeq = seqReserve // unknown to the checkpoint: leave room above lost numbers
+		}
+	}
+	if uint8(s.kind) != h.Kind || (s.kind == TSD && s.periodMs != h.Period) {
+		d.skippedFrames++
+		d.skippedRecords += uint64(h.Count)
+		return 0, 0, false
+	}
+	ds := d.stream(s)
+	lo := max(h.FirstSeq, s.acked+uint64(ds.ram)+1, seen[s.idx]+1)
+	if lo > h.LastSeq() {
+		return s.idx, 0, true
+	}
+	if ds.n == 0 {
+		ds.ack = dpos{pos: pos, idx: int(lo - h.FirstSeq)}
+	}
+	live := int(h.LastSeq() - lo + 1)
+	ds.n += uint32(live)
+	s.unread += uint32(live)
+	seen[s.idx] = h.LastSeq()
+	if h.LastSeq() > ds.lastSeq {
+		ds.lastSeq = h.LastSeq()
+		if !clean {
+			ds.lastSeq += seqReserve
+		}
+	}
+	return s.idx, live, true
+}
+
+func (m *Manager) noteDamage(dm spool.Damage) {
+	d := m.disk
+	d.damage = append(d.damage, dm)
+	d.skippedFrames += uint64(dm.Frames)
+	d.skippedRecords += uint64(dm.Records)
+	if m.log.Enabled(context.Background(), slog.LevelWarn) {
+		m.log.Warn("mm2: corruption found", "file", dm.File, "offset", dm.Offset, "error", errString(dm.Err),
+			"frames", dm.Frames, "records", dm.Records)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// Damage lists what recovery found damaged at Open, as CorruptionErrors.
+func (m *Manager) Damage() []error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.disk == nil {
+		return nil
+	}
+	var out []error
+	for _, dm := range m.disk.damage {
+		out = append(out, &CorruptionError{File: dm.File, Offset: dm.Offset, Err: dm.Err})
+	}
+	return out
+}

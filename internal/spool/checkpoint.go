@@ -1,0 +1,121 @@
+package spool
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+)
+
+// Checkpoint file constants.
+const (
+	CheckpointMagic      = 0x43324d4d // "MM2C"
+	CheckpointName       = "state.mm2"
+	checkpointHeaderSize = 24
+	streamStateSize      = 40
+)
+
+// StreamState is one stream's persisted cursors. Every record with a
+// sequence number up to Acked is acknowledged (or dropped); LastSeq is the
+// newest written; Reserved bounds every number handed out before a crash.
+type StreamState struct {
+	Source, Kind uint8
+	Sensor       uint32
+	Period       uint32
+	Acked        uint64
+	LastSeq      uint64
+	Reserved     uint64
+}
+
+// Checkpoint is the persisted state: cursors of every stream and the RAM
+// tier's unacknowledged records as frames. Clean says it was written by a
+// power-down or close, so sequence numbering resumes without a gap.
+type Checkpoint struct {
+	Gen     uint64
+	Clean   bool
+	Streams []StreamState
+	Frames  []byte // encoded frames, back to back
+}
+
+// AppendCheckpoint encodes c onto dst.
+func AppendCheckpoint(dst []byte, c *Checkpoint) []byte {
+	start := len(dst)
+	var h [checkpointHeaderSize]byte
+	binary.LittleEndian.PutUint32(h[0:], CheckpointMagic)
+	h[4] = Version
+	if c.Clean {
+		h[5] = 1
+	}
+	binary.LittleEndian.PutUint64(h[8:], c.Gen)
+	dst = append(dst, h[:]...)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(c.Streams)))
+	for _, s := range c.Streams {
+		var b [streamStateSize]byte
+		b[0], b[1] = s.Source, s.Kind
+		binary.LittleEndian.PutUint32(b[4:], s.Sensor)
+		binary.LittleEndian.PutUint32(b[8:], s.Period)
+		binary.LittleEndian.PutUint64(b[16:], s.Acked)
+		binary.LittleEndian.PutUint64(b[24:], s.LastSeq)
+		binary.LittleEndian.PutUint64(b[32:], s.Reserved)
+		dst = append(dst, b[:]...)
+	}
+	dst = append(dst, c.Frames...)
+	payload := dst[start+checkpointHeaderSize:]
+	binary.LittleEndian.PutUint32(dst[start+16:], uint32(len(payload)))
+	crc := crc32.Update(crc32.Checksum(dst[start:start+20], castagnoli), castagnoli, payload)
+	binary.LittleEndian.PutUint32(dst[start+20:], crc)
+	return dst
+}
+
+// DecodeCheckpoint decodes and verifies a checkpoint file, frames included.
+func DecodeCheckpoint(b []byte) (Checkpoint, error) {
+	var c Checkpoint
+	if len(b) < checkpointHeaderSize+4 {
+		return c, ErrShort
+	}
+	if binary.LittleEndian.Uint32(b) != CheckpointMagic {
+		return c, ErrMagic
+	}
+	if b[4] != Version {
+		return c, fmt.Errorf("%w %d", ErrVersion, b[4])
+	}
+	n := int(binary.LittleEndian.Uint32(b[16:]))
+	if len(b) != checkpointHeaderSize+n {
+		return c, fmt.Errorf("%w: checkpoint holds %d payload bytes, header says %d", ErrShort, len(b)-checkpointHeaderSize, n)
+	}
+	payload := b[checkpointHeaderSize:]
+	if crc32.Update(crc32.Checksum(b[:20], castagnoli), castagnoli, payload) != binary.LittleEndian.Uint32(b[20:]) {
+		return c, ErrChecksum
+	}
+	c.Clean = b[5]&1 != 0
+	c.Gen = binary.LittleEndian.Uint64(b[8:])
+	count := int(binary.LittleEndian.Uint32(payload))
+	p := payload[4:]
+	if count < 0 || count > len(p)/streamStateSize {
+		return c, fmt.Errorf("%w: %d streams", ErrFormat, count)
+	}
+	c.Streams = make([]StreamState, count)
+	for i := range c.Streams {
+		e := p[i*streamStateSize:]
+		c.Streams[i] = StreamState{
+			Source: e[0], Kind: e[1],
+			Sensor:   binary.LittleEndian.Uint32(e[4:]),
+			Period:   binary.LittleEndian.Uint32(e[8:]),
+			Acked:    binary.LittleEndian.Uint64(e[16:]),
+			LastSeq:  binary.LittleEndian.Uint64(e[24:]),
+			Reserved: binary.LittleEndian.Uint64(e[32:]),
+		}
+		if s := c.Streams[i]; s.Acked > s.LastSeq || s.LastSeq > s.Reserved || (s.Kind != KindTSD && s.Kind != KindEVT) {
+			return c, fmt.Errorf("%w: stream %d/%d positions acked %d last %d reserved %d", ErrFormat,
+				s.Source, s.Sensor, s.Acked, s.LastSeq, s.Reserved)
+		}
+	}
+	c.Frames = p[count*streamStateSize:]
+	for off := 0; off < len(c.Frames); {
+		h, _, err := DecodeFrame(c.Frames[off:])
+		if err != nil {
+			return c, fmt.Errorf("checkpoint frame at %d: %w", off, err)
+		}
+		off += h.Size()
+	}
+	return c, nil
+}
