@@ -63,7 +63,16 @@ func (m *Manager) openDisk(fsys vfs.FS) error {
 		if ds.ram == 0 && ds.n == 0 {
 			s.acked = ds.lastSeq
 		}
-		d.recovered += uint64(ds.ram) + uint64(ds.n)
+	}
+	// Segments that an unsynced removal left behind can put the store over
+	// its cap: drop the oldest again, counted.
+	for len(d.log.Segs) > 1 && d.log.Total > o.DiskCapBytes {
+		if err := m.dropFrontSegment(); err != nil {
+			return fmt.Errorf("mm2: disk backend: %w", err)
+		}
+	}
+	for i := range d.st {
+		d.recovered += uint64(d.st[i].ram) + uint64(d.st[i].n)
 	}
 	if d.recovered > 0 || len(d.damage) > 0 {
 		m.log.Info("mm2: recovered store", "dir", o.Dir, "records", d.recovered,
