@@ -1,0 +1,577 @@
+// Package uplink drains a mm2.Manager to a Sender: the read → send →
+// ACK/NACK loop of a gateway.
+//
+// Sources are served in rotation (Gateway, Hosted, BLE, CAN, then 4..7).
+// Each source has at most one batch in flight. A batch is filled with
+// ReadBulk only with records that fit its byte and record limits: the
+// encoded size is computed on peeked records first, so nothing is read that
+// is not sent. When the Sender confirms delivery, exactly the streams of that
+// batch are ACKed; when it fails, times out or confirms only after its
+// deadline, exactly those streams are NACKed (their records are read again,
+// in order, with the same sequence numbers) and the source backs off
+// exponentially up to a cap. The batch remembers its source and streams, so
+// the ACK never goes anywhere else, whatever the rotation did meanwhile.
+// Delivery is at least once: a record is sent again only after an attempt
+// that carried it failed or timed out.
+//
+// The Uplink must be the only reader of the manager's streams of the sources
+// it serves: ACK erases all of a stream's pending records. Records left
+// pending by someone else are NACKed (made unread) before a batch is built.
+package uplink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mm2go/mm2"
+)
+
+// Defaults of Config.
+const (
+	// DefaultMaxBytes keeps a batch well inside one MQTT packet of a modest
+	// broker limit and a cellular link's good-put per round trip.
+	DefaultMaxBytes = 16 << 10
+	// DefaultMaxRecords bounds the sample buffer of a source (24 bytes a record).
+	DefaultMaxRecords = 4096
+	// DefaultTimeout: a confirmation later than this is treated as missing.
+	DefaultTimeout = 10 * time.Second
+	// DefaultMinBackoff and DefaultMaxBackoff: the first retry waits the
+	// minimum, each further failure doubles it, up to the cap.
+	DefaultMinBackoff = 100 * time.Millisecond
+	DefaultMaxBackoff = 30 * time.Second
+	// DefaultPoll is how long an idle uplink waits before looking for new
+	// data (Wake cuts it short).
+	DefaultPoll = 100 * time.Millisecond
+	// MinMaxBytes is the smallest byte limit that holds any one record:
+	// header with the largest batch id, the largest run header and record,
+	// trailer.
+	MinMaxBytes = headerFixed + 10 + 1 + (5 + 1 + 5 + 10) + maxRecordSize + trailerSize
+)
+
+// Errors of Run and Drain.
+var (
+	// ErrRunning: Run or Drain is already running on this Uplink.
+	ErrRunning = errors.New("uplink: already running")
+	// ErrGaveUp: a source failed Config.MaxAttempts sends in a row. Its
+	// records stay in the manager, unread.
+	ErrGaveUp = errors.New("uplink: gave up")
+	// ErrLateConfirmation: the Sender confirmed after Config.Timeout; the
+	// batch is NACKed as if it had timed out.
+	ErrLateConfirmation = errors.New("uplink: confirmation after the timeout")
+)
+
+// Sender delivers one batch. Send returns nil only once the receiver has
+// confirmed delivery. It must return soon after ctx is done (the uplink's
+// timeout is on ctx), and must not keep b or anything b points to after it
+// returns: the uplink reuses them.
+type Sender interface {
+	Send(ctx context.Context, b *Batch) error
+}
+
+// SenderFunc adapts a function to Sender.
+type SenderFunc func(ctx context.Context, b *Batch) error
+
+// Send calls f.
+func (f SenderFunc) Send(ctx context.Context, b *Batch) error { return f(ctx, b) }
+
+// Config tunes an Uplink. The zero value is usable.
+type Config struct {
+	MaxBytes    int           // encoded payload limit; 0 = DefaultMaxBytes
+	MaxRecords  int           // records per batch; 0 = DefaultMaxRecords
+	Timeout     time.Duration // per Send; 0 = DefaultTimeout
+	MinBackoff  time.Duration // 0 = DefaultMinBackoff
+	MaxBackoff  time.Duration // 0 = DefaultMaxBackoff
+	MaxAttempts int           // failed sends in a row of one source before Run returns ErrGaveUp; 0 = retry forever
+	MaxInFlight int           // batches in flight at once, each of another source; 0 = 1
+	Poll        time.Duration // idle wait; 0 = DefaultPoll
+	Sources     []mm2.Source  // served sources in rotation order; nil = all MaxSources in order
+	Rand        *rand.Rand    // jitter for the backoff (half fixed, half random); nil = none
+	Logger      *slog.Logger  // nil = discard
+}
+
+func (c Config) withDefaults() (Config, error) {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.MaxRecords == 0 {
+		c.MaxRecords = DefaultMaxRecords
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 1
+	}
+	def(&c.Timeout, DefaultTimeout)
+	def(&c.MinBackoff, DefaultMinBackoff)
+	def(&c.MaxBackoff, DefaultMaxBackoff)
+	def(&c.Poll, DefaultPoll)
+	if c.Sources == nil {
+		for s := range mm2.MaxSources {
+			c.Sources = append(c.Sources, mm2.Source(s))
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	bad := func(format string, a ...any) (Config, error) {
+		return c, fmt.Errorf("%w: uplink: %s", mm2.ErrInvalidArgument, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case c.MaxBytes < MinMaxBytes:
+		return bad("MaxBytes %d is below the minimum %d", c.MaxBytes, MinMaxBytes)
+	case c.MaxRecords < 1:
+		return bad("MaxRecords %d", c.MaxRecords)
+	case c.Timeout < 0, c.MinBackoff < 0, c.Poll < 0:
+		return bad("negative duration")
+	case c.MaxBackoff < c.MinBackoff:
+		return bad("MaxBackoff %v below MinBackoff %v", c.MaxBackoff, c.MinBackoff)
+	case c.MaxAttempts < 0:
+		return bad("MaxAttempts %d", c.MaxAttempts)
+	case c.MaxInFlight < 1 || c.MaxInFlight > mm2.MaxSources:
+		return bad("MaxInFlight %d (1..%d)", c.MaxInFlight, mm2.MaxSources)
+	case len(c.Sources) == 0:
+		return bad("no sources")
+	}
+	var seen [mm2.MaxSources]bool
+	for _, s := range c.Sources {
+		if s >= mm2.MaxSources || seen[s] {
+			return bad("source %d out of range or repeated", s)
+		}
+		seen[s] = true
+	}
+	c.Sources = append([]mm2.Source(nil), c.Sources...)
+	return c, nil
+}
+
+// Uplink drains a manager to a Sender. Create it with New; Stats and Wake
+// are safe to call at any time from any goroutine.
+type Uplink struct {
+	m       *mm2.Manager
+	s       Sender
+	cfg     Config
+	log     *slog.Logger
+	running atomic.Bool
+	wake    chan struct{}
+
+	// The dispatcher's state: touched only by the goroutine in run.
+	src     [mm2.MaxSources]source
+	handles map[mm2.StreamID]*mm2.Stream
+	peek    []mm2.Sample
+	rot     int // index into cfg.Sources where the next round starts
+	nextID  uint64
+
+	mu    sync.Mutex // guards stats
+	stats Stats
+}
+
+// source is the per-source state of the dispatcher.
+type source struct {
+	inFlight bool
+	failures int
+	retryAt  time.Time
+	backoff  time.Duration
+	next     uint32 // sensor the next batch starts at (round robin)
+	buf      []mm2.Sample
+	batch    Batch
+	streams  []part // distinct streams in the batch
+}
+
+// part is one stream's share of a batch: what its ACK or NACK must cover.
+type part struct {
+	h *mm2.Stream
+	n int
+}
+
+// result is a finished Send.
+type result struct {
+	src     mm2.Source
+	err     error
+	timeout bool
+	latency time.Duration
+}
+
+// New returns an Uplink that drains m to s.
+func New(m *mm2.Manager, s Sender, cfg Config) (*Uplink, error) {
+	if m == nil || s == nil {
+		return nil, fmt.Errorf("%w: uplink: nil manager or sender", mm2.ErrInvalidArgument)
+	}
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	u := &Uplink{
+		m: m, s: s, cfg: c, log: c.Logger,
+		wake:    make(chan struct{}, 1),
+		handles: make(map[mm2.StreamID]*mm2.Stream),
+		peek:    make([]mm2.Sample, c.MaxRecords),
+	}
+	u.stats.Latency = newHistogram()
+	return u, nil
+}
+
+// Config returns the configuration in force, defaults applied.
+func (u *Uplink) Config() Config { return u.cfg }
+
+// Wake ends an idle wait early, e.g. after a write burst. It never blocks.
+func (u *Uplink) Wake() {
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains the manager until ctx is done, then waits for the batches in
+// flight (their Sends see ctx done), ACKs the confirmed ones, NACKs the others
+// and returns nil. It returns an error early only when the manager fails (for
+// example ErrClosed) or a source gave up (ErrGaveUp).
+func (u *Uplink) Run(ctx context.Context) error { return u.run(ctx, false) }
+
+// Drain is Run that also returns nil as soon as every served stream has
+// nothing unread or pending and nothing is in flight.
+func (u *Uplink) Drain(ctx context.Context) error { return u.run(ctx, true) }
+
+func (u *Uplink) run(ctx context.Context, drain bool) (err error) {
+	if !u.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer u.running.Store(false)
+	done := make(chan result, mm2.MaxSources)
+	inFlight := 0
+	defer func() {
+		for inFlight > 0 {
+			r := <-done
+			inFlight--
+			if e := u.settle(r); e != nil && err == nil {
+				err = e
+			}
+		}
+	}()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		launched := false
+		ids := u.m.Streams()
+		n := len(u.cfg.Sources)
+		for k := 0; k < n && inFlight < u.cfg.MaxInFlight; k++ {
+			i := (u.rot + k) % n
+			src := u.cfg.Sources[i]
+			st := &u.src[src]
+			if st.inFlight || time.Now().Before(st.retryAt) {
+				continue
+			}
+			b, err := u.build(src, ids)
+			if err != nil {
+				return err
+			}
+			if b == nil {
+				continue
+			}
+			u.launch(ctx, b, done)
+			inFlight++
+			launched = true
+			u.rot = (i + 1) % n
+		}
+		u.setInFlight(inFlight)
+		if launched && inFlight < u.cfg.MaxInFlight {
+			continue
+		}
+		if drain && !launched && inFlight == 0 && u.empty(ids) {
+			return nil
+		}
+		wait := u.cfg.Poll
+		now := time.Now()
+		for _, s := range u.cfg.Sources {
+			if st := &u.src[s]; !st.inFlight && st.retryAt.After(now) {
+				wait = min(wait, st.retryAt.Sub(now))
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case r := <-done:
+			inFlight--
+			if err := u.settle(r); err != nil {
+				t.Stop()
+				return err
+			}
+		case <-t.C:
+		case <-u.wake:
+		}
+		t.Stop()
+		// Settle whatever else finished meanwhile before building again.
+		for more := true; more; {
+			select {
+			case r := <-done:
+				inFlight--
+				if err := u.settle(r); err != nil {
+					return err
+				}
+			default:
+				more = false
+			}
+		}
+	}
+}
+
+// launch sends b on its own goroutine; the result comes back on done.
+func (u *Uplink) launch(ctx context.Context, b *Batch, done chan<- result) {
+	src := b.Source
+	u.src[src].inFlight = true
+	recs, size := b.Records(), EncodedSize(b)
+	u.count(src, func(s *SourceStats) {
+		s.Batches++
+		s.Records += uint64(recs)
+		s.Bytes += uint64(size)
+	})
+	timeout := u.cfg.Timeout
+	go func() {
+		sctx, cancel := context.WithTimeout(ctx, timeout)
+		start := time.Now()
+		err := u.s.Send(sctx, b)
+		lat := time.Since(start)
+		timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		cancel()
+		if err == nil && lat > timeout {
+			err = fmt.Errorf("%w: %v > %v", ErrLateConfirmation, lat, timeout)
+			timedOut = true
+		}
+		done <- result{src: src, err: err, timeout: err != nil && timedOut, latency: lat}
+	}()
+}
+
+// settle ACKs or NACKs exactly the streams of the finished batch of r.src.
+func (u *Uplink) settle(r result) error {
+	st := &u.src[r.src]
+	st.inFlight = false
+	u.observe(r.latency)
+	b := &st.batch
+	recs := b.Records()
+	if r.err == nil {
+		for _, p := range st.streams {
+			if c := p.h.Counts(); c.Pending != p.n {
+				// Someone else read this stream: an ACK would erase records
+				// this batch did not carry. Send them all again instead.
+				u.log.Error("uplink: pending records do not match the batch; NACK instead of ACK",
+					"stream", p.h.ID().String(), "pending", c.Pending, "batch", p.n)
+				u.count(r.src, func(s *SourceStats) { s.Conflicts++ })
+				if _, err := p.h.Nack(); err != nil && !errors.Is(err, mm2.ErrNoData) {
+					return fmt.Errorf("uplink: nack %v: %w", p.h.ID(), err)
+				}
+				continue
+			}
+			if _, err := p.h.Ack(); err != nil {
+				return fmt.Errorf("uplink: ack %v: %w", p.h.ID(), err)
+			}
+		}
+		st.failures, st.backoff, st.retryAt = 0, 0, time.Time{}
+		u.count(r.src, func(s *SourceStats) {
+			s.Acks++
+			s.AckedRecords += uint64(recs)
+			s.Failures, s.Backoff = 0, 0
+		})
+		return nil
+	}
+	for _, p := range st.streams {
+		if _, err := p.h.Nack(); err != nil && !errors.Is(err, mm2.ErrNoData) {
+			return fmt.Errorf("uplink: nack %v: %w", p.h.ID(), err)
+		}
+	}
+	st.failures++
+	st.backoff = u.backoff(st.failures)
+	st.retryAt = time.Now().Add(st.backoff)
+	u.count(r.src, func(s *SourceStats) {
+		s.Nacks++
+		s.NackedRecords += uint64(recs)
+		if r.timeout {
+			s.Timeouts++
+		}
+		s.Failures, s.Backoff = st.failures, st.backoff
+	})
+	u.log.Warn("uplink: send failed; records NACKed", "source", r.src.String(), "batch", b.ID,
+		"records", recs, "attempt", st.failures, "retry_in", st.backoff, "err", r.err)
+	if u.cfg.MaxAttempts > 0 && st.failures >= u.cfg.MaxAttempts {
+		return fmt.Errorf("%w: source %v failed %d sends in a row: %w", ErrGaveUp, r.src, st.failures, r.err)
+	}
+	return nil
+}
+
+// backoff is the wait after the n-th failure in a row: MinBackoff doubled
+// n-1 times, capped at MaxBackoff, with half of it random when Rand is set.
+func (u *Uplink) backoff(n int) time.Duration {
+	d := u.cfg.MinBackoff
+	for i := 1; i < n && d < u.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, u.cfg.MaxBackoff)
+	if u.cfg.Rand != nil && d > 1 {
+		d = d/2 + time.Duration(u.cfg.Rand.Int64N(int64(d/2)+1))
+	}
+	return d
+}
+
+// empty reports whether no served stream holds unacknowledged records.
+func (u *Uplink) empty(ids []mm2.StreamID) bool {
+	var served [mm2.MaxSources]bool
+	for _, s := range u.cfg.Sources {
+		served[s] = true
+	}
+	for _, id := range ids {
+		if !served[id.Source] {
+			continue
+		}
+		h, err := u.handle(id)
+		if err != nil || h.Counts().Total > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (u *Uplink) handle(id mm2.StreamID) (*mm2.Stream, error) {
+	if h, ok := u.handles[id]; ok {
+		return h, nil
+	}
+	h, err := u.m.Stream(id)
+	if err != nil {
+		return nil, err
+	}
+	u.handles[id] = h
+	return h, nil
+}
+
+// build fills the batch of src with what fits, or returns nil when src has
+// nothing unread. ids is m.Streams(), sorted by (source, sensor).
+func (u *Uplink) build(src mm2.Source, ids []mm2.StreamID) (*Batch, error) {
+	lo := sort.Search(len(ids), func(i int) bool { return ids[i].Source >= src })
+	hi := sort.Search(len(ids), func(i int) bool { return ids[i].Source > src })
+	if lo == hi {
+		return nil, nil
+	}
+	ids = ids[lo:hi]
+	st := &u.src[src]
+	if st.buf == nil {
+		st.buf = make([]mm2.Sample, u.cfg.MaxRecords)
+	}
+	b := &st.batch
+	b.Source, b.ID, b.Runs = src, u.nextID+1, b.Runs[:0]
+	st.streams = st.streams[:0]
+	z := newSizer(b.ID)
+	used := 0
+	first := sort.Search(len(ids), func(i int) bool { return ids[i].Sensor >= st.next })
+	for k := range ids {
+		// Stop when not even the smallest record fits any more.
+		room := u.cfg.MaxBytes - z.size() - (4 + minRecordSize)
+		if used == u.cfg.MaxRecords || room < 0 {
+			break
+		}
+		id := ids[(first+k)%len(ids)]
+		h, err := u.handle(id)
+		if err != nil {
+			return nil, fmt.Errorf("uplink: stream %v: %w", id, err)
+		}
+		c := h.Counts()
+		if c.Pending > 0 {
+			// Left pending by another reader or an earlier run that ended
+			// without settling: make it unread so it is sent, not stuck.
+			u.log.Warn("uplink: NACKing records left pending", "stream", id.String(), "records", c.Pending)
+			if _, err := h.Nack(); err != nil && !errors.Is(err, mm2.ErrNoData) {
+				return nil, fmt.Errorf("uplink: nack %v: %w", id, err)
+			}
+			c.New += c.Pending
+		}
+		if c.New == 0 {
+			continue
+		}
+		want := min(u.cfg.MaxRecords-used, c.New, room/minRecordSize+1)
+		got, err := u.readFitting(h, &z, st.buf[used:used+want], u.peek[:want])
+		if err != nil {
+			return nil, err
+		}
+		if got == 0 {
+			continue
+		}
+		st.streams = append(st.streams, part{h: h, n: got})
+		b.Runs = appendRuns(b.Runs, id.Sensor, h.Kind(), st.buf[used:used+got])
+		used += got
+		st.next = id.Sensor + 1
+	}
+	if used == 0 {
+		return nil, nil
+	}
+	u.nextID++
+	return b, nil
+}
+
+// readFitting peeks the next records of h, counts how many fit the batch
+// within MaxBytes (committing them to z), and reads exactly that many into
+// dst. If a concurrent drop changed the stream between the peek and the read,
+// the size is computed again on what was read; should that not fit, the read
+// is NACKed and the stream left out of this batch.
+func (u *Uplink) readFitting(h *mm2.Stream, z *sizer, dst, peek []mm2.Sample) (int, error) {
+	np, err := h.PeekBulk(peek)
+	if errors.Is(err, mm2.ErrNoData) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("uplink: peek %v: %w", h.ID(), err)
+	}
+	save := *z
+	k := z.fit(h.ID().Sensor, peek[:np], u.cfg.MaxBytes)
+	if k == 0 {
+		return 0, nil
+	}
+	got, err := h.ReadBulk(dst[:k])
+	if errors.Is(err, mm2.ErrNoData) {
+		*z = save
+		return 0, nil
+	}
+	if err != nil {
+		*z = save
+		return 0, fmt.Errorf("uplink: read %v: %w", h.ID(), err)
+	}
+	if got == k && sameSeqs(peek[:k], dst[:k]) {
+		return k, nil
+	}
+	*z = save
+	if z.fit(h.ID().Sensor, dst[:got], u.cfg.MaxBytes) == got {
+		return got, nil
+	}
+	*z = save
+	if _, err := h.Nack(); err != nil && !errors.Is(err, mm2.ErrNoData) {
+		return 0, fmt.Errorf("uplink: nack %v: %w", h.ID(), err)
+	}
+	return 0, nil
+}
+
+func sameSeqs(a, b []mm2.Sample) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// appendRuns appends samples (one stream's, in order) as runs of consecutive
+// sequence numbers.
+func appendRuns(runs []Run, sensor uint32, kind mm2.Kind, samples []mm2.Sample) []Run {
+	start := 0
+	for i := 1; i <= len(samples); i++ {
+		if i == len(samples) || samples[i].Seq != samples[i-1].Seq+1 {
+			runs = append(runs, Run{Sensor: sensor, Kind: kind, Samples: samples[start:i]})
+			start = i
+		}
+	}
+	return runs
+}
