@@ -65,6 +65,9 @@ var (
 	// ErrLateConfirmation: the Sender confirmed after Config.Timeout; the
 	// batch is NACKed as if it had timed out.
 	ErrLateConfirmation = errors.New("uplink: confirmation after the timeout")
+	// ErrConflict: a stream of a confirmed batch had other records pending
+	// than the batch carried (another reader), so it was NACKed, not ACKed.
+	ErrConflict = errors.New("uplink: pending records do not match the batch")
 )
 
 // Sender delivers one batch. Send returns nil only once the receiver has
@@ -94,6 +97,12 @@ type Config struct {
 	Sources     []mm2.Source  // served sources in rotation order; nil = all MaxSources in order
 	Rand        *rand.Rand    // jitter for the backoff (half fixed, half random); nil = none
 	Logger      *slog.Logger  // nil = discard
+	// OnResult, if set, is called on the uplink's goroutine right after a
+	// batch was settled: err nil after its ACK, else the cause of its NACK
+	// (ErrConflict when delivered but NACKed because another reader
+	// interfered: its records come again).
+	// b is valid only during the call. Keep it short: it delays the next batch.
+	OnResult func(b *Batch, err error)
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -358,6 +367,7 @@ func (u *Uplink) settle(r result) error {
 	b := &st.batch
 	recs := b.Records()
 	if r.err == nil {
+		var conflict error
 		for _, p := range st.streams {
 			if c := p.h.Counts(); c.Pending != p.n {
 				// Someone else read this stream: an ACK would erase records
@@ -365,6 +375,7 @@ func (u *Uplink) settle(r result) error {
 				u.log.Error("uplink: pending records do not match the batch; NACK instead of ACK",
 					"stream", p.h.ID().String(), "pending", c.Pending, "batch", p.n)
 				u.count(r.src, func(s *SourceStats) { s.Conflicts++ })
+				conflict = ErrConflict
 				if _, err := p.h.Nack(); err != nil && !errors.Is(err, mm2.ErrNoData) {
 					return fmt.Errorf("uplink: nack %v: %w", p.h.ID(), err)
 				}
@@ -373,6 +384,9 @@ func (u *Uplink) settle(r result) error {
 			if _, err := p.h.Ack(); err != nil {
 				return fmt.Errorf("uplink: ack %v: %w", p.h.ID(), err)
 			}
+		}
+		if u.cfg.OnResult != nil {
+			u.cfg.OnResult(b, conflict)
 		}
 		st.failures, st.backoff, st.retryAt = 0, 0, time.Time{}
 		u.count(r.src, func(s *SourceStats) {
@@ -386,6 +400,9 @@ func (u *Uplink) settle(r result) error {
 		if _, err := p.h.Nack(); err != nil && !errors.Is(err, mm2.ErrNoData) {
 			return fmt.Errorf("uplink: nack %v: %w", p.h.ID(), err)
 		}
+	}
+	if u.cfg.OnResult != nil {
+		u.cfg.OnResult(b, r.err)
 	}
 	st.failures++
 	st.backoff = u.backoff(st.failures)
