@@ -136,7 +136,7 @@ func subscribe(t *testing.T, b *broker, device string, l *ledger) mqtt.Client {
 	t.Helper()
 	topic := DefaultTopicPrefix + "/" + device + "/#"
 	var bad atomic.Int64
-	opts := mqtt.NewClientOptions().AddBroker(b.url()).SetClientID("cloud-"+device).
+	opts := mqtt.NewClientOptions().AddBroker(b.url()).SetClientID("cloud-" + device).
 		SetCleanSession(false).SetAutoReconnect(true).SetMaxReconnectInterval(500 * time.Millisecond).
 		SetConnectTimeout(2 * time.Second).SetOrderMatters(true).
 		SetDefaultPublishHandler(func(_ mqtt.Client, msg mqtt.Message) {
