@@ -33,7 +33,7 @@ func writeRatios(b *strings.Builder, r Report) {
 		}
 	}
 	if missing != "" {
-		fmt.Fprintf(b, "%s did not run in this build (%s), so there are no ratios yet.\n\n", Reference, missing)
+		fmt.Fprintf(b, "%s did not run (%s), so there are no ratios yet.\n\n", Reference, missing)
 		return
 	}
 	ranRef := false

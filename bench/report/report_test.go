@@ -68,7 +68,7 @@ func TestReportWithoutMM2SaysSo(t *testing.T) {
 	if err := Write(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "mm2 did not run in this build (not in this build)") {
+	if !strings.Contains(b.String(), "mm2 did not run (not in this build)") {
 		t.Errorf("report does not say mm2 did not run:\n%s", b.String())
 	}
 }

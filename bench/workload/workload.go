@@ -45,9 +45,9 @@ func Full() Config {
 func Quick() Config {
 	c := Full()
 	c.SamplesPerStream = 1_000
-	c.ConcurrentFor = 3 * time.Second
-	c.OutageBytes = 32 << 20
-	c.PhaseLimit = 20 * time.Second
+	c.ConcurrentFor = 2 * time.Second
+	c.OutageBytes = 24 << 20
+	c.PhaseLimit = 10 * time.Second
 	return c
 }
 

@@ -128,12 +128,13 @@ func runParent(f flags, cfg workload.Config) error {
 			for _, w := range strings.Split(f.workloads, ",") {
 				n++
 				dir := filepath.Join(base, fmt.Sprintf("%02d-%s", n, sys.Name))
+				t0 := time.Now()
 				res := spawnRun(exe, sys, d, w, dir, f.quick, childTimeout)
 				if err := os.RemoveAll(dir); err != nil {
 					return err
 				}
-				progress("%s %s workload %s: write %.0f/s drain %.0f/s %.2f B/sample %s %s", sys.Name, d, w,
-					res.WriteRate(), res.DrainRate(), res.BytesPerSample(), res.Note, res.Err)
+				progress("%s %s workload %s (%.0f s): write %.0f/s drain %.0f/s %.2f B/sample %s %s", sys.Name, d, w,
+					time.Since(t0).Seconds(), res.WriteRate(), res.DrainRate(), res.BytesPerSample(), res.Note, res.Err)
 				rep.Results = append(rep.Results, res)
 			}
 			if f.crash {
