@@ -280,3 +280,50 @@ func BenchmarkWriteTSDGo(b *testing.B) {
 		}
 	}
 }
+
+// TestPkgConfigLinksInOneLine: mm2.pc, laid out as in a checkout (capi/ with
+// mm2.h and mm2.pc, libmm2.a in the directory above), gives the flags that
+// compile and link a program in one gcc line.
+func TestPkgConfigLinksInOneLine(t *testing.T) {
+	if _, err := exec.LookPath("pkg-config"); err != nil {
+		t.Skip("pkg-config not installed")
+	}
+	dir := archive(t)
+	root := t.TempDir()
+	capi := filepath.Join(root, "capi")
+	if err := os.Mkdir(capi, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ from, to string }{
+		{"mm2.h", filepath.Join(capi, "mm2.h")},
+		{"mm2.pc", filepath.Join(capi, "mm2.pc")},
+		{filepath.Join(dir, "libmm2.a"), filepath.Join(root, "libmm2.a")},
+	} {
+		data, err := os.ReadFile(c.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.to, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc := exec.Command("pkg-config", "--cflags", "--libs", "mm2")
+	pc.Env = append(os.Environ(), "PKG_CONFIG_PATH="+capi)
+	flags, err := pc.Output()
+	if err != nil {
+		t.Fatalf("pkg-config: %v", err)
+	}
+	src := filepath.Join(root, "app.c")
+	prog := "#include \"mm2.h\"\nint main(void) {\n" +
+		"    if (imx_memory_manager_init(0) != IMX_SUCCESS) return 1;\n" +
+		"    return imx_memory_manager_shutdown(0) == IMX_SUCCESS ? 0 : 1;\n}\n"
+	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(root, "app")
+	args := append(append(append([]string{}, cflags...), src, "-o", bin), strings.Fields(string(flags))...)
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	run(t, bin, nil)
+}
