@@ -223,6 +223,11 @@ static void test_bad_sensor_inputs(void) {
     EXPECT(imx_get_total_sample_count(BAD, &tsd_csb, &tsd_csd) == 0);
     EXPECT(!imx_has_pending_data(CAN, NULL, &tsd_csd));
 
+    /* A fault inside the library (here: a wild csb pointer, read after the
+     * csd check) is caught at the boundary: an error code, not a crash. */
+    RC(imx_write_tsd(CAN, (imx_control_sensor_block_t *)(uintptr_t)16, &tsd_csd, u32(1)), IMX_ERROR);
+    EXPECT(imx_get_new_sample_count(CAN, (imx_control_sensor_block_t *)(uintptr_t)16, &tsd_csd) == 0);
+
     c = counts(CAN, &tsd_csb, &tsd_csd);
     EXPECT(c.total_count == 0);
     c = counts(GW, &evt_csb, &evt_csd);
