@@ -6,7 +6,7 @@ import (
 	"github.com/mm2go/mm2"
 )
 
-// LatencyBounds are the upper bounds, in seconds, of the send latency
+// latencyBounds are the upper bounds, in seconds, of the send latency
 // histogram: from a loopback broker (about a millisecond) to a cellular
 // link near its timeout.
 var latencyBounds = [...]float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
