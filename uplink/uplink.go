@@ -264,6 +264,7 @@ func (u *Uplink) run(ctx context.Context, drain bool) (err error) {
 				err = e
 			}
 		}
+		u.setInFlight(0)
 	}()
 	for {
 		if ctx.Err() != nil {
