@@ -19,6 +19,21 @@ type Machine struct {
 	Kernel     string
 	OSArch     string
 	Filesystem string
+	LoadStart  string // /proc/loadavg's 1, 5 and 15 minute figures when the run began
+	LoadEnd    string // and when it ended
+}
+
+// LoadAverage is the 1, 5 and 15 minute load average, or "unknown".
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // DetectMachine reads the CPU model from /proc/cpuinfo, memory from /proc/meminfo, the kernel
@@ -32,6 +47,7 @@ func DetectMachine(dir string) Machine {
 		Kernel:     "unknown",
 		OSArch:     runtime.GOOS + "/" + runtime.GOARCH,
 		Filesystem: "unknown",
+		LoadStart:  LoadAverage(),
 	}
 	if v := procField("/proc/cpuinfo", "model name"); v != "" {
 		m.CPU = v

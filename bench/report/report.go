@@ -71,8 +71,11 @@ func writeMachine(b *strings.Builder, r Report) {
 	m := r.Machine
 	fmt.Fprintf(b, "## Machine\n\n")
 	fmt.Fprintf(b, "| | |\n|---|---|\n")
-	fmt.Fprintf(b, "| CPU | %s |\n| cores | %d |\n| memory | %s |\n| Go | %s |\n| kernel | %s |\n| OS/arch | %s |\n| filesystem of the data directory | %s |\n\n",
+	fmt.Fprintf(b, "| CPU | %s |\n| cores | %d |\n| memory | %s |\n| Go | %s |\n| kernel | %s |\n| OS/arch | %s |\n| filesystem of the data directory | %s |\n",
 		m.CPU, m.Cores, m.Memory, m.GoVersion, m.Kernel, m.OSArch, m.Filesystem)
+	fmt.Fprintf(b, "| load average (1, 5, 15 min) at start / end | %s / %s |\n\n", m.LoadStart, m.LoadEnd)
+	fmt.Fprintf(b, "A load average above the number of cores means other work shared the machine during the run: "+
+		"rates are then lower and noisier than on an idle machine (synced ones most, as the disk is shared too).\n\n")
 	fmt.Fprintf(b, "Commands:\n\n```\n%s\n```\n\n", strings.Join(r.Commands, "\n"))
 }
 

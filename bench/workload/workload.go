@@ -200,7 +200,7 @@ func drain(s Store, cfg Config, chk *checker, res *Result) error {
 			return nil
 		}
 		if time.Since(start) > cfg.PhaseLimit {
-			addNote(res, fmt.Sprintf("drain capped at %s", cfg.PhaseLimit))
+			addNote(res, fmt.Sprintf("drain capped at %s", cfg.PhaseLimit.Round(time.Second/10)))
 			return nil
 		}
 	}
@@ -229,7 +229,7 @@ func RunBulk(s Store, cfg Config, res *Result) error {
 			res.Written += int64(cfg.Batch)
 		}
 		if time.Since(start) > cfg.PhaseLimit && r+1 < rounds {
-			addNote(res, fmt.Sprintf("write capped at %s", cfg.PhaseLimit))
+			addNote(res, fmt.Sprintf("write capped at %s", cfg.PhaseLimit.Round(time.Second/10)))
 			break
 		}
 	}
@@ -265,7 +265,7 @@ func RunOutage(s Store, cfg Config, res *Result) error {
 			break
 		}
 		if time.Since(start) > cfg.PhaseLimit {
-			addNote(res, fmt.Sprintf("write capped at %s (%.0f MB on disk)", cfg.PhaseLimit, float64(used)/(1<<20)))
+			addNote(res, fmt.Sprintf("write capped at %s (%.0f MB on disk)", cfg.PhaseLimit.Round(time.Second/10), float64(used)/(1<<20)))
 			break
 		}
 	}

@@ -74,8 +74,11 @@ func joinClose(err error, s workload.Store) error {
 }
 
 // childArgs builds the command line of a child.
-func childArgs(mode, system string, d workload.Durability, name, dir string, quick bool) []string {
+func childArgs(mode, system string, d workload.Durability, name, dir string, quick bool, phase time.Duration) []string {
 	args := []string{"-child", mode, "-system", system, "-durability", d.String(), "-workload", name, "-dir", dir}
+	if phase > 0 {
+		args = append(args, "-phase-limit", phase.String())
+	}
 	if quick {
 		args = append(args, "-quick")
 	}
@@ -83,11 +86,11 @@ func childArgs(mode, system string, d workload.Durability, name, dir string, qui
 }
 
 // spawnRun runs one system on one workload in a child process and returns its result.
-func spawnRun(exe string, sys peers.System, d workload.Durability, name, dir string, quick bool, timeout time.Duration) workload.Result {
+func spawnRun(exe string, sys peers.System, d workload.Durability, name, dir string, quick bool, phase, timeout time.Duration) workload.Result {
 	res := workload.Result{System: sys.Name, Durability: d.String(), Workload: name}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, childArgs(childRun, sys.Name, d, name, dir, quick)...)
+	cmd := exec.CommandContext(ctx, exe, childArgs(childRun, sys.Name, d, name, dir, quick, phase)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -109,7 +112,7 @@ func spawnRun(exe string, sys peers.System, d workload.Durability, name, dir str
 // after, then reopens the store here and counts what came back.
 func spawnCrash(exe string, sys peers.System, d workload.Durability, dir string, cfg workload.Config, quick bool, after time.Duration) report.Crash {
 	out := report.Crash{System: sys.Name, Durability: d.String()}
-	cmd := exec.Command(exe, childArgs(childCrash, sys.Name, d, "", dir, quick)...)
+	cmd := exec.Command(exe, childArgs(childCrash, sys.Name, d, "", dir, quick, 0)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	pipe, err := cmd.StdoutPipe()

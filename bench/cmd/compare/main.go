@@ -33,6 +33,8 @@ type flags struct {
 	workloads  string
 	durability string
 	crash      bool
+	budget     time.Duration
+	phase      time.Duration
 	crashAfter time.Duration
 	dir        string
 	// hidden: child process modes
@@ -48,6 +50,8 @@ func parseFlags() flags {
 	flag.StringVar(&f.durability, "durability", "synced,notsynced", "comma-separated durability variants")
 	flag.BoolVar(&f.crash, "crash", true, "run the kill -9 test")
 	flag.DurationVar(&f.crashAfter, "crash-after", 0, "how long the crash child writes before it is killed (default: 1s quick, 5s full)")
+	flag.DurationVar(&f.budget, "budget", 0, "spread this much time over the runs by lowering each phase's cap (default: 4m with -quick, none without)")
+	flag.DurationVar(&f.phase, "phase-limit", 0, "internal: a child's phase cap")
 	flag.StringVar(&f.dir, "dir", "", "where stores are created (default: a new directory under the system temp dir)")
 	flag.StringVar(&f.child, "child", "", "internal: run as a child process (run or crash)")
 	flag.StringVar(&f.system, "system", "", "internal: system of a child")
@@ -61,6 +65,9 @@ func run() error {
 	cfg := workload.Full()
 	if f.quick {
 		cfg = workload.Quick()
+	}
+	if f.phase > 0 {
+		cfg.PhaseLimit = f.phase
 	}
 	if f.child != "" {
 		return runChild(f.child, f.system, f.durability, f.childWorkload, f.dir, cfg)
@@ -114,6 +121,31 @@ func runParent(f flags, cfg workload.Config) error {
 		}
 	}
 	childTimeout := 3*cfg.PhaseLimit + cfg.ConcurrentFor + time.Minute
+	budget := f.budget
+	if budget == 0 && f.quick {
+		budget = 4 * time.Minute
+	}
+	workloads := strings.Split(f.workloads, ",")
+	runsLeft := 0
+	for _, sys := range systems {
+		if sys.Unavailable == nil {
+			runsLeft += len(durabilities) * len(workloads)
+		}
+	}
+	// phaseLimit shares what is left of the budget among the runs still to come (two phases
+	// each), so that a slow disk or a busy machine shortens runs instead of overrunning.
+	phaseLimit := func() time.Duration {
+		defer func() { runsLeft-- }()
+		if budget <= 0 {
+			return cfg.PhaseLimit
+		}
+		reserve := time.Duration(0)
+		if f.crash {
+			reserve = time.Duration(runsLeft/len(workloads)) * (crashAfter + 2*time.Second)
+		}
+		share := (budget - time.Since(started) - reserve) / time.Duration(2*max(runsLeft, 1))
+		return min(cfg.PhaseLimit, max(share, time.Second))
+	}
 	n := 0
 	for _, sys := range systems {
 		info := report.System{Name: sys.Name, UsedBy: sys.UsedBy, Layout: sys.Layout}
@@ -125,11 +157,11 @@ func runParent(f flags, cfg workload.Config) error {
 		}
 		rep.Systems = append(rep.Systems, info)
 		for _, d := range durabilities {
-			for _, w := range strings.Split(f.workloads, ",") {
+			for _, w := range workloads {
 				n++
 				dir := filepath.Join(base, fmt.Sprintf("%02d-%s", n, sys.Name))
 				t0 := time.Now()
-				res := spawnRun(exe, sys, d, w, dir, f.quick, childTimeout)
+				res := spawnRun(exe, sys, d, w, dir, f.quick, phaseLimit(), childTimeout)
 				if err := os.RemoveAll(dir); err != nil {
 					return err
 				}
@@ -151,6 +183,7 @@ func runParent(f flags, cfg workload.Config) error {
 		}
 	}
 	rep.Elapsed = time.Since(started)
+	rep.Machine.LoadEnd = report.LoadAverage()
 	var buf bytes.Buffer
 	if err := report.Write(&buf, rep); err != nil {
 		return err
