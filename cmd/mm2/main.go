@@ -16,7 +16,9 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"stress": {"seeded random operations with Check() after each", runStress},
+	"stress":         {"seeded random operations with Check() after each", runStress},
+	"selftest":       {"numbered field self-tests of one platform and backend", runSelftest},
+	"configurations": {"self-test over every platform × backend pair", runConfigurations},
 }
 
 func main() {
