@@ -186,7 +186,7 @@ func (m *Manager) checkDisk() []error {
 		if int(ds.ram)+int(ds.n) != int(s.pending)+int(s.unread) {
 			bad("%v: ram %d + disk %d records != pending %d + unread %d", s.ID(), ds.ram, ds.n, s.pending, s.unread)
 		}
-		c, seen := ds.ack, 0
+		c, seen, before := ds.ack, 0, 0
 		for steps := 0; seen < int(ds.n); steps++ {
 			f, err := d.resolve(s, &c)
 			if err != nil {
@@ -194,18 +194,27 @@ func (m *Manager) checkDisk() []error {
 				break
 			}
 			if f.stage {
+				if ds.rd.seq > f.h.FirstSeq+uint64(f.idx) && f.h.Count > 0 {
+					before += int(min(ds.rd.seq, f.h.LastSeq()+1) - (f.h.FirstSeq + uint64(f.idx)))
+				}
 				if int(f.h.Count)-f.idx != int(ds.n)-seen {
 					bad("%v: stage holds %d unacknowledged records, counts say %d", s.ID(), int(f.h.Count)-f.idx, int(ds.n)-seen)
 				}
 				break
 			}
 			take := int(f.h.Count) - f.idx
+			if ds.rd.seq > f.h.FirstSeq+uint64(f.idx) {
+				before += int(min(ds.rd.seq, f.h.LastSeq()+1) - (f.h.FirstSeq + uint64(f.idx)))
+			}
 			seen += take
 			inLog += take
 			if f.h.FirstSeq+uint64(f.h.Count)-1 > ds.lastSeq {
 				bad("%v: frame at %v ends at seq %d beyond the newest %d", s.ID(), f.pos, f.h.LastSeq(), ds.lastSeq)
 			}
-			c = dpos{pos: spool.Pos{Seg: f.pos.Seg, Off: f.pos.Off + int64(f.h.Size())}}
+			c = dpos{pos: spool.Pos{Seg: f.pos.Seg, Off: f.pos.Off + int64(f.h.Size())}, seq: f.h.LastSeq() + 1}
+		}
+		if want := max(0, int(s.pending)-int(ds.ram)); before != want {
+			bad("%v: %d disk records before the read cursor, %d pending beyond RAM", s.ID(), before, want)
 		}
 	}
 	live, total := 0, int64(0)

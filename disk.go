@@ -32,6 +32,7 @@ type diskTier struct {
 	sync SyncPolicy
 
 	gen     uint64
+	clean   bool  // the durable checkpoint says clean: mark it running before any write
 	lastCP  int64 // clock ms of the last checkpoint
 	err     error // last disk error, nil when healthy
 	retryAt int64
@@ -56,11 +57,14 @@ type diskStream struct {
 	reserved uint64
 }
 
-// dpos is a disk cursor: the idx-th record of the stream counting from its
-// first frame at or after pos, continuing through later frames and the stage.
+// dpos is a disk cursor: the stream's first record with a sequence number
+// at or above seq, found by scanning its frames from pos (a hint at or
+// before the record's frame) and then the stage. Naming a record by its
+// sequence number keeps the cursor right when segments before it are
+// retired or dropped, and across gaps.
 type dpos struct {
 	pos spool.Pos
-	idx int
+	seq uint64
 }
 
 func (d *diskTier) stream(s *Stream) *diskStream {
@@ -103,26 +107,45 @@ type frame struct {
 	stage   bool
 }
 
-// resolve finds the record a cursor names and normalises the cursor onto
-// its frame.
+// resolve finds the record a cursor names and moves the cursor's hint onto
+// its frame. For the stage, idx may equal the stage's count (no record yet).
 func (d *diskTier) resolve(s *Stream, c *dpos) (frame, error) {
-	match := s.match()
-	for steps := 0; ; steps++ {
-		p, h, payload, ok, err := d.log.Next(s.idx, match, c.pos)
-		if err != nil {
-			return frame{}, err
-		}
-		if !ok {
-			st := &d.stream(s).stage
-			return frame{h: st.H, payload: st.Payload, idx: c.idx, stage: true}, nil
-		}
-		if c.idx < int(h.Count) {
-			c.pos = p
-			return frame{pos: p, h: h, payload: payload, idx: c.idx}, nil
-		}
-		c.idx -= int(h.Count)
-		c.pos = spool.Pos{Seg: p.Seg, Off: p.Off + int64(h.Size())}
+	src, sensor, seq := uint8(s.source), s.sensor, c.seq
+	p, h, payload, ok, err := d.log.Next(s.idx, func(h spool.FrameHeader) bool {
+		return h.Source == src && h.Sensor == sensor && h.LastSeq() >= seq
+	}, c.pos)
+	if err != nil {
+		return frame{}, err
 	}
+	if ok {
+		c.pos = p
+		c.seq = max(c.seq, h.FirstSeq)
+		return frame{pos: p, h: h, payload: payload, idx: int(c.seq - h.FirstSeq)}, nil
+	}
+	st := &d.stream(s).stage
+	f := frame{h: st.H, payload: st.Payload, stage: true}
+	if st.H.Count > 0 {
+		c.seq = max(c.seq, st.H.FirstSeq)
+		f.idx = int(min(c.seq-st.H.FirstSeq, uint64(st.H.Count)))
+	}
+	return f, nil
+}
+
+// skip moves c past k records.
+func (d *diskTier) skip(s *Stream, c *dpos, k int) error {
+	for k > 0 {
+		f, err := d.resolve(s, c)
+		if err != nil {
+			return err
+		}
+		take := min(k, int(f.h.Count)-f.idx)
+		if take <= 0 {
+			return fmt.Errorf("mm2: disk cursor of %v beyond its records", s.ID())
+		}
+		c.seq = f.h.FirstSeq + uint64(f.idx+take)
+		k -= take
+	}
+	return nil
 }
 
 // records decodes a resolved frame.
@@ -156,7 +179,7 @@ func (d *diskTier) readDisk(s *Stream, c *dpos, dst []Sample) (int, error) {
 			dst[n] = Sample{Value: r.Value, UTCms: r.UTC, Seq: f.h.FirstSeq + uint64(f.idx)}
 			n++
 			f.idx++
-			c.idx++
+			c.seq = f.h.FirstSeq + uint64(f.idx)
 		}
 	}
 	return n, nil
@@ -202,11 +225,16 @@ func (m *Manager) appendDisk(s *Stream, v uint32, utc int64) error {
 		return ErrFull
 	}
 	if ds.n == 0 {
-		ds.stage.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
-		ds.rd = dpos{pos: d.endPos()}
+		ds.rd = dpos{pos: d.endPos(), seq: ds.lastSeq + 1}
 		ds.ack = ds.rd
 	}
+	if ds.stage.H.Count == 0 {
+		ds.stage.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
+	}
 	seq := ds.lastSeq + 1
+	if d.sync.mode == syncAlways {
+		return m.appendDurable(s, seq, v, utc)
+	}
 	if !ds.stage.Add(seq, v, utc) {
 		if err := m.flush(s); err != nil {
 			return err
@@ -218,17 +246,41 @@ func (m *Manager) appendDisk(s *Stream, v uint32, utc int64) error {
 	ds.lastSeq = seq
 	ds.n++
 	s.unread++
-	if err := m.noteSeq(s); err != nil {
+	return nil
+}
+
+// appendDurable writes one record as its own frame and syncs it before
+// returning (SyncAlways). On any error the record is taken back out, so an
+// error means it was not stored.
+func (m *Manager) appendDurable(s *Stream, seq uint64, v uint32, utc int64) error {
+	d := m.disk
+	ds := d.stream(s)
+	if err := m.flush(s); err != nil { // a stage left by another policy
 		return err
 	}
-	if d.sync.mode == syncAlways {
-		if err := m.flush(s); err != nil {
-			return err
-		}
-		if err := d.log.Sync(); err != nil {
+	mk := ds.stage.Mark()
+	ds.stage.Add(seq, v, utc)
+	d.frame = spool.AppendFrame(d.frame[:0], ds.stage.H, ds.stage.Payload)
+	for len(d.log.Segs) > 1 && d.log.Total+int64(len(d.frame)) > m.opts.DiskCapBytes {
+		if err := m.dropFrontSegment(); err != nil {
+			ds.stage.Rewind(mk)
 			return d.fail(m.now(), err)
 		}
 	}
+	pos, err := d.log.Append(d.frame, s.idx, 1)
+	if err == nil {
+		if err = d.log.Sync(); err != nil {
+			err = errors.Join(err, d.log.Unappend(pos, int64(len(d.frame)), 1))
+		}
+	}
+	ds.stage.Rewind(mk)
+	if err != nil {
+		return d.fail(m.now(), err)
+	}
+	d.err = nil
+	ds.lastSeq = seq
+	ds.n++
+	s.unread++
 	return nil
 }
 
@@ -245,12 +297,8 @@ func (m *Manager) flush(s *Stream) error {
 			return d.fail(m.now(), err)
 		}
 	}
-	live := int(ds.stage.H.Count)
-	if ack := ds.ack; true {
-		if f, err := d.resolve(s, &ack); err == nil && f.stage {
-			live -= f.idx
-		}
-	}
+	h := ds.stage.H
+	live := int(h.Count) - int(min(uint64(h.Count), max(ds.ack.seq, h.FirstSeq)-h.FirstSeq))
 	if _, err := d.log.Append(d.frame, s.idx, live); err != nil {
 		return d.fail(m.now(), err)
 	}
@@ -287,8 +335,7 @@ func (m *Manager) dropFrontSegment() error {
 		if err != nil {
 			return &CorruptionError{File: spool.SegmentName(seg.No), Offset: off, Err: err}
 		}
-		here := spool.Pos{Seg: seg.No, Off: off}
-		after := dpos{pos: spool.Pos{Seg: seg.No, Off: off + int64(h.Size())}}
+		after := spool.Pos{Seg: seg.No, Off: off + int64(h.Size())}
 		off += int64(h.Size())
 		pos, found := m.search(StreamID{Source(h.Source), h.Sensor})
 		if !found {
@@ -296,32 +343,21 @@ func (m *Manager) dropFrontSegment() error {
 		}
 		s := m.at(m.index[pos])
 		ds := d.stream(s)
-		fa, err := d.resolve(s, &ds.ack)
-		if err != nil {
-			return err
-		}
-		if fa.stage || here.Less(fa.pos) {
+		if h.LastSeq() < ds.ack.seq {
 			continue // all acknowledged already
 		}
-		first := 0
-		if fa.pos == here {
-			first = fa.idx
-		}
-		dropped := int(h.Count) - first
+		first := max(h.FirstSeq, ds.ack.seq)
+		dropped := int(h.LastSeq() - first + 1)
 		pending := 0
-		if fr, err := d.resolve(s, &ds.rd); err != nil {
-			return err
-		} else if fr.stage || here.Less(fr.pos) {
-			pending = dropped
-		} else if fr.pos == here {
-			pending = fr.idx - first
+		if ds.rd.seq > first {
+			pending = int(min(h.LastSeq()+1, ds.rd.seq) - first)
 		}
 		ds.n -= uint32(dropped)
 		s.pending -= uint32(pending)
 		s.unread -= uint32(dropped - pending)
-		ds.ack = after
-		if ds.rd.pos == here {
-			ds.rd = after
+		ds.ack = dpos{pos: after, seq: h.LastSeq() + 1}
+		if ds.rd.seq <= h.LastSeq() {
+			ds.rd = ds.ack
 		}
 		s.countDrop(DropDiskCap, uint32(dropped))
 		if m.log.Enabled(context.Background(), slog.LevelWarn) {
@@ -341,18 +377,17 @@ func (m *Manager) ackDisk(s *Stream, k int) error {
 		if err != nil {
 			return err
 		}
-		avail := int(f.h.Count) - f.idx
-		if f.stage {
-			avail = k
+		take := min(k, int(f.h.Count)-f.idx)
+		if take <= 0 {
+			return fmt.Errorf("mm2: acknowledging beyond the disk part of %v", s.ID())
 		}
-		take := min(k, avail)
 		if !f.stage {
 			if seg := d.log.Find(f.pos.Seg); seg != nil {
 				seg.Live -= take
 			}
 		}
 		s.acked = f.h.FirstSeq + uint64(f.idx+take) - 1
-		ds.ack.idx += take
+		ds.ack.seq = s.acked + 1
 		ds.n -= uint32(take)
 		k -= take
 	}
@@ -372,14 +407,6 @@ func (m *Manager) retireSegments() error {
 		if err := d.log.RemoveFront(); err != nil {
 			return d.fail(m.now(), err)
 		}
-	}
-	return nil
-}
-
-// noteSeq persists a new reservation when a stream's numbering reaches it.
-func (m *Manager) noteSeq(s *Stream) error {
-	if ds := m.disk.stream(s); ds.lastSeq >= ds.reserved {
-		return m.checkpoint(false)
 	}
 	return nil
 }
@@ -412,10 +439,9 @@ func (m *Manager) checkpoint(clean bool) error {
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
 		ds := d.stream(s)
-		ds.reserved = ds.lastSeq + seqReserve
 		c.Streams = append(c.Streams, spool.StreamState{
 			Source: uint8(s.source), Kind: uint8(s.kind), Sensor: s.sensor, Period: s.periodMs,
-			Acked: s.acked, LastSeq: ds.lastSeq, Reserved: ds.reserved,
+			Acked: s.acked, LastSeq: ds.lastSeq, Reserved: ds.lastSeq + seqReserve,
 		})
 		frames = m.appendRAMFrames(frames, s)
 	}
@@ -424,6 +450,11 @@ func (m *Manager) checkpoint(clean bool) error {
 	name := path.Join(d.dir, spool.CheckpointName)
 	if err := spool.WriteFileAtomic(d.fs, name, d.cp, d.dir); err != nil {
 		return d.fail(m.now(), err)
+	}
+	d.clean = clean
+	// Only a durable reservation may be used.
+	for i := 0; i < m.nStream; i++ {
+		d.stream(m.at(uint16(i))).reserved = c.Streams[i].Reserved
 	}
 	d.log.BytesWritten += uint64(len(d.cp))
 	d.log.Syncs += 2
@@ -443,10 +474,10 @@ func (m *Manager) appendRAMFrames(dst []byte, s *Stream) []byte {
 	c := s.seek(int(s.headSkip))
 	for i := 0; i < n; i++ {
 		smp := s.next(&c, s.acked+uint64(i)+1)
-		if !b.Add(smp.Seq, smp.Value, smp.UTCms) {
+		if !b.AddExact(smp.Seq, smp.Value, smp.UTCms) {
 			dst = spool.AppendFrame(dst, b.H, b.Payload)
 			b.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
-			b.Add(smp.Seq, smp.Value, smp.UTCms)
+			b.AddExact(smp.Seq, smp.Value, smp.UTCms)
 		}
 	}
 	return spool.AppendFrame(dst, b.H, b.Payload)
@@ -476,7 +507,7 @@ func (d *diskTier) countFrames(s *Stream) int {
 			return frames + 1
 		}
 		left -= int(f.h.Count) - f.idx
-		c = dpos{pos: spool.Pos{Seg: f.pos.Seg, Off: f.pos.Off + int64(f.h.Size())}}
+		c = dpos{pos: spool.Pos{Seg: f.pos.Seg, Off: f.pos.Off + int64(f.h.Size())}, seq: f.h.LastSeq() + 1}
 	}
 	return frames
 }

@@ -57,7 +57,7 @@ func (m *Manager) openDisk(fsys vfs.FS) error {
 		ds := d.stream(s)
 		ds.rd = ds.ack
 		if ds.n == 0 {
-			ds.rd = dpos{pos: d.endPos()}
+			ds.rd = dpos{pos: d.endPos(), seq: ds.lastSeq + 1}
 			ds.ack = ds.rd
 		}
 		if ds.ram == 0 && ds.n == 0 {
@@ -79,8 +79,13 @@ func (m *Manager) openDisk(fsys vfs.FS) error {
 			"skipped_records", d.skippedRecords, "skipped_frames", d.skippedFrames, "clean", clean)
 	}
 	// Mark the store as running (a crash from now on is unclean) and persist
-	// the sequence reservations before any number is handed out.
-	return m.checkpoint(false)
+	// the sequence reservations before any number is handed out. A full or
+	// failing disk does not stop Open: writes retry this first.
+	d.clean = clean
+	if err := m.checkpoint(false); err != nil {
+		m.log.Warn("mm2: cannot write the checkpoint at open; writes will retry", "error", err.Error())
+	}
+	return nil
 }
 
 // loadCheckpoint reads the state file; a damaged one is quarantined and the
@@ -174,7 +179,7 @@ func (m *Manager) recoverFrame(pos spool.Pos, h spool.FrameHeader, seen map[uint
 		return s.idx, 0, true
 	}
 	if ds.n == 0 {
-		ds.ack = dpos{pos: pos, idx: int(lo - h.FirstSeq)}
+		ds.ack = dpos{pos: pos, seq: lo}
 	}
 	live := int(h.LastSeq() - lo + 1)
 	ds.n += uint32(live)

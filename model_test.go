@@ -4,12 +4,14 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/mm2go/mm2"
 	"github.com/mm2go/mm2/internal/sim"
+	"github.com/mm2go/mm2/internal/vfs"
 	"pgregory.net/rapid"
 )
 
@@ -150,5 +152,53 @@ func TestModelStateMachine(t *testing.T) {
 	}
 	if tot.drops == 0 || tot.full == 0 || tot.compared == 0 {
 		t.Fatal("the run never dropped, never hit ErrFull or never read: the model is not exercising the pool")
+	}
+}
+
+// TestDiskModelStateMachine runs the state machine on the disk backend over
+// the crash-simulating filesystem, with power-downs, clean reopens, crashes
+// in every mode, a full disk and I/O errors added to the actions.
+func TestDiskModelStateMachine(t *testing.T) {
+	var tot modelTotals
+	var reopens, crashes, diskErrs int64
+	prof := mm2.ProfileLinux
+	prof.PoolBytes = 2 << 10
+	prof.MaxStreams = 40
+	policies := map[string]mm2.SyncPolicy{
+		"always": mm2.SyncAlways(), "on-power-down": mm2.SyncOnPowerDown(), "interval": mm2.SyncInterval(5 * time.Second),
+	}
+	for name, pol := range policies {
+		t.Run(name, func(t *testing.T) {
+			rapid.Check(t, func(t *rapid.T) {
+				md, err := sim.NewModel(mm2.Options{Profile: prof, Dir: "store", Sync: pol,
+					SegmentBytes: 4 << 10, DiskCapBytes: 4 << 20})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() {
+					tot.add(md)
+					reopens += md.Reopens
+					crashes += md.Crashes
+					diskErrs += md.DiskErrors
+				}()
+				actions := modelActions(md, &tot)
+				actions["reopen"] = func(t *rapid.T) { must(t, md.Reopen()) }
+				actions["crash"] = func(t *rapid.T) {
+					mode := rapid.SampledFrom(vfs.CrashModes()).Draw(t, "mode")
+					must(t, md.Crash(mode, rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 1))))
+				}
+				actions["fillDisk"] = func(t *rapid.T) { md.FillDisk(rapid.Bool().Draw(t, "full")) }
+				actions["ioErrors"] = func(t *rapid.T) { md.IOErrors(rapid.IntRange(0, 3).Draw(t, "eio") == 0) }
+				t.Repeat(actions)
+			})
+		})
+	}
+	t.Logf("%d actions, Check() after each: %d writes, %d compared, %d reopens, %d crashes, %d disk errors",
+		tot.actions, tot.writes, tot.compared, reopens, crashes, diskErrs)
+	if !testing.Short() && tot.actions < 100_000 {
+		t.Fatalf("only %d actions ran; want at least 100,000", tot.actions)
+	}
+	if crashes == 0 || reopens == 0 || diskErrs == 0 {
+		t.Fatal("the run never crashed, reopened or met a disk error")
 	}
 }

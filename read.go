@@ -52,8 +52,7 @@ func (s *Stream) read(dst []Sample, mark bool) (int, error) {
 	if n < want {
 		d := s.m.disk
 		ds := d.stream(s)
-		cur := ds.ack
-		cur.idx += int(s.pending) + n - int(ds.ram)
+		cur := ds.rd // n is all of the RAM part left, so the disk part is next
 		k, err := d.readDisk(s, &cur, dst[n:want])
 		if err != nil {
 			return 0, err
@@ -104,8 +103,10 @@ func (s *Stream) Peek(i int) (Sample, error) {
 	}
 	d := m.disk
 	ds := d.stream(s)
-	cur := ds.ack
-	cur.idx += at - int(ds.ram)
+	cur := ds.rd
+	if err := d.skip(s, &cur, at-int(ds.ram)-max(0, int(s.pending)-int(ds.ram))); err != nil {
+		return Sample{}, err
+	}
 	var one [1]Sample
 	if _, err := d.readDisk(s, &cur, one[:]); err != nil {
 		return Sample{}, err

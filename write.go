@@ -342,6 +342,15 @@ func (m *Manager) noteUtilisation() {
 // below the spill threshold and the stream's disk part is empty, otherwise
 // in the disk part.
 func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
+	// Persist a new sequence reservation before handing out a number beyond
+	// the old one, and mark a cleanly shut store as running again before it
+	// changes (a crash would otherwise resume numbering below this record);
+	// if that fails nothing is stored.
+	if ds := m.disk.stream(s); ds.lastSeq >= ds.reserved || m.disk.clean {
+		if err := m.checkpoint(false); err != nil {
+			return err
+		}
+	}
 	if m.wantDisk(s, !s.tailTakes(utc)) {
 		if err := m.appendDisk(s, v, utc); err != nil {
 			return err
@@ -359,11 +368,11 @@ func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
 		ds := m.disk.stream(s)
 		ds.ram++
 		ds.lastSeq++
-		if err := m.noteSeq(s); err != nil {
-			return err
-		}
 	}
-	return m.maybeCheckpoint()
+	// The record is stored; a failed interval checkpoint is a disk state
+	// (Stats().DiskError), not a failed write.
+	_ = m.maybeCheckpoint()
+	return nil
 }
 
 // tailTakes reports whether the stream's RAM tail sector can take a record

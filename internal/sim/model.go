@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/vfs"
 )
 
 // Rec is one record as the model remembers it.
@@ -27,6 +28,7 @@ type MStream struct {
 	Period  int64
 	H       *mm2.Stream
 	Recs    []Rec // unacknowledged, oldest first; the first Pending are pending
+	History map[uint64]Rec // every record written, by sequence number (disk models)
 	Pending int
 	Seq     uint64 // last sequence number written
 	Drops   uint64 // records the manager dropped (ram-full)
@@ -47,15 +49,27 @@ type Model struct {
 	UTC      bool
 	Powering bool
 
+	// Disk models: the store's filesystem (what survives a crash is taken
+	// from Mem), a fault layer over it, and whether the durable state may
+	// differ from the model (writes or ACKs since the last clean checkpoint
+	// under a policy weaker than SyncAlways, or a disk error).
+	Mem   *vfs.MemFS
+	Fault *vfs.FaultFS
+	Dirty bool
+
 	// What the run reached.
 	Writes, Compared, DropEvents, FullErrors, Dropped int64
+	DiskErrors, Reopens, Crashes                      int64
 }
 
-// NewModel opens a manager with opts, its clock driven by the model.
+// NewModel opens a manager with opts, its clock driven by the model. With
+// opts.Dir set the disk backend runs on an in-memory filesystem.
 func NewModel(opts mm2.Options) (*Model, error) {
 	md := &Model{Now: 1_700_000_000_000, ByID: map[mm2.StreamID]*MStream{}, GPS: map[mm2.Source]mm2.GPSConfig{}}
 	opts.Clock = func() time.Time { return time.UnixMilli(md.Now) }
-	m, err := mm2.Open(opts)
+	md.Mem = vfs.NewMem()
+	md.Fault = vfs.NewFaultFS(md.Mem)
+	m, err := mm2.OpenFS(opts, md.Fault)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +136,7 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 		}
 		return nil
 	}
-	if err != nil && !errors.Is(err, mm2.ErrFull) {
+	if err != nil && !errors.Is(err, mm2.ErrFull) && !md.diskError(err) {
 		return fmt.Errorf("write to %v: %v", writer.ID, err)
 	}
 	dropped := false
@@ -152,6 +166,20 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 		return fmt.Errorf("dropped with %d free sectors for a %d-record write", free, len(targets))
 	}
 	if err != nil {
+		if md.diskError(err) {
+			// Nothing of this write was stored, except in a group write
+			// (GPS) on the disk tier, which may stop part-way: learn what
+			// the manager kept.
+			md.DiskErrors++
+			for i, s := range targets {
+				md.Dirty = true // what was kept may have gone to RAM
+				if w := s.H.Stats().Written; w > s.Seq {
+					s.Seq = w
+					md.store(s, Rec{V: vals[i], TS: ts, Seq: w})
+				}
+			}
+			return nil
+		}
 		md.FullErrors++
 		if free >= len(targets) {
 			return fmt.Errorf("ErrFull with %d free sectors", free)
@@ -159,9 +187,12 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 		return nil
 	}
 	md.Writes++
+	// Under SyncAlways a write is durable unless the disk is failing, when
+	// it falls back to RAM.
+	md.Dirty = md.Dirty || !md.always() || (md.Opts.Dir != "" && md.M.Stats().DiskError != "")
 	for i, s := range targets {
 		s.Seq++
-		s.Recs = append(s.Recs, Rec{V: vals[i], TS: ts, Seq: s.Seq})
+		md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})
 	}
 	return nil
 }
@@ -320,9 +351,13 @@ func (md *Model) Ack(s *MStream) error {
 		}
 		return nil
 	}
-	if err != nil || n != s.Pending {
+	if err != nil && md.diskError(err) && n == s.Pending {
+		md.DiskErrors++
+		md.Dirty = true // acknowledged in memory, maybe not on disk
+	} else if err != nil || n != s.Pending {
 		return fmt.Errorf("Ack %v: %d, %v; want %d", s.ID, n, err, s.Pending)
 	}
+	md.Dirty = md.Dirty || !md.always()
 	s.Recs = s.Recs[s.Pending:]
 	s.Pending = 0
 	return nil
@@ -358,10 +393,16 @@ func (md *Model) TogglePower() error {
 	} else {
 		err = md.M.PowerDown(context.Background())
 	}
-	if err != nil {
-		return fmt.Errorf("power toggle: %v", err)
-	}
 	md.Powering = !md.Powering
+	if err != nil {
+		if !md.diskError(err) {
+			return fmt.Errorf("power toggle: %v", err)
+		}
+		md.DiskErrors++
+		md.Dirty = true
+	} else if md.Powering && md.M.Stats().DiskError == "" {
+		md.Dirty = false // a clean checkpoint holds exactly the model's state
+	}
 	return nil
 }
 

@@ -94,6 +94,9 @@ func ParseFrameHeader(b []byte) (FrameHeader, error) {
 	if b[4] != Version {
 		return FrameHeader{}, fmt.Errorf("%w %d", ErrVersion, b[4])
 	}
+	if b[7] != 0 {
+		return FrameHeader{}, fmt.Errorf("%w: reserved frame byte set", ErrFormat)
+	}
 	h := FrameHeader{
 		Kind: b[5], Source: b[6],
 		Sensor:   binary.LittleEndian.Uint32(b[8:]),
@@ -174,6 +177,21 @@ type Builder struct {
 	Payload []byte
 }
 
+// Mark is a builder state to rewind to.
+type Mark struct {
+	h   FrameHeader
+	len int
+}
+
+// Mark returns the current state.
+func (b *Builder) Mark() Mark { return Mark{b.H, len(b.Payload)} }
+
+// Rewind undoes every Add since mk.
+func (b *Builder) Rewind(mk Mark) {
+	b.H = mk.h
+	b.Payload = b.Payload[:mk.len]
+}
+
 // Reset starts an empty frame for the stream.
 func (b *Builder) Reset(kind, source uint8, sensor uint32, period uint32) {
 	b.H = FrameHeader{Kind: kind, Source: source, Sensor: sensor, Period: period}
@@ -182,8 +200,16 @@ func (b *Builder) Reset(kind, source uint8, sensor uint32, period uint32) {
 
 // Add appends a record with sequence number seq. It reports false, adding
 // nothing, when the record does not fit or does not continue the frame (a
-// sequence gap, or a TSD time off the derived slot).
-func (b *Builder) Add(seq uint64, v uint32, utc int64) bool {
+// sequence gap, or a TSD time more than half a period off its derived slot;
+// the slot is stored, as in a RAM sector).
+func (b *Builder) Add(seq uint64, v uint32, utc int64) bool { return b.add(seq, v, utc, false) }
+
+// AddExact is Add for records whose TSD timestamps are already derived: it
+// continues the frame only when utc is exactly the next slot, so the
+// timestamps survive re-encoding unchanged.
+func (b *Builder) AddExact(seq uint64, v uint32, utc int64) bool { return b.add(seq, v, utc, true) }
+
+func (b *Builder) add(seq uint64, v uint32, utc int64, exact bool) bool {
 	h := &b.H
 	if h.Count == 0 {
 		if cap(b.Payload) < MaxFramePayload {
@@ -198,7 +224,7 @@ func (b *Builder) Add(seq uint64, v uint32, utc int64) bool {
 			// The derived slot is stored; the sample must be within half a
 			// period of it, as in a RAM sector.
 			slot := h.FirstTS + int64(h.Count)*int64(h.Period)
-			if d := utc - slot; 2*max(d, -d) > int64(h.Period) {
+			if d := utc - slot; 2*max(d, -d) > int64(h.Period) || (exact && d != 0) {
 				return false
 			}
 			utc = slot

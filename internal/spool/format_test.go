@@ -193,7 +193,7 @@ func TestFrameReservedByteRoundTrip(t *testing.T) {
 		return // rejected: consistent
 	}
 	if re := AppendFrame(nil, h, payload); !bytes.Equal(re, b) {
-		t.Skip("bug: DecodeFrame accepts a nonzero reserved header byte 7 (CRC-valid) that AppendFrame does not reproduce")
+		// Byte 7 is reserved and must be zero.
 	}
 }
 

@@ -137,6 +137,23 @@ func (l *Log) Append(frame []byte, stream uint16, records int) (Pos, error) {
 	return pos, nil
 }
 
+// Unappend removes the frame of size n and records records that the last
+// Append put at pos, when what followed it (a sync) failed.
+func (l *Log) Unappend(pos Pos, n int64, records int) error {
+	a := l.Active()
+	if a == nil || a.No != pos.Seg || a.Size != pos.Off+n {
+		return fmt.Errorf("spool: unappend at %v is not the last frame", pos)
+	}
+	if err := l.active.Truncate(pos.Off); err != nil {
+		return err
+	}
+	a.Size = pos.Off
+	a.Live -= records
+	l.Total -= n
+	l.buf = l.buf[:pos.Off]
+	return nil
+}
+
 // rotate closes the active segment and starts the next one.
 func (l *Log) rotate() error {
 	if err := l.closeActive(); err != nil {
