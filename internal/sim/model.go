@@ -27,7 +27,7 @@ type MStream struct {
 	Kind    mm2.Kind
 	Period  int64
 	H       *mm2.Stream
-	Recs    []Rec // unacknowledged, oldest first; the first Pending are pending
+	Recs    []Rec          // unacknowledged, oldest first; the first Pending are pending
 	History map[uint64]Rec // every record written, by sequence number (disk models)
 	Pending int
 	Seq     uint64 // last sequence number written
