@@ -510,6 +510,8 @@ func TestSectorNeverFreedWhileReachable(t *testing.T) {
 			}()
 			go func() { // reader: every way of looking at the stream
 				defer wg.Done()
+				// Leave nothing pending, or the writer could wait forever for room.
+				defer func() { _, _ = s.Ack() }()
 				buf := make([]mm2.Sample, 16)
 				for i := 0; i < writes/4; i++ {
 					var got []mm2.Sample
