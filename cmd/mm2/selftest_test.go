@@ -25,6 +25,7 @@ func TestSelftestQuiet(t *testing.T) {
 		m := quietLine.FindStringSubmatch(out)
 		if code != 0 || m == nil || m[1] != m[2] || m[3] != "PASS" || m[4] != strings.ToUpper(p) || errOut != "" {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", p, code, out, errOut)
+			continue
 		}
 		want := "Tests: " + m[1] + "/" + m[1] + " PASS - Platform: " + strings.ToUpper(p) + "\n"
 		if out != want {
