@@ -172,61 +172,80 @@ func (m *Manager) checkSectorDecodes(s *Stream, sec uint32, c int, bad func(stri
 	return off
 }
 
-// checkDisk verifies the disk tier: every stream's disk part holds exactly
-// the records its counts say, segment live counts add up, and the log's
-// size matches its segments and stays under the cap.
+// checkDisk verifies the disk tier in one pass over the log: every stream's
+// disk part holds exactly the records its counts say (frames, then the
+// stage), the read cursor sits where pending says, each segment's live count
+// is the unacknowledged records in it, and the log's size matches its
+// segments and stays under the cap.
 func (m *Manager) checkDisk() []error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	d := m.disk
-	inLog := 0
+	type tally struct {
+		unacked, before int
+		last            uint64 // newest seq seen in the log (duplicates count once)
+	}
+	t := make([]tally, m.nStream)
+	count := func(tl *tally, ds *diskStream, first, last uint64) int {
+		lo := max(first, ds.ack.seq, tl.last+1)
+		if last < lo {
+			return 0
+		}
+		tl.before += int(min(last+1, max(ds.rd.seq, lo)) - lo)
+		return int(last - lo + 1)
+	}
+	total := int64(0)
+	for _, seg := range d.log.Segs {
+		total += seg.Size
+		b, err := d.log.Bytes(seg.No)
+		if err != nil {
+			bad("segment %d unreadable: %v", seg.No, err)
+			continue
+		}
+		live := 0
+		for off := int64(spool.SegmentHeaderSize); off < int64(len(b)); {
+			h, err := spool.ParseFrameHeader(b[off:])
+			if err != nil {
+				bad("segment %d offset %d: %v", seg.No, off, err)
+				break
+			}
+			off += int64(h.Size())
+			if pos, found := m.search(StreamID{Source(h.Source), h.Sensor}); found {
+				s := m.at(m.index[pos])
+				tl := &t[s.idx]
+				n := count(tl, d.stream(s), h.FirstSeq, h.LastSeq())
+				tl.unacked += n
+				live += n
+				tl.last = max(tl.last, h.LastSeq())
+			}
+		}
+		if live != seg.Live {
+			bad("segment %d: %d unacknowledged records, index says %d", seg.No, live, seg.Live)
+		}
+	}
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
 		ds := d.stream(s)
+		tl := &t[i]
+		if st := ds.stage.H; st.Count > 0 {
+			if st.FirstSeq <= tl.last {
+				bad("%v: stage starts at seq %d, the log already holds %d", s.ID(), st.FirstSeq, tl.last)
+			}
+			tl.unacked += count(tl, ds, st.FirstSeq, st.LastSeq())
+			tl.last = st.LastSeq()
+		}
+		if tl.last > ds.lastSeq {
+			bad("%v: disk holds seq %d beyond the newest written %d", s.ID(), tl.last, ds.lastSeq)
+		}
+		if tl.unacked != int(ds.n) {
+			bad("%v: disk part holds %d unacknowledged records, counts say %d", s.ID(), tl.unacked, ds.n)
+		}
 		if int(ds.ram)+int(ds.n) != int(s.pending)+int(s.unread) {
 			bad("%v: ram %d + disk %d records != pending %d + unread %d", s.ID(), ds.ram, ds.n, s.pending, s.unread)
 		}
-		c, seen, before := ds.ack, 0, 0
-		for steps := 0; seen < int(ds.n); steps++ {
-			f, err := d.resolve(s, &c)
-			if err != nil {
-				bad("%v: disk part unreadable after %d records: %v", s.ID(), seen, err)
-				break
-			}
-			if f.stage {
-				if ds.rd.seq > f.h.FirstSeq+uint64(f.idx) && f.h.Count > 0 {
-					before += int(min(ds.rd.seq, f.h.LastSeq()+1) - (f.h.FirstSeq + uint64(f.idx)))
-				}
-				if int(f.h.Count)-f.idx != int(ds.n)-seen {
-					bad("%v: stage holds %d unacknowledged records, counts say %d", s.ID(), int(f.h.Count)-f.idx, int(ds.n)-seen)
-				}
-				break
-			}
-			take := int(f.h.Count) - f.idx
-			if ds.rd.seq > f.h.FirstSeq+uint64(f.idx) {
-				before += int(min(ds.rd.seq, f.h.LastSeq()+1) - (f.h.FirstSeq + uint64(f.idx)))
-			}
-			seen += take
-			inLog += take
-			if f.h.FirstSeq+uint64(f.h.Count)-1 > ds.lastSeq {
-				bad("%v: frame at %v ends at seq %d beyond the newest %d", s.ID(), f.pos, f.h.LastSeq(), ds.lastSeq)
-			}
-			c = dpos{pos: spool.Pos{Seg: f.pos.Seg, Off: f.pos.Off + int64(f.h.Size())}, seq: f.h.LastSeq() + 1}
+		if want := max(0, int(s.pending)-int(ds.ram)); tl.before != want {
+			bad("%v: %d disk records before the read cursor, %d pending beyond RAM", s.ID(), tl.before, want)
 		}
-		if want := max(0, int(s.pending)-int(ds.ram)); before != want {
-			bad("%v: %d disk records before the read cursor, %d pending beyond RAM", s.ID(), before, want)
-		}
-	}
-	live, total := 0, int64(0)
-	for _, seg := range d.log.Segs {
-		live += seg.Live
-		total += seg.Size
-		if seg.Live < 0 {
-			bad("segment %d: %d live records", seg.No, seg.Live)
-		}
-	}
-	if live != inLog {
-		bad("disk: segments count %d live records, streams reach %d", live, inLog)
 	}
 	if total != d.log.Total {
 		bad("disk: segments hold %d bytes, log counts %d", total, d.log.Total)

@@ -177,6 +177,9 @@ func (m *Manager) configureLocked(id StreamID, kind Kind, period time.Duration) 
 	m.index = append(m.index, 0)
 	copy(m.index[pos+1:], m.index[pos:])
 	m.index[pos] = uint16(idx)
+	if m.disk != nil {
+		m.disk.stream(s) // allocated now, so reading stats never grows the manager
+	}
 	return s, nil
 }
 

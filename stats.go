@@ -75,7 +75,11 @@ type StreamStats struct {
 	Kind   Kind
 	Period int64 // ms, TSD only
 	Counts Counts
-	// Sequence positions: Acked ≤ Read ≤ Written; Acked includes dropped records.
+	// Sequence positions: Acked ≤ Read ≤ Written. Acked is the newest
+	// acknowledged (or dropped) record's number, Read = Acked + Pending,
+	// Written the newest record's number. On the disk backend numbers can
+	// have gaps (records dropped at the disk cap, or destroyed by a crash
+	// and skipped by the reservation), so Written − Acked may exceed Total.
 	Acked, Read, Written uint64
 	SectorsRAM           int
 	SectorsDisk          int
@@ -154,9 +158,7 @@ func (s *Stream) Stats() StreamStats {
 		Acked: s.acked, Read: s.acked + uint64(s.pending), Written: s.written(),
 	}
 	if d := s.m.disk; d != nil {
-		ds := d.stream(s)
-		st.Written = ds.lastSeq
-		st.Read = 0 // positions are not contiguous across the tiers: see Counts
+		st.Written = d.stream(s).lastSeq
 		st.SectorsDisk = d.countFrames(s)
 	}
 	for r := range numDropReasons {

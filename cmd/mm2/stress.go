@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/mm2go/mm2"
 	"github.com/mm2go/mm2/internal/sim"
@@ -17,7 +18,10 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 	ops := fs.Int("ops", 100_000, "operations to run (split across the platforms)")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed replays the same run")
 	platform := fs.String("platform", "all", "linux, wiced, stm32 or all")
-	backend := fs.String("backend", "mock", "storage backend: mock")
+	backend := fs.String("backend", "mock", "storage backend: mock, or disk (linux only; an in-memory crash-simulating filesystem)")
+	crashEvery := fs.Int("crash-every", 0, "with --backend disk: crash (cycling through the crash modes) or cleanly reopen every K operations")
+	syncFlag := fs.String("sync", "on-power-down", "with --backend disk: on-power-down, always, or interval:<duration>")
+	poolBytes := fs.Int("pool-bytes", 0, "override the profile's pool size (0 = the profile's)")
 	reject := fs.Bool("reject-new", false, "refuse writes when full instead of dropping the oldest")
 	streams := fs.Int("streams", 64, "streams per platform")
 	asJSON := fs.Bool("json", false, "print the figures as one JSON object")
@@ -29,20 +33,41 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mm2 stress: --ops must be >= 0 and --streams >= 1")
 		return 2
 	}
-	if *backend != "mock" {
-		fmt.Fprintf(stderr, "mm2 stress: backend %q is not available in this build (mock only)\n", *backend)
+	if *backend != "mock" && *backend != "disk" {
+		fmt.Fprintf(stderr, "mm2 stress: unknown backend %q (mock or disk)\n", *backend)
 		return 2
 	}
+	disk := *backend == "disk"
 	profiles := mm2.Profiles()
+	if disk {
+		profiles = []mm2.Profile{mm2.ProfileLinux}
+	}
 	if *platform != "all" {
 		p, err := mm2.ProfileByName(*platform)
 		if err != nil {
 			fmt.Fprintln(stderr, "mm2 stress:", err)
 			return 2
 		}
+		if disk && !p.DiskTier {
+			fmt.Fprintf(stderr, "mm2 stress: platform %s has no disk tier; use --backend mock\n", p.Name)
+			return 2
+		}
 		profiles = []mm2.Profile{p}
 	}
-	cfg := sim.StressConfig{Ops: *ops, Seed: *seed, Profiles: profiles, Streams: *streams}
+	policy, err := parseSync(*syncFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "mm2 stress:", err)
+		return 2
+	}
+	if *crashEvery < 0 || (*crashEvery > 0 && !disk) {
+		fmt.Fprintln(stderr, "mm2 stress: --crash-every needs --backend disk and K >= 1")
+		return 2
+	}
+	cfg := sim.StressConfig{Ops: *ops, Seed: *seed, Profiles: profiles, Streams: *streams,
+		Disk: disk, Sync: policy, CrashEvery: *crashEvery, PoolBytes: *poolBytes}
+	if disk && *poolBytes == 0 {
+		cfg.PoolBytes = 8 << 10 // a small pool so the run spills to disk often
+	}
 	if *reject {
 		cfg.Overflow = mm2.RejectNew
 	}
@@ -58,7 +83,8 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 			"ops": res.Ops, "ops_per_sec": res.OpsPerSec(), "violations": res.Violations,
 			"drops": res.Drops, "writes": res.Writes, "records_compared": res.Compared,
 			"full_errors": res.FullErrors, "seed": *seed, "elapsed_sec": res.Elapsed.Seconds(),
-			"per_platform": res.PerProfile, "recoveries": 0,
+			"per_platform": res.PerProfile, "recoveries": res.Reopens, "crashes": res.Crashes,
+			"disk_errors": res.DiskErrors, "backend": *backend,
 		}
 		if res.FirstError != nil {
 			out["error"] = res.FirstError.Error()
@@ -67,8 +93,9 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
 	} else {
-		fmt.Fprintf(stdout, "ops=%d ops/s=%.0f violations=%d drops=%d recoveries=0 writes=%d compared=%d full=%d seed=%d elapsed=%s\n",
-			res.Ops, res.OpsPerSec(), res.Violations, res.Drops, res.Writes, res.Compared, res.FullErrors, *seed, res.Elapsed.Round(1e6))
+		fmt.Fprintf(stdout, "ops=%d ops/s=%.0f violations=%d drops=%d recoveries=%d crashes=%d disk_errors=%d writes=%d compared=%d full=%d backend=%s seed=%d elapsed=%s\n",
+			res.Ops, res.OpsPerSec(), res.Violations, res.Drops, res.Reopens, res.Crashes, res.DiskErrors,
+			res.Writes, res.Compared, res.FullErrors, *backend, *seed, res.Elapsed.Round(1e6))
 		if res.FirstError != nil {
 			fmt.Fprintln(stdout, "first violation:", res.FirstError)
 		}
@@ -88,4 +115,21 @@ func progressBar(w io.Writer, done, total int) {
 	}
 	n := int(frac * width)
 	fmt.Fprintf(w, "\r[%s%s] %3.0f%% %d/%d", strings.Repeat("#", n), strings.Repeat(".", width-n), 100*frac, done, total)
+}
+
+// parseSync reads a sync policy: on-power-down, always, interval:<duration>.
+func parseSync(v string) (mm2.SyncPolicy, error) {
+	switch {
+	case v == "on-power-down":
+		return mm2.SyncOnPowerDown(), nil
+	case v == "always":
+		return mm2.SyncAlways(), nil
+	case strings.HasPrefix(v, "interval:"):
+		d, err := time.ParseDuration(strings.TrimPrefix(v, "interval:"))
+		if err != nil || d <= 0 {
+			return mm2.SyncPolicy{}, fmt.Errorf("bad sync interval %q", v)
+		}
+		return mm2.SyncInterval(d), nil
+	}
+	return mm2.SyncPolicy{}, fmt.Errorf("unknown sync policy %q (on-power-down, always, interval:<duration>)", v)
 }

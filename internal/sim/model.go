@@ -126,7 +126,8 @@ func (md *Model) writeErr(s *MStream, kind mm2.Kind) error {
 // write runs one write through the manager (do) and the model. targets
 // receive vals[i] at ts if it succeeds.
 func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals []uint32, ts int64, do func() error) error {
-	free := md.M.Stats().SectorsFree
+	before := md.M.Stats()
+	free := before.SectorsFree
 	writerDroppable := writer.Pending == 0 && len(writer.Recs) > 0
 	writerDrops := writer.Drops
 	err := do()
@@ -140,7 +141,11 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 		return fmt.Errorf("write to %v: %v", writer.ID, err)
 	}
 	dropped := false
+	after := md.M.Stats()
 	for _, s := range md.Streams {
+		if after.Drops.RAMFull == before.Drops.RAMFull {
+			break // no stream dropped anything
+		}
 		d := s.H.Stats().Drops.RAMFull - s.Drops
 		if d == 0 {
 			continue
@@ -171,11 +176,18 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 			// (GPS) on the disk tier, which may stop part-way: learn what
 			// the manager kept.
 			md.DiskErrors++
-			for i, s := range targets {
-				md.Dirty = true // what was kept may have gone to RAM
-				if w := s.H.Stats().Written; w > s.Seq {
-					s.Seq = w
-					md.store(s, Rec{V: vals[i], TS: ts, Seq: w})
+			md.Dirty = true // what was kept may have gone to RAM
+			kept := map[*MStream]uint64{}
+			for _, s := range targets {
+				if _, ok := kept[s]; !ok {
+					kept[s] = s.H.Stats().Written - s.Seq
+				}
+			}
+			for i, s := range targets { // the kept ones are the first, in order
+				if kept[s] > 0 {
+					kept[s]--
+					s.Seq++
+					md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})
 				}
 			}
 			return nil
@@ -189,7 +201,7 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 	md.Writes++
 	// Under SyncAlways a write is durable unless the disk is failing, when
 	// it falls back to RAM.
-	md.Dirty = md.Dirty || !md.always() || (md.Opts.Dir != "" && md.M.Stats().DiskError != "")
+	md.Dirty = md.Dirty || !md.always() || after.DiskError != ""
 	for i, s := range targets {
 		s.Seq++
 		md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/vfs"
 )
 
 // StressConfig is one seeded randomized run.
@@ -15,6 +16,13 @@ type StressConfig struct {
 	Profiles []mm2.Profile // ops are split evenly across them
 	Overflow mm2.Overflow
 	Streams  int // per profile, capped by the profile's MaxStreams; 0 = 64
+	// Disk runs the disk backend (on an in-memory, crash-simulating
+	// filesystem) with this sync policy; profiles without a disk tier are
+	// refused.
+	Disk       bool
+	Sync       mm2.SyncPolicy
+	PoolBytes  int // overrides the profile's pool (0 = profile default)
+	CrashEvery int // crash (cycling through the crash modes) or reopen every this many ops; 0 = never
 	// Progress, if set, is called every few thousand operations.
 	Progress func(done, total int)
 }
@@ -30,6 +38,9 @@ type StressResult struct {
 	Compared   int64
 	Drops      int64 // records dropped by the RAM-full policy
 	FullErrors int64
+	Crashes    int64
+	Reopens    int64 // recoveries, after crashes and clean closes
+	DiskErrors int64
 	PerProfile map[string]int // ops per profile
 }
 
@@ -55,13 +66,24 @@ func Stress(cfg StressConfig) StressResult {
 			ops += cfg.Ops % len(cfg.Profiles)
 		}
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
-		md, err := NewModel(mm2.Options{Profile: prof, Overflow: cfg.Overflow})
+		opts := mm2.Options{Profile: prof, Overflow: cfg.Overflow}
+		if cfg.PoolBytes > 0 {
+			opts.Profile.PoolBytes = cfg.PoolBytes
+		}
+		if cfg.Disk {
+			opts.Dir, opts.Sync, opts.SegmentBytes = "store", cfg.Sync, 16<<10
+		}
+		md, err := NewModel(opts)
 		if err == nil {
 			err = setup(md, rng, cfg.Streams)
 		}
 		done := 0
 		for ; err == nil && done < ops; done++ {
-			err = step(md, rng)
+			if cfg.Disk && cfg.CrashEvery > 0 && done > 0 && done%cfg.CrashEvery == 0 {
+				err = restart(md, rng, done/cfg.CrashEvery)
+			} else {
+				err = step(md, rng)
+			}
 			if err == nil {
 				err = md.Check()
 			}
@@ -76,6 +98,9 @@ func Stress(cfg StressConfig) StressResult {
 			res.Compared += md.Compared
 			res.Drops += md.Dropped
 			res.FullErrors += md.FullErrors
+			res.Crashes += md.Crashes
+			res.Reopens += md.Reopens
+			res.DiskErrors += md.DiskErrors
 		}
 		if err != nil {
 			res.Violations++
@@ -88,6 +113,16 @@ func Stress(cfg StressConfig) StressResult {
 		cfg.Progress(res.Ops, cfg.Ops)
 	}
 	return res
+}
+
+// restart is the n-th restart of a disk run: a crash in each crash mode in
+// turn, every fifth a clean close and reopen.
+func restart(md *Model, rng *rand.Rand, n int) error {
+	if n%5 == 0 {
+		return md.Reopen()
+	}
+	modes := vfs.CrashModes()
+	return md.Crash(modes[n%len(modes)], rng)
 }
 
 // setup configures streams across all sources, half TSD at 10 ms to 1 s
@@ -152,8 +187,20 @@ func step(md *Model, rng *rand.Rand) error {
 		return md.Ack(s)
 	case r < 970:
 		return md.Nack(s)
-	case r < 992:
+	case r < 990:
 		md.Now += rng.Int64N(10_000) // a gap
+		return nil
+	case r < 992 && md.Opts.Dir != "":
+		// Now and then the disk fills up or fails for a while.
+		switch rng.IntN(4) {
+		case 0:
+			md.FillDisk(true)
+		case 1:
+			md.IOErrors(true)
+		default:
+			md.FillDisk(false)
+			md.IOErrors(false)
+		}
 		return nil
 	case r < 998:
 		md.SetUTC(rng.IntN(8) > 0)

@@ -1,0 +1,109 @@
+package mm2
+
+import (
+	"errors"
+	"io"
+	"path"
+
+	"github.com/mm2go/mm2/internal/spool"
+	"github.com/mm2go/mm2/internal/vfs"
+)
+
+// VerifyReport is what Verify found in a store directory.
+type VerifyReport struct {
+	Segments   int    // segment files
+	Frames     int    // good frames
+	Records    uint64 // records in good frames (acknowledged ones included)
+	Bytes      int64  // bytes of segment files
+	Checkpoint bool   // state.mm2 present and valid
+	Damage     []*CorruptionError
+	Repaired   bool // Repair changed files (quarantined copies are in corrupted/)
+}
+
+// Clean reports whether no damage was found.
+func (r VerifyReport) Clean() bool { return len(r.Damage) == 0 }
+
+// Verify checks every frame of every segment and the checkpoint of the
+// store in dir, changing nothing. A missing directory is an error; damage is
+// not (it is in the report).
+func Verify(dir string) (VerifyReport, error) { return VerifyFS(vfs.OS(), dir, false) }
+
+// Repair is Verify that also does what recovery at Open would do to the
+// files: cut torn tails, copy damaged segments to corrupted/ and rewrite
+// them with their good frames, and quarantine a damaged checkpoint.
+func Repair(dir string) (VerifyReport, error) { return VerifyFS(vfs.OS(), dir, true) }
+
+// VerifyFS is Verify (repair false) or Repair on fsys.
+func VerifyFS(fsys vfs.FS, dir string, repair bool) (VerifyReport, error) {
+	var r VerifyReport
+	if _, err := fsys.Stat(dir); err != nil {
+		return r, err
+	}
+	log := spool.NewLog(fsys, dir, DefaultSegmentBytes)
+	damage, err := log.Recover(func(_ spool.Pos, h spool.FrameHeader, _ []byte) (uint16, int, bool) {
+		r.Frames++
+		r.Records += uint64(h.Count)
+		return 0, 0, false
+	}, repair)
+	for _, d := range damage {
+		r.Damage = append(r.Damage, &CorruptionError{File: d.File, Offset: d.Offset, Err: d.Err})
+	}
+	r.Repaired = repair && len(damage) > 0
+	if err != nil {
+		return r, err
+	}
+	r.Segments = len(log.Segs)
+	for _, s := range log.Segs {
+		r.Bytes += s.Size
+	}
+	name := path.Join(dir, spool.CheckpointName)
+	f, err := fsys.Open(name)
+	if err != nil {
+		return r, nil // no checkpoint: a store that never checkpointed
+	}
+	b, err := io.ReadAll(f)
+	f.Close()
+	if err == nil {
+		_, err = spool.DecodeCheckpoint(b)
+	}
+	if err == nil {
+		r.Checkpoint = true
+		return r, nil
+	}
+	r.Damage = append(r.Damage, &CorruptionError{File: spool.CheckpointName, Err: err})
+	if repair {
+		qdir := path.Join(dir, spool.CorruptDir)
+		if merr := fsys.MkdirAll(qdir, 0o755); merr != nil {
+			return r, merr
+		}
+		if werr := spool.WriteFileAtomic(fsys, path.Join(qdir, spool.CheckpointName), b, qdir); werr != nil {
+			return r, werr
+		}
+		if rerr := fsys.Remove(name); rerr != nil && !errors.Is(rerr, io.EOF) {
+			return r, rerr
+		}
+		r.Repaired = true
+	}
+	return r, nil
+}
+
+// Tick does the manager's periodic work: the SyncInterval checkpoint when
+// it is due, and a retry of a failed disk. Writes and ACKs do the same work
+// as they go; Tick is for quiet periods. Errors: ErrClosed, disk errors.
+func (m *Manager) Tick() error {
+	if err := m.lockOpen(); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	d := m.disk
+	if d == nil {
+		return nil
+	}
+	if d.err != nil && d.retry(m.now()) {
+		if err := m.checkpoint(false); err != nil {
+			return err
+		}
+		d.err = nil
+	}
+	return m.maybeCheckpoint()
+}
