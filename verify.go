@@ -1,6 +1,7 @@
 package mm2
 
 import (
+	"context"
 	"errors"
 	"io"
 	"path"
@@ -106,4 +107,23 @@ func (m *Manager) Tick() error {
 		d.err = nil
 	}
 	return m.maybeCheckpoint()
+}
+
+// Sync makes everything written and acknowledged so far durable now,
+// whatever the sync policy: it writes every frame being filled, syncs the
+// log and writes a checkpoint (cursors and the RAM tier). It is how a
+// caller groups many writes under one sync. The mock backend has nothing
+// to do. Errors: ErrClosed, disk errors.
+func (m *Manager) Sync() error {
+	if err := m.lockOpen(); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	if m.disk == nil {
+		return nil
+	}
+	if err := m.flushAll(context.Background()); err != nil {
+		return err
+	}
+	return m.checkpoint(false)
 }

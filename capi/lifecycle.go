@@ -229,12 +229,13 @@ func imx_set_utc_available(ok C.int) (rc C.imx_result_t) {
 //export process_memory_manager
 func process_memory_manager(now C.imx_time_t) (rc C.imx_result_t) {
 	defer guard(&rc)
-	if current.Load() == nil {
+	l := current.Load()
+	if l == nil {
 		return rcNotInitialized
 	}
-	// The RAM tier has no deferred work: writes, ACKs and drops complete in
-	// the call that causes them.
-	return rcOK
+	// Writes, ACKs and drops complete in the call that causes them; what is
+	// left is the disk backend's interval checkpoint and disk retry.
+	return code(l.m.Tick())
 }
 
 //export imx_get_memory_stats

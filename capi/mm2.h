@@ -505,10 +505,10 @@ imx_result_t handle_power_abort_recovery(void);
 imx_result_t imx_set_utc_available(int utc_available);
 
 /* process_memory_manager is the periodic maintenance call (call it from the
- * main loop; current_time is informational). It returns at once: the
- * library has no deferred work (drops, frees, disk spills and interval
- * checkpoints happen inside the write or ACK that causes them). Errors:
- * IMX_NOT_INITIALIZED. */
+ * main loop; current_time is informational). Drops, frees and disk spills
+ * happen inside the write or ACK that causes them; this call does the disk
+ * backend's due interval checkpoint and retries a failed disk, so quiet
+ * periods are covered too. Errors: IMX_NOT_INITIALIZED, IMX_IO_ERROR. */
 imx_result_t process_memory_manager(imx_time_t current_time);
 
 /* ---------------------------------------------------------------- v1 names
