@@ -262,7 +262,6 @@ func TestClosedManagerIgnoresSetUTCAvailable(t *testing.T) {
 	before := closedSnap(f)
 	f.m.SetUTCAvailable(false)
 	if after := closedSnap(f); !reflect.DeepEqual(before, after) {
-		skipCoreBug(t, "SetUTCAvailable changes the state of a closed manager (manager.go: it does not check closed)")
 		t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before.Stats, after.Stats)
 	}
 }

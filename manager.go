@@ -225,7 +225,9 @@ func (m *Manager) Streams() []StreamID {
 func (m *Manager) SetUTCAvailable(ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.utcOK = ok || !m.opts.Profile.NeedUTC
+	if !m.closed { // a closed manager changes no more
+		m.utcOK = ok || !m.opts.Profile.NeedUTC
+	}
 }
 
 // SetGPS names the EVT sensors of src that receive the GPS fix of

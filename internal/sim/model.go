@@ -128,7 +128,14 @@ func (md *Model) writeErr(s *MStream, kind mm2.Kind) error {
 func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals []uint32, ts int64, do func() error) error {
 	before := md.M.Stats()
 	free := before.SectorsFree
-	writerDroppable := writer.Pending == 0 && len(writer.Recs) > 0
+	// The writer's own data goes first when it has unsent records in RAM
+	// (on the disk backend they may all be on disk). Only a write that may
+	// need a new sector can drop anything.
+	// (A group write on the disk backend allocates for each target in turn,
+	// each the writing stream of its own allocation.)
+	writerDroppable := writer.Pending == 0 && len(writer.Recs) > 0 && free < len(targets) &&
+		(md.Opts.Dir == "" || len(targets) == 1) &&
+		(md.Opts.Dir == "" || writer.H.Stats().SectorsRAM > 0)
 	writerDrops := writer.Drops
 	err := do()
 	if want := md.writeErr(writer, kind); want != nil {
@@ -165,7 +172,8 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 		s.Recs = s.Recs[d:]
 	}
 	if dropped && writerDroppable && writer.Drops == writerDrops {
-		return fmt.Errorf("dropped from other streams although the writer %v had unsent data", writer.ID)
+		return fmt.Errorf("dropped from other streams although the writer %v had unsent data in RAM (now %+v, free before %d)",
+			writer.ID, writer.H.Stats(), free)
 	}
 	if dropped && free >= len(targets) {
 		return fmt.Errorf("dropped with %d free sectors for a %d-record write", free, len(targets))
