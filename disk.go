@@ -31,11 +31,12 @@ type diskTier struct {
 	st   []diskStream // by stream table index
 	sync SyncPolicy
 
-	gen     uint64
-	clean   bool  // the durable checkpoint says clean: mark it running before any write
-	lastCP  int64 // clock ms of the last checkpoint
-	err     error // last disk error, nil when healthy
-	retryAt int64
+	gen      uint64
+	clean    bool  // the durable checkpoint says clean: mark it running before any write
+	readOnly bool  // opened for inspection: nothing on disk may change
+	lastCP   int64 // clock ms of the last checkpoint
+	err      error // last disk error, nil when healthy
+	retryAt  int64
 
 	frame []byte         // scratch: one encoded frame
 	recs  []spool.Record // scratch: one decoded frame

@@ -3,6 +3,11 @@ package mm2_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -197,4 +202,53 @@ func TestDiskCapDropsOldestSegmentsCounted(t *testing.T) {
 			t.Fatalf("out of order at %d: %d after %d", i, got[i].Seq, got[i-1].Seq)
 		}
 	}
+}
+
+func TestOpenReadOnlyChangesNothing(t *testing.T) {
+	now := int64(1_700_000_000_000)
+	dir := t.TempDir()
+	opts := diskOpts(&now)
+	opts.Dir = dir
+	m, err := mm2.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mm2.StreamID{Source: mm2.Hosted, Sensor: 4}
+	s, _ := m.Configure(id, mm2.TSD, 100*time.Millisecond)
+	for i := uint64(1); i <= 800; i++ {
+		if err := s.WriteTSD(uint32(i * 7)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotDir(t, dir)
+	ro, err := mm2.OpenReadOnly(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSeqs(t, drainStream(t, ro, id, false), 1, 800)
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := snapshotDir(t, dir); !reflect.DeepEqual(before, after) {
+		t.Fatalf("read-only open changed the store:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+func snapshotDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err == nil {
+			out[e.Name()] = fmt.Sprintf("%d:%x", len(b), crc32.ChecksumIEEE(b))
+		}
+	}
+	return out
 }

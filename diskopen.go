@@ -17,15 +17,17 @@ import (
 // frame with a sequence number above what is acknowledged. Damage is cut,
 // skipped, counted and quarantined; Open fails only when the directory
 // itself cannot be used.
-func (m *Manager) openDisk(fsys vfs.FS) error {
+func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	o := m.opts
 	if err := fsys.MkdirAll(o.Dir, 0o755); err != nil {
 		return fmt.Errorf("mm2: disk backend: %w", err)
 	}
-	if err := fsys.SyncDir(path.Dir(path.Clean(o.Dir))); err != nil { // the directory itself must survive a crash
+	if readOnly {
+		// Nothing below changes a file.
+	} else if err := fsys.SyncDir(path.Dir(path.Clean(o.Dir))); err != nil { // the directory itself must survive a crash
 		return fmt.Errorf("mm2: disk backend: %w", err)
 	}
-	d := &diskTier{fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), sync: o.Sync}
+	d := &diskTier{fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), sync: o.Sync, readOnly: readOnly}
 	m.disk = d
 	cp, clean := m.loadCheckpoint()
 	for _, st := range cp.Streams {
@@ -45,7 +47,7 @@ func (m *Manager) openDisk(fsys vfs.FS) error {
 	seen := map[uint16]uint64{}
 	damage, err := d.log.Recover(func(pos spool.Pos, h spool.FrameHeader, _ []byte) (uint16, int, bool) {
 		return m.recoverFrame(pos, h, seen, clean)
-	}, true)
+	}, !readOnly)
 	for _, dm := range damage {
 		m.noteDamage(dm)
 	}
@@ -82,6 +84,9 @@ func (m *Manager) openDisk(fsys vfs.FS) error {
 	// the sequence reservations before any number is handed out. A full or
 	// failing disk does not stop Open: writes retry this first.
 	d.clean = clean
+	if readOnly {
+		return nil
+	}
 	if err := m.checkpoint(false); err != nil {
 		m.log.Warn("mm2: cannot write the checkpoint at open; writes will retry", "error", err.Error())
 	}
@@ -108,7 +113,7 @@ func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool) {
 	}
 	m.noteDamage(spool.Damage{File: spool.CheckpointName, Err: err, Bytes: int64(len(b))})
 	dir := path.Join(d.dir, spool.CorruptDir)
-	if merr := d.fs.MkdirAll(dir, 0o755); merr == nil {
+	if merr := d.fs.MkdirAll(dir, 0o755); merr == nil { // fails harmlessly when read-only
 		_ = spool.WriteFileAtomic(d.fs, path.Join(dir, spool.CheckpointName), b, dir)
 	}
 	return spool.Checkpoint{}, false

@@ -54,7 +54,23 @@ func Open(opts Options) (*Manager, error) { return OpenFS(opts, vfs.OS()) }
 // OpenFS is Open with the disk backend on fsys: the seam through which the
 // project's tests crash the machine or fill the disk. fsys is ignored by
 // the mock backend.
-func OpenFS(opts Options, fsys vfs.FS) (*Manager, error) {
+func OpenFS(opts Options, fsys vfs.FS) (*Manager, error) { return openFS(opts, fsys, false) }
+
+// OpenReadOnly opens the store in opts.Dir for inspection (status, dump):
+// recovery runs in memory only, nothing on disk changes (no repair, no
+// quarantine, no checkpoint), and every write or ACK that would reach the
+// disk fails. Close it without writing; its Close changes nothing either.
+func OpenReadOnly(opts Options) (*Manager, error) {
+	if opts.Dir == "" {
+		return nil, fmt.Errorf("%w: OpenReadOnly needs a store directory", ErrInvalidArgument)
+	}
+	if _, err := vfs.OS().Stat(opts.Dir); err != nil {
+		return nil, fmt.Errorf("mm2: %w", err)
+	}
+	return openFS(opts, vfs.ReadOnly(vfs.OS()), true)
+}
+
+func openFS(opts Options, fsys vfs.FS, readOnly bool) (*Manager, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
@@ -88,7 +104,7 @@ func OpenFS(opts Options, fsys vfs.FS) (*Manager, error) {
 		}
 	}
 	if o.Dir != "" {
-		if err := m.openDisk(fsys); err != nil {
+		if err := m.openDisk(fsys, readOnly); err != nil {
 			return nil, err
 		}
 	}
@@ -112,7 +128,7 @@ func (m *Manager) Close() error {
 	}
 	defer m.mu.Unlock()
 	m.closed = true
-	if m.disk == nil {
+	if m.disk == nil || m.disk.readOnly {
 		return nil
 	}
 	err := m.flushAll(context.Background())
