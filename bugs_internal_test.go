@@ -39,7 +39,7 @@ func TestChainWalkIsBounded(t *testing.T) {
 		}, true},
 		{"freed sector reused while still linked", "also reached", func(f fixture) {
 			f.m.pool.Release(f.a.tail)
-			if err := f.b.appendTSD(1, 1_700_000_999_000); err != nil { // b takes the freed sector
+			if err := f.b.appendTSD(1, 1_700_000_999_000, int64(f.b.periodMs)); err != nil { // b takes the freed sector
 				panic(err)
 			}
 		}, true},
@@ -68,7 +68,7 @@ func TestChainWalkIsBounded(t *testing.T) {
 					*p = s
 					for v := uint32(0); v < 6*uint32(3-i); v++ { // a: 3 sectors, b: 2
 						m.mu.Lock()
-						err := s.appendTSD(v, 1_700_000_000_000+int64(v)*1000)
+						err := s.appendTSD(v, 1_700_000_000_000+int64(v)*1000, int64(s.periodMs))
 						m.mu.Unlock()
 						if err != nil {
 							t.Fatal(err)

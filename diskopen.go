@@ -142,7 +142,7 @@ func (m *Manager) restoreRAM(frames []byte) {
 			}
 			var err error
 			if s.kind == TSD {
-				err = s.appendTSD(r.Value, r.UTC)
+				err = s.appendTSD(r.Value, r.UTC, 0) // derived times come back exactly
 			} else {
 				err = s.appendEVT(r.Value, r.UTC)
 			}

@@ -27,7 +27,7 @@ func (s *Stream) WriteTSD(value uint32) error {
 		} else if m.disk != nil {
 			err = m.writeDisk(s, value, m.now())
 		} else {
-			err = s.appendTSD(value, m.now())
+			err = s.appendTSD(value, m.now(), int64(s.periodMs))
 		}
 	}
 	m.mu.Unlock()
@@ -173,7 +173,11 @@ func (m *Manager) writable() error {
 	return nil
 }
 
-func (s *Stream) appendTSD(v uint32, now int64) error {
+// appendTSD appends a TSD value at time now. The tail sector takes it when
+// now is within tol/2 of its next derived slot: tol is the period for live
+// samples and 0 when restoring already-derived timestamps, which must
+// come back exactly.
+func (s *Stream) appendTSD(v uint32, now int64, tol int64) error {
 	p := s.m.pool
 	if s.pending+s.unread == maxStreamRecords {
 		return ErrFull
@@ -186,7 +190,7 @@ func (s *Stream) appendTSD(v uint32, now int64) error {
 			if d < 0 {
 				d = -d
 			}
-			if 2*d <= int64(s.periodMs) {
+			if 2*d <= tol {
 				layout.PutTSDValue(sec, c, v)
 				p.SetCount(t, c+1)
 				s.unread++
@@ -358,7 +362,7 @@ func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
 	} else {
 		var err error
 		if s.kind == TSD {
-			err = s.appendTSD(v, utc)
+			err = s.appendTSD(v, utc, int64(s.periodMs))
 		} else {
 			err = s.appendEVT(v, utc)
 		}

@@ -45,8 +45,11 @@ go test -race -count=1 -v ./... >"$log_dir/test.log" 2>&1
 test_status=$?
 grep -E '^(ok|FAIL|---|panic:|\?)' "$log_dir/test.log" | grep -vE '^    ---' | grep -vE '^--- PASS' || true
 if [ $test_status -ne 0 ]; then
-  say "failures (full log below)"
-  grep -B2 -A30 -E -- '--- FAIL|^panic:' "$log_dir/test.log" | head -300
+  say "failures"
+  # The assertion lines of failing tests (without randomized-test draw logs),
+  # then any panic with its stack.
+  grep -E '^\s+[A-Za-z0-9_]+_test\.go:[0-9]+: ' "$log_dir/test.log" | grep -v '\[rapid\] draw' | grep -iE 'fail|error|want|got|expected|violation|lost|mismatch|panic|unexpected|not ' | head -80
+  grep -A40 -E '^panic:' "$log_dir/test.log" | head -120
   fail=1
 fi
 
