@@ -7,8 +7,8 @@ import (
 
 // TestLinuxMetadataOverhead reports what the linux profile spends besides
 // sector payload, as a share of the 64 KB pool (the original system spent
-// more than 100 %). The chain table is one packed uint32 per sector (4 bytes
-// per 32-byte sector, 12.5 %) plus one unused entry for the Nil id 0.
+// more than 100 %). The chain table is one packed uint32 per sector: 4 bytes
+// per 32-byte sector, 12.5 %.
 func TestLinuxMetadataOverhead(t *testing.T) {
 	m, err := Open(Options{Profile: ProfileLinux})
 	if err != nil {
@@ -19,11 +19,8 @@ func TestLinuxMetadataOverhead(t *testing.T) {
 	chain := m.pool.MetaBytes()
 	pct := func(n int) float64 { return 100 * float64(n) / float64(pool) }
 	t.Logf("linux chain table: %d bytes for %d sectors = %.3f %% of the %d-byte pool", chain, m.pool.Len(), pct(chain), pool)
-	if perSector := chain - 4; perSector*8 > pool {
-		t.Fatalf("chain table %d bytes (%.3f %%): more than 4 bytes a sector", chain, pct(chain))
-	}
-	if chain > pool/8+4 {
-		t.Fatalf("chain table %d bytes is over 12.5 %% of the pool plus the Nil entry", chain)
+	if chain > pool/8 {
+		t.Fatalf("chain table %d bytes (%.3f %%): over 12.5 %% of the pool", chain, pct(chain))
 	}
 	empty := m.Footprint() - pool
 	t.Logf("linux all-in metadata, no streams: %d bytes = %.2f %% (chain table, manager, pool header)", empty, pct(empty))

@@ -60,10 +60,10 @@ func New(n, size int, wide bool) (*Pool, error) {
 	}
 	p := &Pool{data: make([]byte, n*size), size: size, n: uint32(n), wide: wide}
 	if wide {
-		p.link32 = make([]uint32, n+1)
+		p.link32 = make([]uint32, n)
 	} else {
-		p.link16 = make([]uint16, n+1)
-		p.count8 = make([]uint8, n+1)
+		p.link16 = make([]uint16, n)
+		p.count8 = make([]uint8, n)
 	}
 	// Free list in id order so a fresh pool hands out 1, 2, 3, ...
 	for id := uint32(n); id >= 1; id-- {
@@ -135,12 +135,15 @@ func (p *Pool) Sector(id uint32) []byte {
 	return p.data[off : off+p.size : off+p.size]
 }
 
-// Next is the link of sector id.
+// Next is the link of sector id (Nil's link is Nil).
 func (p *Pool) Next(id uint32) uint32 {
-	if p.wide {
-		return p.link32[id] >> 8
+	if id == Nil {
+		return Nil
 	}
-	return uint32(p.link16[id])
+	if p.wide {
+		return p.link32[id-1] >> 8
+	}
+	return uint32(p.link16[id-1])
 }
 
 // SetNext links sector id to next.
@@ -148,25 +151,28 @@ func (p *Pool) SetNext(id, next uint32) { p.setNext(id, next) }
 
 func (p *Pool) setNext(id, next uint32) {
 	if p.wide {
-		p.link32[id] = next<<8 | p.link32[id]&0xff
+		p.link32[id-1] = next<<8 | p.link32[id-1]&0xff
 		return
 	}
-	p.link16[id] = uint16(next)
+	p.link16[id-1] = uint16(next)
 }
 
-// Count is the number of records in sector id.
+// Count is the number of records in sector id (Nil holds none).
 func (p *Pool) Count(id uint32) int {
-	if p.wide {
-		return int(p.link32[id] & 0xff)
+	if id == Nil {
+		return 0
 	}
-	return int(p.count8[id])
+	if p.wide {
+		return int(p.link32[id-1] & 0xff)
+	}
+	return int(p.count8[id-1])
 }
 
 // SetCount sets the record count of sector id (0..MaxCount).
 func (p *Pool) SetCount(id uint32, c int) {
 	if p.wide {
-		p.link32[id] = p.link32[id]&^0xff | uint32(c)
+		p.link32[id-1] = p.link32[id-1]&^0xff | uint32(c)
 		return
 	}
-	p.count8[id] = uint8(c)
+	p.count8[id-1] = uint8(c)
 }
