@@ -19,6 +19,9 @@ var commands = map[string]command{
 	"stress":         {"seeded random operations with Check() after each", runStress},
 	"selftest":       {"numbered field self-tests of one platform and backend", runSelftest},
 	"configurations": {"self-test over every platform × backend pair", runConfigurations},
+	"status":         {"what a store holds, per source and stream (read-only)", runStatus},
+	"fsck":           {"verify every frame of a store; --repair quarantines and cuts", runFsck},
+	"dump":           {"every unacknowledged record of a store as JSONL or CSV (read-only)", runDump},
 }
 
 func main() {
