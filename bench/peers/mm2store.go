@@ -1,5 +1,3 @@
-//go:build mm2
-
 package peers
 
 import (
@@ -29,6 +27,7 @@ type mm2Store struct {
 	now     atomic.Int64 // UTC ms the clock returns: the time of the sample being written
 	streams []*mm2.Stream
 	bufs    [][]mm2.Sample // per stream, reused by Read
+	synced  bool           // Sync after each batch and ack
 }
 
 func mm2System() System {
@@ -40,8 +39,9 @@ func mm2System() System {
 	}
 }
 
-// OpenMM2 opens mm2 in dir. Synced is SyncAlways (every write and ack durable before it
-// returns, stricter than a sync per batch); not synced is SyncOnPowerDown.
+// OpenMM2 opens mm2 in dir with SyncOnPowerDown; synced adds a Manager.Sync after every
+// appended batch and every ack (the same durability as a peer's sync per entry: the batch's
+// records, the RAM tier and the cursors are durable when the call returns).
 func OpenMM2(dir string, d workload.Durability, streams int) (workload.Store, error) {
 	return openMM2(dir, dir, d, streams)
 }
@@ -49,15 +49,11 @@ func OpenMM2(dir string, d workload.Durability, streams int) (workload.Store, er
 // openMM2 opens mm2 with its data under dataDir ("" = the RAM-only mock backend, for tests)
 // and counts the disk bytes under dir.
 func openMM2(dir, dataDir string, d workload.Durability, streams int) (*mm2Store, error) {
-	s := &mm2Store{dir: dir}
-	sync := mm2.SyncAlways()
-	if d == workload.NotSynced {
-		sync = mm2.SyncOnPowerDown()
-	}
+	s := &mm2Store{dir: dir, synced: d != workload.NotSynced}
 	m, err := mm2.Open(mm2.Options{
 		Dir:          dataDir,
 		Profile:      mm2.ProfileLinux,
-		Sync:         sync,
+		Sync:         mm2.SyncOnPowerDown(),
 		DiskCapBytes: mm2DiskCap,
 		Clock:        func() time.Time { return time.UnixMilli(s.now.Load()) },
 	})
@@ -85,6 +81,9 @@ func (s *mm2Store) Append(stream uint16, recs []workload.Record) error {
 			return err
 		}
 	}
+	if s.synced {
+		return s.m.Sync()
+	}
 	return nil
 }
 
@@ -109,8 +108,14 @@ func (s *mm2Store) Read(stream uint16, dst []workload.Record) (int, error) {
 
 func (s *mm2Store) Ack(stream uint16) (int, error) {
 	n, err := s.streams[stream].Ack()
-	if n == 0 && err != nil && !errors.Is(err, mm2.ErrInvalidArgument) {
-		return 0, err
+	if errors.Is(err, mm2.ErrNoData) {
+		return 0, nil // nothing was pending
+	}
+	if err != nil {
+		return n, err
+	}
+	if s.synced {
+		return n, s.m.Sync()
 	}
 	return n, nil
 }

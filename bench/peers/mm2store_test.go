@@ -1,5 +1,3 @@
-//go:build mm2
-
 package peers
 
 import (
