@@ -1,0 +1,330 @@
+package mm2_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/vfs"
+)
+
+// spillStore is a linux disk store with a clock driven by the caller: each
+// write moves it on by one period, so TSD samples land on their slots.
+type spillStore struct {
+	m   *mm2.Manager
+	now int64
+}
+
+func openSpillStore(tb testing.TB, fsys vfs.FS, opts mm2.Options) *spillStore {
+	tb.Helper()
+	st := &spillStore{now: 1_700_000_000_000}
+	opts.Clock = func() time.Time { return time.UnixMilli(st.now) }
+	m, err := mm2.OpenFS(opts, fsys)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st.m = m
+	return st
+}
+
+// fillPast fills the RAM pool to the spill threshold with a stream of its
+// own that is never read, so every new sector of another stream goes to disk.
+func (st *spillStore) fillPast(tb testing.TB, percent int) {
+	tb.Helper()
+	s, err := st.m.Configure(mm2.StreamID{Source: mm2.Hosted, Sensor: 999}, mm2.TSD, 10*time.Millisecond)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if i%8 == 0 {
+			if x := st.m.Stats(); x.SectorsUsed*100 >= percent*x.SectorsTotal {
+				return
+			}
+		}
+		st.now += 10
+		if err := s.WriteTSD(uint32(i)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSpillWrite measures samples per second through the disk tier: a
+// linux store on the real filesystem whose pool is already past the spill
+// threshold, so every sample goes to a frame of the segment log.
+func BenchmarkSpillWrite(b *testing.B) {
+	for _, kind := range []mm2.Kind{mm2.TSD, mm2.EVT} {
+		b.Run(kind.String(), func(b *testing.B) {
+			b.ReportAllocs()
+			st := openSpillStore(b, vfs.OS(), mm2.Options{Dir: filepath.Join(b.TempDir(), "store")})
+			defer st.m.Close()
+			st.fillPast(b, mm2.DefaultSpillPercent)
+			period := time.Duration(0)
+			if kind == mm2.TSD {
+				period = 100 * time.Millisecond
+			}
+			s, err := st.m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, kind, period)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			gaps := make([]int64, 1024) // event spacing: 1 ms to 2 s
+			for i := range gaps {
+				gaps[i] = 1 + rng.Int64N(2000)
+			}
+			before := st.m.Stats()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if kind == mm2.TSD {
+					st.now += 100
+					err = s.WriteTSD(uint32(i))
+				} else {
+					st.now += gaps[i%len(gaps)]
+					err = s.WriteEVT(uint32(i), st.now)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			if err := st.m.Sync(); err != nil { // the frame being filled reaches disk too
+				b.Fatal(err)
+			}
+			after := st.m.Stats()
+			if disk := after.DiskRecords - before.DiskRecords; disk != uint64(b.N) {
+				b.Fatalf("%d of %d samples went to disk", disk, b.N)
+			}
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "samples/s")
+			b.ReportMetric(float64(after.DiskBytes)/float64(after.DiskRecords), "disk-B/sample")
+		})
+	}
+}
+
+// buildRecoverStore fills a store to the default disk cap of 256 MB (16 TSD
+// and 4 EVT streams, a full pool) with SyncOnPowerDown and closes it.
+func buildRecoverStore(b *testing.B, dir string) {
+	b.Helper()
+	st := openSpillStore(b, vfs.OS(), mm2.Options{Dir: dir, Sync: mm2.SyncOnPowerDown()})
+	var hs []*mm2.Stream
+	for i := 0; i < 20; i++ {
+		kind, period := mm2.TSD, 10*time.Millisecond
+		if i >= 16 {
+			kind, period = mm2.EVT, 0
+		}
+		s, err := st.m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: uint32(i)}, kind, period)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs = append(hs, s)
+	}
+	for round := 0; ; round++ {
+		if round%4096 == 0 && st.m.Stats().DiskBytes >= mm2.DefaultDiskCapBytes-mm2.DefaultSegmentBytes {
+			break
+		}
+		st.now += 10
+		for i, s := range hs {
+			var err error
+			if i < 16 {
+				err = s.WriteTSD(uint32(round*20 + i))
+			} else if round%4 == i-16 {
+				err = s.WriteEVT(uint32(round), st.now)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := st.m.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// readStore reads every file of the store and returns the bytes read.
+func readStore(b *testing.B, dir string) int64 {
+	b.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += int64(len(data))
+	}
+	return n
+}
+
+// BenchmarkRecoverOpen measures Open (recovery of every segment) and Close
+// of a store full at the default disk cap of 256 MB, written once, and next
+// to it the time to simply read every file of the store: open/read is the
+// ratio of the two speeds (the target is at least 1/3).
+func BenchmarkRecoverOpen(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "store")
+	start := time.Now()
+	buildRecoverStore(b, dir)
+	b.Logf("built the store in %v", time.Since(start).Round(time.Millisecond))
+	b.Run("256MB", func(b *testing.B) {
+		b.ReportAllocs()
+		size := readStore(b, dir) // and warm the page cache, as Open finds it
+		b.SetBytes(size)
+		var recovered uint64
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			m, err := mm2.Open(mm2.Options{Dir: dir})
+			if err != nil {
+				b.Fatal(err)
+			}
+			recovered = m.Stats().RecordsRecovered
+			if err := m.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		perOpen := b.Elapsed() / time.Duration(b.N)
+		read := time.Duration(1<<63 - 1)
+		for i := 0; i < 3; i++ {
+			t0 := time.Now()
+			readStore(b, dir)
+			read = min(read, time.Since(t0))
+		}
+		mbps := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
+		b.ReportMetric(mbps(read), "read-MB/s")
+		b.ReportMetric(mbps(perOpen)/mbps(read), "open/read")
+		b.ReportMetric(float64(recovered), "records")
+	})
+}
+
+// BenchmarkPowerDown measures PowerDown of a disk store whose 64 KB pool is
+// full with 2,048 streams, each also holding a frame being filled: every
+// frame is written, the log synced and the checkpoint (cursors and the RAM
+// tier) written.
+func BenchmarkPowerDown(b *testing.B) {
+	b.ReportAllocs()
+	const streams = 2048
+	root := b.TempDir()
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dir := filepath.Join(root, fmt.Sprintf("store-%d", i))
+		st := openSpillStore(b, vfs.OS(), mm2.Options{Dir: dir, SpillPercent: 100})
+		hs := make([]*mm2.Stream, streams)
+		for k := range hs {
+			var err error
+			if hs[k], err = st.m.Configure(mm2.StreamID{Source: mm2.Source(k % mm2.MaxSources), Sensor: uint32(k)}, mm2.TSD, time.Second); err != nil {
+				b.Fatal(err)
+			}
+		}
+		// A full sector each (6 samples), then 10 samples staged for disk.
+		for round := 0; round < 16; round++ {
+			st.now += 1000
+			for _, s := range hs {
+				if err := s.WriteTSD(uint32(round)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if x := st.m.Stats(); x.SectorsFree != 0 || x.DiskRecords != streams*10 {
+			b.Fatalf("pool not full or disk parts missing: %d free sectors, %d records for disk", x.SectorsFree, x.DiskRecords)
+		}
+		b.StartTimer()
+		if err := st.m.PowerDown(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := st.m.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// TestBytesOnDiskPerSample measures, at steady state through the disk tier
+// (pool past the spill threshold, every sample in a frame of the log), the
+// bytes on disk per sample and the write amplification: bytes written to
+// disk over payload bytes (4 per TSD sample, 12 per event: value and
+// timestamp). Targets: at most 6.0 bytes a TSD sample and 16 an event (the
+// original spent about 12 and 36).
+func TestBytesOnDiskPerSample(t *testing.T) {
+	cases := []struct {
+		kind    mm2.Kind
+		payload float64
+		limit   float64
+	}{{mm2.TSD, 4, 6.0}, {mm2.EVT, 12, 16}}
+	for _, c := range cases {
+		t.Run(c.kind.String(), func(t *testing.T) {
+			st := openSpillStore(t, vfs.NewMem(), mm2.Options{Dir: "store"})
+			defer st.m.Close()
+			st.fillPast(t, mm2.DefaultSpillPercent)
+			rng := rand.New(rand.NewPCG(3, 4))
+			var hs []*mm2.Stream
+			for i := 0; i < 4; i++ {
+				period := time.Duration(0)
+				if c.kind == mm2.TSD {
+					period = 100 * time.Millisecond
+				}
+				s, err := st.m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: uint32(i)}, c.kind, period)
+				if err != nil {
+					t.Fatal(err)
+				}
+				hs = append(hs, s)
+			}
+			write := func(n int) {
+				for i := 0; i < n; i++ {
+					for _, s := range hs {
+						var err error
+						if c.kind == mm2.TSD {
+							err = s.WriteTSD(rng.Uint32())
+						} else {
+							err = s.WriteEVT(rng.Uint32(), st.now+rng.Int64N(50))
+						}
+						if err != nil {
+							t.Fatal(err)
+						}
+					}
+					if c.kind == mm2.TSD {
+						st.now += 100
+					} else {
+						st.now += 1 + rng.Int64N(2000) // events 1 ms to 2 s apart
+					}
+				}
+			}
+			write(5000) // past the first segments and checkpoints
+			if err := st.m.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			before := st.m.Stats()
+			const rounds = 50000
+			write(rounds)
+			if err := st.m.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			after := st.m.Stats()
+			samples := after.DiskRecords - before.DiskRecords
+			if samples != uint64(rounds*len(hs)) {
+				t.Fatalf("%d of %d samples went to disk", samples, rounds*len(hs))
+			}
+			perSample := float64(after.DiskBytes-before.DiskBytes) / float64(samples)
+			amp := float64(after.BytesWritten-before.BytesWritten) / (float64(samples) * c.payload)
+			t.Logf("%v: %.2f bytes on disk per sample (store: %d bytes for %d records), write amplification %.3f (%d bytes written for %d samples of %g payload bytes)",
+				c.kind, perSample, after.DiskBytes, after.DiskRecords, amp, after.BytesWritten-before.BytesWritten, samples, c.payload)
+			if perSample > c.limit {
+				t.Errorf("%v: %.2f bytes on disk per sample, want at most %.1f", c.kind, perSample, c.limit)
+			}
+		})
+	}
+}
