@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/mm2go/mm2"
 )
@@ -201,7 +203,7 @@ func printFsck(w io.Writer, out fsckJSON, asJSON bool) {
 		for _, f := range rep.Removed {
 			fmt.Fprintf(w, "  removed %s\n", f)
 		}
-		if containsFile(rep.Removed, "state.mm2") {
+		if !rep.After.Checkpoint && slices.ContainsFunc(rep.Removed, isCheckpointFile) {
 			fmt.Fprintln(w, "  no checkpoint now: the next Open recovers from the segments alone, as after a crash")
 		}
 	}
@@ -209,24 +211,26 @@ func printFsck(w io.Writer, out fsckJSON, asJSON bool) {
 	printVerify(w, rep.After)
 }
 
-func containsFile(names []string, name string) bool {
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
+// isCheckpointFile: state.mm2, or a slot of it (state-a.mm2, ...).
+func isCheckpointFile(name string) bool {
+	return strings.HasPrefix(name, "state") && strings.HasSuffix(name, ".mm2")
 }
 
 func printVerify(w io.Writer, r fsckReport) {
-	cp := "valid"
-	if !r.Checkpoint {
-		cp = "missing"
-		for _, d := range r.Damage {
-			if d.File == "state.mm2" {
-				cp = "damaged"
-			}
+	var bad []string
+	for _, d := range r.Damage {
+		if isCheckpointFile(d.File) {
+			bad = append(bad, d.File)
 		}
+	}
+	cp := "valid"
+	switch {
+	case !r.Checkpoint && len(bad) == 0:
+		cp = "missing"
+	case !r.Checkpoint:
+		cp = "damaged (" + strings.Join(bad, ", ") + ")"
+	case len(bad) > 0:
+		cp = "valid, damaged copy " + strings.Join(bad, ", ")
 	}
 	fmt.Fprintf(w, "segments %d, frames %d, records %d, bytes %d, checkpoint %s\n", r.Segments, r.Frames, r.Records, r.Bytes, cp)
 	if r.Clean {

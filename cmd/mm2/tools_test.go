@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -475,33 +476,48 @@ func TestToolsOnADamagedStore(t *testing.T) {
 	checkDump(t, "dump after the repair", ts, want, parseCSV(t, out))
 }
 
-// fsck --repair --json names what it did; a damaged checkpoint is
+// fsck --repair --json names what it did: a damaged checkpoint is
 // quarantined and removed.
 func TestFsckRepairCheckpointJSON(t *testing.T) {
 	ts := writeStore(t, t.TempDir())
-	name := filepath.Join(ts.dir, "state.mm2")
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
+	cps, err := filepath.Glob(filepath.Join(ts.dir, "state*.mm2"))
+	if err != nil || len(cps) == 0 {
+		t.Fatalf("no checkpoint file in the store: %v", err)
 	}
-	b[len(b)-1] ^= 0xff
-	if err := os.WriteFile(name, b, 0o644); err != nil {
-		t.Fatal(err)
+	var names, quarantined []string
+	for _, name := range cps {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-1] ^= 0xff
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, filepath.Base(name))
+		quarantined = append(quarantined, "corrupted/"+filepath.Base(name))
 	}
-	out, _, code := run(t, "fsck", "--dir", ts.dir, "--repair", "--json")
+	out, _, code := run(t, "fsck", "--dir", ts.dir)
+	if code != 1 || !strings.Contains(out, "checkpoint damaged") {
+		t.Errorf("fsck of a damaged checkpoint: exit %d\n%s", code, out)
+	}
+	out, _, code = run(t, "fsck", "--dir", ts.dir, "--repair", "--json")
 	var fr fsckJSON
 	if err := json.Unmarshal([]byte(out), &fr); err != nil || code != 0 || fr.Clean || fr.Repair == nil {
 		t.Fatalf("fsck --repair --json: exit %d, %v\n%s", code, err, out)
 	}
 	r := fr.Repair
-	if !r.Repaired || strings.Join(r.Quarantined, ",") != "corrupted/state.mm2" || strings.Join(r.Removed, ",") != "state.mm2" ||
-		!r.After.Clean || r.After.Checkpoint || len(fr.Damage) != 1 || fr.Damage[0].File != "state.mm2" {
+	if !r.Repaired || !slices.Equal(r.Quarantined, quarantined) || !slices.Equal(r.Removed, names) ||
+		!r.After.Clean || r.After.Checkpoint || len(fr.Damage) != len(names) || fr.Damage[0].File != names[0] {
 		t.Errorf("repair of a damaged checkpoint: %+v, damage %+v", r, fr.Damage)
 	}
-	// Nothing left to repair.
+	// Nothing left to repair; the store still opens, from its segments.
 	out, _, code = run(t, "fsck", "--dir", ts.dir, "--repair")
-	if code != 0 || !strings.Contains(out, "nothing to do") {
+	if code != 0 || !strings.Contains(out, "nothing to do") || !strings.Contains(out, "checkpoint missing") {
 		t.Errorf("second repair: exit %d\n%s", code, out)
+	}
+	if st := statusOf(t, ts.dir); st.Totals.Total == 0 {
+		t.Errorf("status after the checkpoint was quarantined: nothing stored: %+v", st.Totals)
 	}
 }
 
