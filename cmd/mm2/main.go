@@ -19,6 +19,7 @@ var commands = map[string]command{
 	"stress":         {"seeded random operations with Check() after each", runStress},
 	"selftest":       {"numbered field self-tests of one platform and backend", runSelftest},
 	"configurations": {"self-test over every platform × backend pair", runConfigurations},
+	"simulate":       {"a vehicle gateway's drive end to end: CAN, GPS, outages, power cut, crash, accounting", runSimulate},
 	"status":         {"what a store holds, per source and stream (read-only)", runStatus},
 	"fsck":           {"verify every frame of a store; --repair quarantines and cuts", runFsck},
 	"dump":           {"every unacknowledged record of a store as JSONL or CSV (read-only)", runDump},

@@ -1,0 +1,376 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// rebootMs is how long the gateway takes to come back after a crash.
+const rebootMs = 20_000
+
+// powerDownDeadline is PowerDown's window (the seed's 60 s).
+const powerDownDeadline = 60 * time.Second
+
+// Run drives the whole script and returns the accounting. When ctx is
+// cancelled (SIGTERM), the vehicle stops, the uplink settles what is in
+// flight, the store powers down within its deadline and the report (marked
+// Interrupted) accounts for everything written so far, with what is still
+// buffered left in the store for the next start.
+func (s *Sim) Run(ctx context.Context) (*Report, error) {
+	wall := time.Now()
+	held, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range held {
+		if held[i].Len() > 0 {
+			s.stopUplink()
+			return nil, fmt.Errorf("the store in %s is not empty (%v holds %d records): start from an empty directory",
+				s.cfg.Dir, s.sig[i].ID, held[i].Len())
+		}
+	}
+	if s.cfg.Offline {
+		s.link.Down()
+		s.inOutage = true
+		s.setPhase(PhaseLinkDown)
+		s.logf("offline: the link is down for the whole run")
+	} else {
+		s.setPhase(PhaseDriving)
+	}
+	s.logf("start: %d streams (%d CAN signals at 10-100 Hz), %.0f records/s, sync %v",
+		len(s.sig), s.cfg.CANSignals, RecordsPerSecond(s.sig), s.cfg.Sync)
+	// Event times and the end are in driving time: the time the vehicle is
+	// off after a power cut or a crash (s.skipped) moves them on.
+	t := s.t0
+	ev := 0
+	interrupted := false
+	for t < s.t0+s.skipped+s.cfg.Duration.Milliseconds() {
+		for ev < len(s.events) && s.t0+s.skipped+s.events[ev].at <= t {
+			if t, err = s.apply(ctx, s.events[ev], t); err != nil {
+				return nil, err
+			}
+			ev++
+		}
+		s.clock.Store(t)
+		s.v.Step(t)
+		t += StepMs
+		if (t-s.t0)%100 != 0 {
+			continue
+		}
+		if ctx.Err() != nil {
+			interrupted = true
+			break
+		}
+		s.clock.Store(t)
+		st := s.observe(ctx)
+		if backlog := st.New + st.Pending; !s.inOutage && backlog > uint64(s.cfg.Backlog) {
+			s.catchUp(ctx, backlog)
+		}
+		if (t-s.t0)%1000 == 0 {
+			if err := s.b.m.Tick(); err != nil {
+				s.cfg.Logger.Warn("tick", "err", err.Error())
+			}
+		}
+	}
+	s.clock.Store(min(t, s.t0+s.skipped+s.cfg.Duration.Milliseconds()))
+	if !interrupted && !s.cfg.Offline {
+		interrupted = !s.drain(ctx)
+	}
+	if interrupted {
+		s.setPhase(PhaseStopping)
+		s.logf("signal: stopping the vehicle, settling the uplink, powering down")
+	}
+	s.stopUplink()
+	s.settle(10 * time.Second)
+	if err := s.closeBoot(); err != nil {
+		s.fail("%v", err)
+	}
+	buffered := make([]SeqSet, len(s.sig))
+	for i := range s.sig {
+		if buffered[i], err = readAll(s.v.h[i], true); err != nil {
+			s.fail("read the buffered records of %v: %v", s.sig[i].ID, err)
+		}
+	}
+	s.observe(ctx)
+	if interrupted {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), powerDownDeadline)
+		start := time.Now()
+		err := s.b.m.PowerDown(pctx)
+		cancel()
+		s.report.PowerDownOnSignal = time.Since(start)
+		if err != nil {
+			s.fail("PowerDown on the signal: %v", err)
+		} else {
+			s.logf("powered down in %v: %d records stay in the store for the next start", s.report.PowerDownOnSignal.Round(time.Millisecond), totalLen(buffered))
+		}
+	} else if err := s.b.m.Close(); err != nil {
+		s.fail("close the store: %v", err)
+	}
+	s.setPhase(PhaseDone)
+	s.report.Interrupted = interrupted
+	s.account(buffered)
+	s.report.Simulated = s.driving()
+	s.report.Elapsed = time.Since(wall)
+	s.report.SimulatedS, s.report.ElapsedS = s.report.Simulated.Seconds(), s.report.Elapsed.Seconds()
+	s.report.PowerDownOnSignalMs = float64(s.report.PowerDownOnSignal) / 1e6
+	return &s.report, nil
+}
+
+func totalLen(sets []SeqSet) uint64 {
+	var n uint64
+	for i := range sets {
+		n += sets[i].Len()
+	}
+	return n
+}
+
+// apply carries out one scripted event at t and returns the (possibly
+// advanced) simulated time.
+func (s *Sim) apply(ctx context.Context, e event, t int64) (int64, error) {
+	switch e.kind {
+	case "outage":
+		s.inOutage, s.outageN = true, e.n
+		if e.link {
+			s.link.Down()
+			s.setPhase(PhaseLinkDown)
+			s.logf("outage %d: the link goes down (broker unreachable)", e.n)
+		} else {
+			s.failing.Store(true)
+			s.setPhase(PhaseFailing)
+			s.logf("outage %d: the uplink's sends fail", e.n)
+		}
+	case "restore":
+		st := s.b.m.Stats()
+		s.link.Up()
+		s.failing.Store(false)
+		s.inOutage = false
+		s.setPhase(PhaseDriving)
+		s.logf("outage %d ends: pool %.0f %%, %d records unacknowledged, %d bytes on disk, %d dropped at the disk cap so far",
+			e.n, st.UtilizationPct, st.New+st.Pending, st.DiskBytes, st.Drops.DiskCap)
+	case "powercut":
+		return s.powerCut(ctx, t)
+	case "crash":
+		return s.crash(ctx, t)
+	}
+	return t, nil
+}
+
+// restorePhase puts back the phase label after a restart.
+func (s *Sim) restorePhase() {
+	switch {
+	case !s.inOutage:
+		s.setPhase(PhaseDriving)
+	case s.link.IsDown():
+		s.setPhase(PhaseLinkDown)
+	default:
+		s.setPhase(PhaseFailing)
+	}
+}
+
+// catchUp lets the uplink catch up while the link is up: simulated time
+// runs far faster than the real uplink, so the vehicle waits for it when
+// more than Backlog records are unacknowledged (after an outage this is
+// the whole backlog draining).
+func (s *Sim) catchUp(ctx context.Context, backlog uint64) {
+	long := backlog > 4*uint64(s.cfg.Backlog)
+	if long {
+		s.setPhase(PhaseCatchUp)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for backlog > uint64(s.cfg.Backlog)/2 {
+		if ctx.Err() != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			s.report.Stalls++
+			s.logf("the uplink made too little progress for 30 s (%d records unacknowledged); driving on", backlog)
+			break
+		}
+		s.b.up.Wake()
+		time.Sleep(2 * time.Millisecond)
+		st := s.observe(ctx)
+		backlog = st.New + st.Pending
+	}
+	if long {
+		s.restorePhase()
+	}
+}
+
+// drain brings the network back and waits until the store is empty. It
+// returns false if ctx was cancelled meanwhile.
+func (s *Sim) drain(ctx context.Context) bool {
+	s.setPhase(PhaseDrain)
+	s.link.Up()
+	s.failing.Store(false)
+	s.inOutage = false
+	st := s.observe(ctx)
+	s.logf("end of the drive: draining %d records (%d bytes on disk)", st.New+st.Pending, st.DiskBytes)
+	deadline := time.Now().Add(s.cfg.DrainTimeout)
+	for st.New+st.Pending > 0 {
+		if ctx.Err() != nil {
+			return false
+		}
+		if time.Now().After(deadline) {
+			s.logf("drain timed out after %v with %d records left", s.cfg.DrainTimeout, st.New+st.Pending)
+			break
+		}
+		s.b.up.Wake()
+		time.Sleep(5 * time.Millisecond)
+		st = s.observe(ctx)
+	}
+	return true
+}
+
+// settle waits (at most d) until the cloud has every record of every batch
+// the broker confirmed, so that in-flight messages are counted before the
+// books are closed.
+func (s *Sim) settle(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for {
+		missing := uint64(0)
+		for i := range s.sig {
+			got := s.cloud.Received(s.sig[i].ID)
+			s.mu.Lock()
+			m := s.led[i].acked.Minus(&got.Seqs)
+			s.mu.Unlock()
+			missing += m.Len()
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.report.AckedNotReceived = missing
+			s.fail("%d records confirmed by the broker never reached the cloud subscriber", missing)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// shutdown ends a boot as a power loss: the uplink stops (after fence when
+// sudden), the boot's records are booked, what the manager still held is
+// read back, and the files lose what no fsync covered.
+func (s *Sim) shutdown(sudden bool) (held []SeqSet, bounds []uint64, lostBytes int64) {
+	b := s.b
+	if sudden {
+		b.fs.Fence()
+	}
+	s.stopUplink()
+	if !sudden {
+		b.fs.Fence()
+	}
+	if err := s.closeBoot(); err != nil {
+		s.fail("%v", err)
+	}
+	always := s.cfg.Sync.String() == "always"
+	held = make([]SeqSet, len(s.sig))
+	bounds = make([]uint64, len(s.sig))
+	for i := range s.sig {
+		h := s.v.h[i]
+		var err error
+		if held[i], err = readAll(h, false); err != nil {
+			s.fail("read what %v held at the power loss: %v", s.sig[i].ID, err)
+		}
+		// Records numbered below the bound were durable: a crash may not
+		// destroy them.
+		last := h.Stats().Written
+		switch {
+		case always:
+			bounds[i] = math.MaxUint64
+		case s.v.N[i] == 0:
+			bounds[i] = last + 1
+		default:
+			bounds[i] = last - s.v.N[i] + 1 + s.led[i].nDurable
+		}
+		s.writtenBefore += s.v.N[i]
+	}
+	lostBytes, err := b.fs.Cut()
+	if err != nil {
+		s.fail("cut the unsynced file tails: %v", err)
+	}
+	return held, bounds, lostBytes
+}
+
+// powerCut: power fails, PowerDown saves everything within its deadline,
+// the power dies, the vehicle stays parked, then the gateway starts again.
+func (s *Sim) powerCut(ctx context.Context, t int64) (int64, error) {
+	s.setPhase(PhasePowerCut)
+	s.observe(ctx)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), powerDownDeadline)
+	start := time.Now()
+	err := s.b.m.PowerDown(pctx)
+	cancel()
+	took := time.Since(start)
+	if err != nil {
+		s.fail("PowerDown: %v", err)
+	}
+	held, _, lostBytes := s.shutdown(false)
+	t += s.cfg.Parked.Milliseconds()
+	s.skipped += s.cfg.Parked.Milliseconds()
+	s.clock.Store(t)
+	rec, err := s.open(ctx)
+	if err != nil {
+		return t, fmt.Errorf("restart after the power cut: %w", err)
+	}
+	s.settle(10 * time.Second)
+	info := PowerCutInfo{At: fmtDur(s.driving()),
+		PowerDown: took, PowerDownMs: float64(took) / 1e6, Held: totalLen(held), Recovered: totalLen(rec), UnsyncedBytesLost: lostBytes}
+	for i := range s.sig {
+		miss := held[i].Minus(&rec[i])
+		got := s.cloud.Received(s.sig[i].ID)
+		miss = miss.Minus(&got.Seqs)
+		info.NotRecovered += miss.Len()
+	}
+	s.report.PowerCuts = append(s.report.PowerCuts, info)
+	s.report.Phases.PowerCut = true
+	s.logf("power cut: PowerDown took %v; %d records held, %d recovered after %v parked (%d not recovered)",
+		took.Round(time.Millisecond), info.Held, info.Recovered, s.cfg.Parked, info.NotRecovered)
+	if info.NotRecovered > 0 {
+		s.fail("the power cut lost %d records that PowerDown should have saved", info.NotRecovered)
+	}
+	s.restorePhase()
+	return t, nil
+}
+
+// crash: the power goes without warning. Nothing is closed or synced: the
+// manager is abandoned, every file loses what no fsync covered, and the
+// gateway starts again on the same directory.
+func (s *Sim) crash(ctx context.Context, t int64) (int64, error) {
+	s.setPhase(PhaseCrash)
+	s.observe(ctx)
+	held, bounds, lostBytes := s.shutdown(true)
+	t += rebootMs
+	s.skipped += rebootMs
+	s.clock.Store(t)
+	rec, err := s.open(ctx)
+	if err != nil {
+		return t, fmt.Errorf("restart after the crash: %w", err)
+	}
+	s.settle(10 * time.Second)
+	info := CrashInfo{At: fmtDur(s.driving()),
+		Held: totalLen(held), Recovered: totalLen(rec), UnsyncedBytesLost: lostBytes}
+	for i := range s.sig {
+		gone := held[i].Minus(&rec[i])
+		got := s.cloud.Received(s.sig[i].ID)
+		gone = gone.Minus(&got.Seqs)
+		out, in := gone.Split(bounds[i])
+		s.led[i].cwIn.AddSet(&in)
+		s.led[i].cwOut.AddSet(&out)
+		info.Destroyed += in.Len()
+		info.OutsideWindow += out.Len()
+		if in.Len() > 0 {
+			info.Streams++
+		}
+	}
+	s.report.Crashes = append(s.report.Crashes, info)
+	s.report.Phases.Crash = true
+	s.logf("crash: %d records held, %d recovered; %d destroyed inside the %v window (%d streams), %d outside it; %d unsynced bytes lost",
+		info.Held, info.Recovered, info.Destroyed, s.cfg.Sync, info.Streams, info.OutsideWindow, lostBytes)
+	if info.OutsideWindow > 0 {
+		s.fail("the crash destroyed %d records that the %v policy had made durable", info.OutsideWindow, s.cfg.Sync)
+	}
+	s.restorePhase()
+	return t, nil
+}
