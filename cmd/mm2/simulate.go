@@ -46,7 +46,7 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	broker := fs.String("mqtt", "", "external MQTT broker URL (tcp://host:port); default: an embedded broker on a free 127.0.0.1 port")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9477)")
 	asJSON := fs.Bool("json", false, "print the accounting as one JSON object")
-	syncFlag := fs.String("sync", "on-power-down", "sync policy: on-power-down, always, or interval:<duration>")
+	syncFlag := fs.String("sync", "on-power-down", "sync policy: on-power-down, always, or interval:<duration> (always fsyncs every record: scale the run down with --can-signals and --hours)")
 	outages := fs.Int("outages", 3, "scripted network outages (link down or failing sends, alternately)")
 	outageLen := fs.Duration("outage-len", 4*time.Minute, "simulated length of each outage")
 	diskCap := fs.String("disk-cap", "", "store disk cap (e.g. 2MB; default the library's 256 MB); small values make outages drop at the cap")

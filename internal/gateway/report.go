@@ -253,8 +253,12 @@ func (r *Report) WriteTable(w io.Writer) {
 			p.At, p.PowerDown.Round(time.Millisecond), p.Held, p.Recovered, p.NotRecovered)
 	}
 	for _, c := range r.Crashes {
-		fmt.Fprintf(w, "crash at %s: %d records held, %d recovered, %d destroyed in %d streams (all newer than the last checkpoint), %d outside the window; %s of unsynced file tails cut\n",
-			c.At, c.Held, c.Recovered, c.Destroyed, c.Streams, c.OutsideWindow, bytesIEC(c.UnsyncedBytesLost))
+		window := "all newer than the last checkpoint"
+		if c.OutsideWindow > 0 {
+			window = fmt.Sprintf("and %d older than the last checkpoint: outside the window, counted as lost", c.OutsideWindow)
+		}
+		fmt.Fprintf(w, "crash at %s: %d records held, %d recovered (a record whose ACK the crash forgot comes back), %d destroyed in %d streams (%s); %s of unsynced file tails cut\n",
+			c.At, c.Held, c.Recovered, c.Destroyed, c.Streams, window, bytesIEC(c.UnsyncedBytesLost))
 	}
 	if len(r.Crashes) > 0 {
 		fmt.Fprintln(w, "  a crash abandons the manager (nothing closed or synced) and cuts every store file back to its last fsync:")
