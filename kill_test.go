@@ -247,6 +247,7 @@ func readKillLog(t *testing.T, path string) (ready bool, rounds []killRound) {
 type killTotals struct {
 	kills, early, writes, acks, inflightAcks, ackLanded, extraWrites int
 	recovered, maxBacklog, damaged                                   int
+	damage                                                           []string // the first few damage reports
 }
 
 // TestKill9LosesNoAckedAndNoWrittenRecord kills a child process with SIGKILL
@@ -329,6 +330,9 @@ func TestKill9LosesNoAckedAndNoWrittenRecord(t *testing.T) {
 		"%d records checked after reopening, backlog up to %d, %d damage reports",
 		tot.kills, tot.early, time.Since(start).Round(time.Millisecond), tot.writes, tot.acks,
 		tot.inflightAcks, tot.ackLanded, tot.extraWrites, tot.recovered, tot.maxBacklog, tot.damaged)
+	for _, d := range tot.damage {
+		t.Logf("damage reported after a kill: %s", d)
+	}
 	if tot.writes == 0 || tot.acks == 0 {
 		t.Fatalf("the child never wrote or never acknowledged: %+v", tot)
 	}
@@ -345,7 +349,12 @@ func verifyKillRound(store string, models []killModel, rounds []killRound, tot *
 	if err := m.Check(); err != nil {
 		return fmt.Errorf("Check after kill: %v", err)
 	}
-	tot.damaged += len(m.Damage())
+	for _, d := range m.Damage() {
+		tot.damaged++
+		if len(tot.damage) < 5 {
+			tot.damage = append(tot.damage, d.Error())
+		}
+	}
 	extras := 0
 	buf := make([]mm2.Sample, 512)
 	for i, ks := range killStreams {
