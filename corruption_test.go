@@ -36,7 +36,8 @@ type storeImage struct {
 	fs      vfs.FS
 	segs    []uint64 // segment numbers, ascending
 	frames  map[uint64][]storeFrame
-	cp      spool.Checkpoint
+	cp      spool.Checkpoint        // the newest checkpoint
+	cpSlot  string                  // and its slot file
 	written map[mm2.StreamID]uint64 // last seq written
 }
 
@@ -154,8 +155,14 @@ func writeCorruptStore(t *testing.T, now *int64) *storeImage {
 			off += int64(h.Size())
 		}
 	}
-	if im.cp, err = spool.DecodeCheckpoint(im.read(t, path.Join("store", spool.CheckpointName))); err != nil {
-		t.Fatal(err)
+	for _, slot := range spool.CheckpointNames {
+		cp, err := spool.DecodeCheckpoint(im.read(t, path.Join("store", slot)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp.Gen >= im.cp.Gen {
+			im.cp, im.cpSlot = cp, slot
+		}
 	}
 	return im
 }
@@ -284,10 +291,13 @@ func corruptCases() []corruptCase {
 			}},
 		{name: "damaged checkpoint", skipped: 0, damage: true,
 			corrupt: func(t *testing.T, im *storeImage) (seqSet, []string) {
-				name := path.Join("store", spool.CheckpointName)
-				b := im.read(t, name)
-				b[len(b)/2] ^= 0x01
-				im.write(t, name, b)
+				// Both slots: the newest and the previous checkpoint.
+				for _, slot := range spool.CheckpointNames {
+					name := path.Join("store", slot)
+					b := im.read(t, name)
+					b[len(b)/2] ^= 0x01
+					im.write(t, name, b)
+				}
 				// The RAM tier lived only in the checkpoint.
 				lost := seqSet{}
 				for off := 0; off < len(im.cp.Frames); {
@@ -301,7 +311,7 @@ func corruptCases() []corruptCase {
 				if lost.count() == 0 {
 					t.Fatal("checkpoint holds no RAM records: the case tests nothing")
 				}
-				return lost, []string{spool.CheckpointName}
+				return lost, spool.CheckpointNames[:]
 			}},
 		{name: "checkpoint acked beyond the data", skipped: 0, damage: false, ackedBeyond: 100,
 			corrupt: func(t *testing.T, im *storeImage) (seqSet, []string) {
@@ -319,7 +329,8 @@ func corruptCases() []corruptCase {
 				if !found {
 					t.Fatal("stream A not in the checkpoint")
 				}
-				im.write(t, path.Join("store", spool.CheckpointName), spool.AppendCheckpoint(nil, &cp))
+				cp.Gen++ // newer than both slots, so recovery takes it
+				im.write(t, path.Join("store", im.cpSlot), spool.AppendCheckpoint(nil, &cp))
 				// Everything of A counts as acknowledged: none of it may come back.
 				lost := seqSet{corruptA: {}}
 				for q := uint64(1); q <= im.written[corruptA]; q++ {

@@ -32,11 +32,13 @@ type diskTier struct {
 	sync SyncPolicy
 
 	gen      uint64
-	clean    bool  // the durable checkpoint says clean: mark it running before any write
-	readOnly bool  // opened for inspection: nothing on disk may change
-	lastCP   int64 // clock ms of the last checkpoint
-	err      error // last disk error, nil when healthy
-	retryAt  int64
+	clean    bool // the durable checkpoint says clean: mark it running before any write
+	readOnly bool // opened for inspection: nothing on disk may change
+
+	slotDurable [2]bool // the checkpoint slot's file exists durably
+	lastCP      int64   // clock ms of the last checkpoint
+	err         error   // last disk error, nil when healthy
+	retryAt     int64
 
 	frame []byte         // scratch: one encoded frame
 	recs  []spool.Record // scratch: one decoded frame
@@ -434,8 +436,9 @@ func (m *Manager) checkpoint(clean bool) error {
 	if err := d.log.Sync(); err != nil {
 		return d.fail(m.now(), err)
 	}
-	d.gen++
-	c := spool.Checkpoint{Gen: d.gen, Clean: clean, Streams: make([]spool.StreamState, 0, m.nStream)}
+	// A failed attempt leaves its slot torn; the next attempt must go to the
+	// same slot, never over the other one, which holds the last good checkpoint.
+	c := spool.Checkpoint{Gen: d.gen + 1, Clean: clean, Streams: make([]spool.StreamState, 0, m.nStream)}
 	var frames []byte
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
@@ -448,20 +451,43 @@ func (m *Manager) checkpoint(clean bool) error {
 	}
 	c.Frames = frames
 	d.cp = spool.AppendCheckpoint(d.cp[:0], &c)
-	name := path.Join(d.dir, spool.CheckpointName)
-	if err := spool.WriteFileAtomic(d.fs, name, d.cp, d.dir); err != nil {
+	if err := d.writeSlot(int(c.Gen%2), d.cp); err != nil {
 		return d.fail(m.now(), err)
 	}
+	d.gen = c.Gen
 	d.clean = clean
 	// Only a durable reservation may be used.
 	for i := 0; i < m.nStream; i++ {
 		d.stream(m.at(uint16(i))).reserved = c.Streams[i].Reserved
 	}
-	d.log.BytesWritten += uint64(len(d.cp))
-	d.log.Syncs += 2
 	d.checkpoints++
 	d.lastCP = m.now()
 	return nil
+}
+
+// writeSlot overwrites checkpoint slot i with b and syncs it. The first
+// write of a slot creates the file and syncs the directory.
+func (d *diskTier) writeSlot(i int, b []byte) error {
+	f, err := d.fs.Create(path.Join(d.dir, spool.CheckpointNames[i]))
+	if err != nil {
+		return err
+	}
+	n, err := f.Write(b)
+	d.log.BytesWritten += uint64(max(n, 0))
+	if err == nil {
+		err = f.Sync()
+		d.log.Syncs++
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && !d.slotDurable[i] {
+		if err = d.fs.SyncDir(d.dir); err == nil {
+			d.log.Syncs++
+			d.slotDurable[i] = true
+		}
+	}
+	return err
 }
 
 // appendRAMFrames encodes the stream's unacknowledged RAM records as frames.

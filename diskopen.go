@@ -3,7 +3,6 @@ package mm2
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"path"
 	"time"
@@ -33,7 +32,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	for _, st := range cp.Streams {
 		s, err := m.configureLocked(StreamID{Source(st.Source), st.Sensor}, Kind(st.Kind), time.Duration(st.Period)*time.Millisecond)
 		if err != nil {
-			m.noteDamage(spool.Damage{File: spool.CheckpointName, Err: err})
+			m.noteDamage(spool.Damage{File: spool.CheckpointNames[cp.Gen%2], Err: err})
 			continue
 		}
 		ds := d.stream(s)
@@ -93,30 +92,46 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	return nil
 }
 
-// loadCheckpoint reads the state file; a damaged one is quarantined and the
-// store recovers from its segments alone, as after a crash.
+// loadCheckpoint reads both checkpoint slots and returns the valid one
+// with the highest generation. A damaged slot is reported and copied to
+// corrupted/. When the newest checkpoint may be the damaged one, the store
+// is treated as unclean and numbering jumps a further reservation, so no
+// number handed out after the older checkpoint is reused.
 func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool) {
 	d := m.disk
-	name := path.Join(d.dir, spool.CheckpointName)
-	f, err := d.fs.Open(name)
-	if err != nil {
-		return spool.Checkpoint{}, false // a new store, or one that never checkpointed
-	}
-	b, err := io.ReadAll(f)
-	f.Close()
-	if err == nil {
-		var cp spool.Checkpoint
-		if cp, err = spool.DecodeCheckpoint(b); err == nil {
-			d.gen = cp.Gen
-			return cp, cp.Clean
+	var best spool.Checkpoint
+	found, damaged := false, false
+	for i, name := range spool.CheckpointNames {
+		b, err := vfs.ReadFile(d.fs, path.Join(d.dir, name))
+		if err != nil {
+			continue // never written (or lost before its first sync)
+		}
+		d.slotDurable[i] = true
+		cp, err := spool.DecodeCheckpoint(b)
+		if err != nil {
+			damaged = true
+			m.noteDamage(spool.Damage{File: name, Err: err, Bytes: int64(len(b))})
+			dir := path.Join(d.dir, spool.CorruptDir)
+			if !d.readOnly && d.fs.MkdirAll(dir, 0o755) == nil {
+				_ = spool.WriteFileAtomic(d.fs, path.Join(dir, name), b, dir)
+			}
+			continue
+		}
+		if !found || cp.Gen > best.Gen {
+			best, found = cp, true
 		}
 	}
-	m.noteDamage(spool.Damage{File: spool.CheckpointName, Err: err, Bytes: int64(len(b))})
-	dir := path.Join(d.dir, spool.CorruptDir)
-	if merr := d.fs.MkdirAll(dir, 0o755); merr == nil { // fails harmlessly when read-only
-		_ = spool.WriteFileAtomic(d.fs, path.Join(dir, spool.CheckpointName), b, dir)
+	if !found {
+		return spool.Checkpoint{}, false
 	}
-	return spool.Checkpoint{}, false
+	d.gen = best.Gen
+	if damaged {
+		for i := range best.Streams {
+			best.Streams[i].Reserved += seqReserve
+		}
+		return best, false
+	}
+	return best, best.Clean
 }
 
 // restoreRAM puts the checkpoint's RAM records back into the pool.

@@ -2,8 +2,6 @@ package mm2
 
 import (
 	"context"
-	"errors"
-	"io"
 	"path"
 
 	"github.com/mm2go/mm2/internal/spool"
@@ -16,7 +14,7 @@ type VerifyReport struct {
 	Frames     int    // good frames
 	Records    uint64 // records in good frames (acknowledged ones included)
 	Bytes      int64  // bytes of segment files
-	Checkpoint bool   // state.mm2 present and valid
+	Checkpoint bool   // a valid checkpoint slot is present
 	Damage     []*CorruptionError
 	Repaired   bool // Repair changed files (quarantined copies are in corrupted/)
 }
@@ -57,31 +55,29 @@ func VerifyFS(fsys vfs.FS, dir string, repair bool) (VerifyReport, error) {
 	for _, s := range log.Segs {
 		r.Bytes += s.Size
 	}
-	name := path.Join(dir, spool.CheckpointName)
-	f, err := fsys.Open(name)
-	if err != nil {
-		return r, nil // no checkpoint: a store that never checkpointed
-	}
-	b, err := io.ReadAll(f)
-	f.Close()
-	if err == nil {
-		_, err = spool.DecodeCheckpoint(b)
-	}
-	if err == nil {
-		r.Checkpoint = true
-		return r, nil
-	}
-	r.Damage = append(r.Damage, &CorruptionError{File: spool.CheckpointName, Err: err})
-	if repair {
+	for _, slot := range spool.CheckpointNames {
+		name := path.Join(dir, slot)
+		b, err := vfs.ReadFile(fsys, name)
+		if err != nil {
+			continue // never written
+		}
+		if _, err = spool.DecodeCheckpoint(b); err == nil {
+			r.Checkpoint = true
+			continue
+		}
+		r.Damage = append(r.Damage, &CorruptionError{File: slot, Err: err})
+		if !repair {
+			continue
+		}
 		qdir := path.Join(dir, spool.CorruptDir)
-		if merr := fsys.MkdirAll(qdir, 0o755); merr != nil {
-			return r, merr
+		if err := fsys.MkdirAll(qdir, 0o755); err != nil {
+			return r, err
 		}
-		if werr := spool.WriteFileAtomic(fsys, path.Join(qdir, spool.CheckpointName), b, qdir); werr != nil {
-			return r, werr
+		if err := spool.WriteFileAtomic(fsys, path.Join(qdir, slot), b, qdir); err != nil {
+			return r, err
 		}
-		if rerr := fsys.Remove(name); rerr != nil && !errors.Is(rerr, io.EOF) {
-			return r, rerr
+		if err := fsys.Remove(name); err != nil {
+			return r, err
 		}
 		r.Repaired = true
 	}

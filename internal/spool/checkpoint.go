@@ -9,10 +9,16 @@ import (
 // Checkpoint file constants.
 const (
 	CheckpointMagic      = 0x43324d4d // "MM2C"
-	CheckpointName       = "state.mm2"
 	checkpointHeaderSize = 24
 	streamStateSize      = 40
 )
+
+// CheckpointNames are the two checkpoint slots. Checkpoint generation g is
+// written in place over slot g%2, so the other slot always holds the
+// previous complete checkpoint; recovery takes the valid one with the
+// highest generation. Writing in place needs no new file, rename or
+// directory sync: one fsync per checkpoint.
+var CheckpointNames = [2]string{"state-a.mm2", "state-b.mm2"}
 
 // StreamState is one stream's persisted cursors. Every record with a
 // sequence number up to Acked is acknowledged (or dropped); LastSeq is the
