@@ -372,6 +372,9 @@ func TestOpenRecoversFromCorruption(t *testing.T) {
 			if skipped >= 0 && st.RecordsSkipped != uint64(skipped) {
 				t.Errorf("RecordsSkipped %d, want %d", st.RecordsSkipped, skipped)
 			}
+			if skipped > 0 && (st.Drops.Corrupt == 0 || st.Drops.Corrupt > uint64(skipped)) {
+				t.Errorf("Drops.Corrupt %d for %d skipped records", st.Drops.Corrupt, skipped)
+			}
 			if skipped > 0 && st.FramesSkipped != 1 {
 				t.Errorf("FramesSkipped %d, want 1", st.FramesSkipped)
 			}

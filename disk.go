@@ -288,20 +288,25 @@ func (m *Manager) appendDurable(s *Stream, seq uint64, v uint32, utc int64) erro
 }
 
 // flush writes the stream's stage as one frame, making room under the cap.
+// A stage whose records are all acknowledged already is dropped unwritten.
 func (m *Manager) flush(s *Stream) error {
 	d := m.disk
 	ds := d.stream(s)
-	if ds.stage.H.Count == 0 {
+	h := ds.stage.H
+	if h.Count == 0 {
 		return nil
 	}
-	d.frame = spool.AppendFrame(d.frame[:0], ds.stage.H, ds.stage.Payload)
+	live := int(h.Count) - int(min(uint64(h.Count), max(ds.ack.seq, h.FirstSeq)-h.FirstSeq))
+	if live == 0 {
+		ds.stage.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
+		return nil
+	}
+	d.frame = spool.AppendFrame(d.frame[:0], h, ds.stage.Payload)
 	for len(d.log.Segs) > 1 && d.log.Total+int64(len(d.frame)) > m.opts.DiskCapBytes {
 		if err := m.dropFrontSegment(); err != nil {
 			return d.fail(m.now(), err)
 		}
 	}
-	h := ds.stage.H
-	live := int(h.Count) - int(min(uint64(h.Count), max(ds.ack.seq, h.FirstSeq)-h.FirstSeq))
 	if _, err := d.log.Append(d.frame, s.idx, live); err != nil {
 		return d.fail(m.now(), err)
 	}

@@ -219,6 +219,15 @@ func (m *Manager) noteDamage(dm spool.Damage) {
 	d.damage = append(d.damage, dm)
 	d.skippedFrames += uint64(dm.Frames)
 	d.skippedRecords += uint64(dm.Records)
+	// Unacknowledged records of a skipped frame are drops of its stream.
+	if h := dm.Header; h != nil {
+		if pos, found := m.search(StreamID{Source(h.Source), h.Sensor}); found {
+			s := m.at(m.index[pos])
+			if lo := max(h.FirstSeq, s.acked+uint64(d.stream(s).ram)+1); lo <= h.LastSeq() {
+				s.countDrop(DropCorrupt, uint32(h.LastSeq()-lo+1))
+			}
+		}
+	}
 	if m.log.Enabled(context.Background(), slog.LevelWarn) {
 		m.log.Warn("mm2: corruption found", "file", dm.File, "offset", dm.Offset, "error", errString(dm.Err),
 			"frames", dm.Frames, "records", dm.Records)

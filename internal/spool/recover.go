@@ -21,6 +21,7 @@ type Damage struct {
 	Frames  int // frames skipped (whose header still named them)
 	Records int // records in those frames
 	Bytes   int64
+	Header  *FrameHeader // the skipped frame's header, when it still parses
 }
 
 // Visit is called for every good frame in log order. It returns the stream
@@ -69,8 +70,12 @@ func (l *Log) recoverSegment(no uint64, visit Visit, repair bool) ([]Damage, err
 		return nil, err
 	}
 	var damage []Damage
-	report := func(off int64, err error, frames, records int, n int64) {
-		damage = append(damage, Damage{File: SegmentName(no), Offset: off, Err: err, Frames: frames, Records: records, Bytes: n})
+	report := func(off int64, err error, h *FrameHeader, n int64) {
+		d := Damage{File: SegmentName(no), Offset: off, Err: err, Bytes: n, Header: h}
+		if h != nil {
+			d.Frames, d.Records = 1, int(h.Count)
+		}
+		damage = append(damage, d)
 	}
 	hdrNo, err := ParseSegmentHeader(b)
 	if err == nil && hdrNo != no {
@@ -78,7 +83,7 @@ func (l *Log) recoverSegment(no uint64, visit Visit, repair bool) ([]Damage, err
 	}
 	quarantine := false
 	if err != nil {
-		report(0, err, 0, 0, int64(min(len(b), SegmentHeaderSize)))
+		report(0, err, nil, int64(min(len(b), SegmentHeaderSize)))
 		quarantine = true
 	}
 	seg := &Segment{No: no}
@@ -102,11 +107,11 @@ func (l *Log) recoverSegment(no uint64, visit Visit, repair bool) ([]Damage, err
 			continue
 		}
 		next := resync(b, off+1)
-		frames, records := 0, 0
+		var hp *FrameHeader
 		if hh, herr := ParseFrameHeader(b[off:]); herr == nil && int64(hh.Size()) <= next-off {
-			frames, records = 1, int(hh.Count)
+			hp = &hh
 		}
-		report(off, err, frames, records, next-off)
+		report(off, err, hp, next-off)
 		if next < int64(len(b)) {
 			quarantine = true // damage in the middle, not a torn tail
 		}
