@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -74,6 +75,9 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 	if !*quiet && !*asJSON {
 		cfg.Progress = func(done, total int) { progressBar(stderr, done, total) }
 	}
+	ctx, stop := signalContext(context.Background(), nil)
+	defer stop()
+	cfg.Stop = func() bool { return ctx.Err() != nil }
 	res := sim.Stress(cfg)
 	if cfg.Progress != nil {
 		fmt.Fprintln(stderr)
@@ -84,7 +88,7 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 			"drops": res.Drops, "writes": res.Writes, "records_compared": res.Compared,
 			"full_errors": res.FullErrors, "seed": *seed, "elapsed_sec": res.Elapsed.Seconds(),
 			"per_platform": res.PerProfile, "recoveries": res.Reopens, "crashes": res.Crashes,
-			"disk_errors": res.DiskErrors, "backend": *backend,
+			"disk_errors": res.DiskErrors, "backend": *backend, "interrupted": res.Interrupted,
 		}
 		if res.FirstError != nil {
 			out["error"] = res.FirstError.Error()
@@ -98,6 +102,9 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 			res.Writes, res.Compared, res.FullErrors, *backend, *seed, res.Elapsed.Round(1e6))
 		if res.FirstError != nil {
 			fmt.Fprintln(stdout, "first violation:", res.FirstError)
+		}
+		if res.Interrupted {
+			fmt.Fprintln(stdout, "interrupted by a signal: the figures cover the operations run")
 		}
 	}
 	if res.Violations > 0 {

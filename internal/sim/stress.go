@@ -25,23 +25,27 @@ type StressConfig struct {
 	CrashEvery int // crash (cycling through the crash modes) or reopen every this many ops; 0 = never
 	// Progress, if set, is called every few thousand operations.
 	Progress func(done, total int)
+	// Stop, if set, ends the run early when it returns true (checked every
+	// operation; e.g. a signal arrived).
+	Stop func() bool
 }
 
 // StressResult is what a run reached. Violations counts the invariant
 // violations and model divergences found (the run stops at the first).
 type StressResult struct {
-	Ops        int
-	Elapsed    time.Duration
-	Violations int
-	FirstError error
-	Writes     int64
-	Compared   int64
-	Drops      int64 // records dropped by the RAM-full policy
-	FullErrors int64
-	Crashes    int64
-	Reopens    int64 // recoveries, after crashes and clean closes
-	DiskErrors int64
-	PerProfile map[string]int // ops per profile
+	Ops         int
+	Elapsed     time.Duration
+	Violations  int
+	FirstError  error
+	Writes      int64
+	Compared    int64
+	Drops       int64 // records dropped by the RAM-full policy
+	FullErrors  int64
+	Crashes     int64
+	Reopens     int64 // recoveries, after crashes and clean closes
+	DiskErrors  int64
+	PerProfile  map[string]int // ops per profile
+	Interrupted bool           // Stop ended the run early
 }
 
 // OpsPerSec is the rate of the run.
@@ -78,7 +82,7 @@ func Stress(cfg StressConfig) StressResult {
 			err = setup(md, rng, cfg.Streams)
 		}
 		done := 0
-		for ; err == nil && done < ops; done++ {
+		for ; err == nil && done < ops && (cfg.Stop == nil || !cfg.Stop()); done++ {
 			if cfg.Disk && cfg.CrashEvery > 0 && done > 0 && done%cfg.CrashEvery == 0 {
 				err = restart(md, rng, done/cfg.CrashEvery)
 			} else {
@@ -108,6 +112,7 @@ func Stress(cfg StressConfig) StressResult {
 			break
 		}
 	}
+	res.Interrupted = cfg.Stop != nil && cfg.Stop()
 	res.Elapsed = time.Since(start)
 	if cfg.Progress != nil {
 		cfg.Progress(res.Ops, cfg.Ops)
