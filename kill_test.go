@@ -333,6 +333,9 @@ func TestKill9LosesNoAckedAndNoWrittenRecord(t *testing.T) {
 	for _, d := range tot.damage {
 		t.Logf("damage reported after a kill: %s", d)
 	}
+	if quarantined, err := os.ReadDir(filepath.Join(store, "corrupted")); err == nil {
+		t.Logf("%d files copied to corrupted/", len(quarantined))
+	}
 	if tot.writes == 0 || tot.acks == 0 {
 		t.Fatalf("the child never wrote or never acknowledged: %+v", tot)
 	}
