@@ -332,7 +332,6 @@ func TestDiskIOErrorShowsInStatsKeepsDataAndSpillsAgainWhenItStops(t *testing.T)
 // part-way through a frame, the partial frame is cut and the next frame
 // follows the last good one once space returns.
 func TestDiskFillingUpMidFrameLeavesNoHoleInTheSegment(t *testing.T) {
-	skipDiskBug(t, "spool.Log.Append cuts a short write with Truncate, but the segment (opened by Create) keeps its write offset, so the next frame lands after a hole of zeros (Check: bad magic)")
 	runDiskFault(t, diskFillsUp)
 }
 
@@ -350,7 +349,6 @@ func TestDiskFullWritesFallBackToDropOldest(t *testing.T) {
 // whose sync fails is taken back out of the segment, and the next write
 // follows the last good frame: reopening finds no damage and every record.
 func TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment(t *testing.T) {
-	skipDiskBug(t, "spool.Log.Unappend truncates the segment but keeps the file's write offset, so the next frame lands after a hole of zeros (Open: bad magic)")
 	f := newFullStore(t)
 	if err := f.m.Close(); err != nil {
 		t.Fatal(err)

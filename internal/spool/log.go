@@ -56,6 +56,7 @@ type Log struct {
 
 	cacheNo  uint64 // segment held in cache (0 = none)
 	cache    []byte
+	scan     []byte // recovery's read buffer
 	unsynced bool // active file has unsynced writes
 	dirDirty bool // segment files were created or removed since SyncDir
 
@@ -163,7 +164,9 @@ func (l *Log) rotate() error {
 	if len(l.Segs) > 0 {
 		no = l.Segs[len(l.Segs)-1].No + 1
 	}
-	f, err := l.fs.Create(l.path(no))
+	// Append mode: after a short write is cut back, the next write lands at
+	// the new end, leaving no hole.
+	f, err := l.fs.OpenAppend(l.path(no))
 	if err != nil {
 		return err
 	}

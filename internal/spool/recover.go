@@ -48,6 +48,7 @@ func (l *Log) Recover(visit Visit, repair bool) ([]Damage, error) {
 	}
 	sort.Slice(nos, func(i, j int) bool { return nos[i] < nos[j] })
 	var damage []Damage
+	defer func() { l.scan = nil }() // only recovery needs it
 	for _, no := range nos {
 		d, err := l.recoverSegment(no, visit, repair)
 		damage = append(damage, d...)
@@ -65,9 +66,17 @@ func (l *Log) Recover(visit Visit, repair bool) ([]Damage, error) {
 
 func (l *Log) recoverSegment(no uint64, visit Visit, repair bool) ([]Damage, error) {
 	name := l.path(no)
-	b, err := readAll(l, name)
+	b, err := l.readWhole(name)
 	if err != nil {
 		return nil, err
+	}
+	if len(b) == 0 {
+		// Created but never written (a crash right after the create): nothing
+		// was in it, so there is nothing to report or keep.
+		if repair {
+			return nil, l.fs.Remove(name)
+		}
+		return nil, nil
 	}
 	var damage []Damage
 	report := func(off int64, err error, h *FrameHeader, n int64) {
@@ -86,23 +95,11 @@ func (l *Log) recoverSegment(no uint64, visit Visit, repair bool) ([]Damage, err
 		report(0, err, nil, int64(min(len(b), SegmentHeaderSize)))
 		quarantine = true
 	}
-	seg := &Segment{No: no}
-	good := AppendSegmentHeader(make([]byte, 0, len(b)), no)
-	off := int64(SegmentHeaderSize)
-	var kept []struct {
-		pos Pos
-		h   FrameHeader
-		p   []byte
-	}
-	for off < int64(len(b)) {
-		h, payload, err := DecodeFrame(b[off:])
+	var kept []int64 // offsets of the good frames in b
+	for off := int64(SegmentHeaderSize); off < int64(len(b)); {
+		h, _, err := DecodeFrame(b[off:])
 		if err == nil {
-			kept = append(kept, struct {
-				pos Pos
-				h   FrameHeader
-				p   []byte
-			}{Pos{no, int64(len(good))}, h, payload})
-			good = append(good, b[off:off+int64(h.Size())]...)
+			kept = append(kept, off)
 			off += int64(h.Size())
 			continue
 		}
@@ -117,29 +114,64 @@ func (l *Log) recoverSegment(no uint64, visit Visit, repair bool) ([]Damage, err
 		}
 		off = next
 	}
-	if repair && len(damage) > 0 {
+	seg := &Segment{No: no, Size: int64(len(b))}
+	rewritten := repair && len(damage) > 0
+	var good []byte
+	if rewritten {
 		if quarantine {
 			if err := l.quarantine(name, b); err != nil {
 				return damage, err
 			}
 		}
+		good = AppendSegmentHeader(make([]byte, 0, len(b)), no)
+		for _, off := range kept {
+			h, _ := ParseFrameHeader(b[off:])
+			good = append(good, b[off:off+int64(h.Size())]...)
+		}
 		if err := l.rewrite(name, good); err != nil {
 			return damage, err
 		}
-	}
-	seg.Size = int64(len(good))
-	if !repair {
-		seg.Size = int64(len(b))
+		seg.Size = int64(len(good))
 	}
 	l.Segs = append(l.Segs, seg)
 	l.Total += seg.Size
-	for _, k := range kept {
-		if stream, live, ok := visit(k.pos, k.h, k.p); ok {
+	at := int64(SegmentHeaderSize) // a kept frame's offset in the rewritten file
+	for _, off := range kept {
+		h, payload, _ := DecodeFrame(b[off:])
+		pos := Pos{no, off}
+		if rewritten {
+			pos.Off = at
+			at += int64(h.Size())
+		}
+		if stream, live, ok := visit(pos, h, payload); ok {
 			seg.Live += live
 			seg.add(stream)
 		}
 	}
 	return damage, nil
+}
+
+// readWhole reads a file into the log's reusable scan buffer (valid until
+// the next call).
+func (l *Log) readWhole(name string) ([]byte, error) {
+	f, err := l.fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if cap(l.scan) < int(fi.Size()) {
+		l.scan = make([]byte, fi.Size())
+	}
+	b := l.scan[:fi.Size()]
+	n, err := f.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return b[:n], nil
 }
 
 // resync finds the next offset at or after from where a whole valid frame
@@ -156,15 +188,6 @@ func resync(b []byte, from int64) int64 {
 	return int64(len(b))
 }
 
-func readAll(l *Log, name string) ([]byte, error) {
-	f, err := l.fs.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
-	return b, err
-}
 
 // quarantine copies a damaged file into corrupted/ for forensics.
 func (l *Log) quarantine(name string, b []byte) error {
