@@ -57,8 +57,8 @@ type Log struct {
 	cacheNo  uint64 // segment held in cache (0 = none)
 	cache    []byte
 	scan     []byte // recovery's read buffer
-	unsynced bool // active file has unsynced writes
-	dirDirty bool // segment files were created or removed since SyncDir
+	unsynced bool   // active file has unsynced writes
+	dirDirty bool   // segment files were created or removed since SyncDir
 
 	BytesWritten, Syncs uint64
 }

@@ -188,7 +188,6 @@ func resync(b []byte, from int64) int64 {
 	return int64(len(b))
 }
 
-
 // quarantine copies a damaged file into corrupted/ for forensics.
 func (l *Log) quarantine(name string, b []byte) error {
 	dir := path.Join(l.dir, CorruptDir)
