@@ -92,8 +92,8 @@ func writeSetup(b *strings.Builder, r Report) {
 	fmt.Fprintf(b, "- Workload b: one producer and one consumer goroutine for %s.\n", c.ConcurrentFor)
 	fmt.Fprintf(b, "- Workload c: written round-robin until the store occupies %s on disk, then drained.\n", mb(c.OutageBytes))
 	fmt.Fprintf(b, "- A phase still running after %s stops and is marked capped; its rate is over what it did.\n", c.PhaseLimit)
-	fmt.Fprintf(b, "- Durability: *synced* = every append and every ack is on stable storage when it returns (mm2: SyncAlways, a sync per write); "+
-		"*not synced* = nothing is fsynced (mm2: SyncOnPowerDown).\n")
+	fmt.Fprintf(b, "- Durability: *synced* = every append and every ack is on stable storage when it returns (mm2: SyncOnPowerDown plus Manager.Sync after every append and ack: "+
+		"the frames, the log and a checkpoint with the RAM tier and the cursors are synced); *not synced* = nothing is fsynced (mm2: SyncOnPowerDown).\n")
 	fmt.Fprintf(b, "- Every drained sample is checked: right stream, sequence in order with no gap or repeat, right value and time.\n")
 	fmt.Fprintf(b, "- Disk bytes are allocated blocks of every file in the store's directory, after writing and before draining.\n\n")
 	fmt.Fprintf(b, "| system | as used by | how the adapter uses it |\n|---|---|---|\n")
