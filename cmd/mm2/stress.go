@@ -23,6 +23,7 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 	crashEvery := fs.Int("crash-every", 0, "with --backend disk: crash (cycling through the crash modes) or cleanly reopen every K operations")
 	syncFlag := fs.String("sync", "on-power-down", "with --backend disk: on-power-down, always, or interval:<duration>")
 	poolBytes := fs.Int("pool-bytes", 0, "override the profile's pool size (0 = the profile's)")
+	dir := fs.String("dir", "", "with --backend disk: leave the store here at the end (closed cleanly), for status, fsck and dump")
 	reject := fs.Bool("reject-new", false, "refuse writes when full instead of dropping the oldest")
 	streams := fs.Int("streams", 64, "streams per platform")
 	asJSON := fs.Bool("json", false, "print the figures as one JSON object")
@@ -60,12 +61,16 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mm2 stress:", err)
 		return 2
 	}
+	if *dir != "" && !disk {
+		fmt.Fprintln(stderr, "mm2 stress: --dir needs --backend disk")
+		return 2
+	}
 	if *crashEvery < 0 || (*crashEvery > 0 && !disk) {
 		fmt.Fprintln(stderr, "mm2 stress: --crash-every needs --backend disk and K >= 1")
 		return 2
 	}
 	cfg := sim.StressConfig{Ops: *ops, Seed: *seed, Profiles: profiles, Streams: *streams,
-		Disk: disk, Sync: policy, CrashEvery: *crashEvery, PoolBytes: *poolBytes}
+		Disk: disk, Sync: policy, CrashEvery: *crashEvery, PoolBytes: *poolBytes, ExportDir: *dir}
 	if disk && *poolBytes == 0 {
 		cfg.PoolBytes = 8 << 10 // a small pool so the run spills to disk often
 	}
@@ -102,6 +107,9 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 			res.Writes, res.Compared, res.FullErrors, *backend, *seed, res.Elapsed.Round(1e6))
 		if res.FirstError != nil {
 			fmt.Fprintln(stdout, "first violation:", res.FirstError)
+		}
+		if *dir != "" && res.FirstError == nil {
+			fmt.Fprintln(stdout, "store left in", *dir)
 		}
 		if res.Interrupted {
 			fmt.Fprintln(stdout, "interrupted by a signal: the figures cover the operations run")

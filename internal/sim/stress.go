@@ -3,6 +3,9 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path"
+	"path/filepath"
 	"time"
 
 	"github.com/mm2go/mm2"
@@ -28,6 +31,10 @@ type StressConfig struct {
 	// Stop, if set, ends the run early when it returns true (checked every
 	// operation; e.g. a signal arrived).
 	Stop func() bool
+	// ExportDir, with Disk, receives the store at the end of the run: the
+	// manager is closed cleanly and the in-memory store's files are copied
+	// there (for status, fsck and dump).
+	ExportDir string
 }
 
 // StressResult is what a run reached. Violations counts the invariant
@@ -110,6 +117,11 @@ func Stress(cfg StressConfig) StressResult {
 			res.Violations++
 			res.FirstError = fmt.Errorf("profile %s, seed %d, op %d: %w", prof.Name, cfg.Seed, done, err)
 			break
+		}
+		if cfg.Disk && cfg.ExportDir != "" && md != nil {
+			if err := export(md, cfg.ExportDir); err != nil {
+				res.FirstError = fmt.Errorf("export to %s: %w", cfg.ExportDir, err)
+			}
 		}
 	}
 	res.Interrupted = cfg.Stop != nil && cfg.Stop()
@@ -213,4 +225,42 @@ func step(md *Model, rng *rand.Rand) error {
 	default:
 		return md.TogglePower()
 	}
+}
+
+// export closes the model's manager cleanly and copies its store's files
+// from the in-memory filesystem into dir.
+func export(md *Model, dir string) error {
+	md.FillDisk(false)
+	md.IOErrors(false)
+	if err := md.M.Close(); err != nil {
+		return err
+	}
+	return copyTree(md.Mem, md.Opts.Dir, dir)
+}
+
+func copyTree(mem *vfs.MemFS, from, to string) error {
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return err
+	}
+	ents, err := mem.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		src, dst := path.Join(from, e.Name()), filepath.Join(to, e.Name())
+		if e.IsDir() {
+			if err := copyTree(mem, src, dst); err != nil {
+				return err
+			}
+			continue
+		}
+		b, err := vfs.ReadFile(mem, src)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
