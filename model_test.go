@@ -164,13 +164,20 @@ func TestDiskModelStateMachine(t *testing.T) {
 	prof := mm2.ProfileLinux
 	prof.PoolBytes = 2 << 10
 	prof.MaxStreams = 40
-	policies := map[string]mm2.SyncPolicy{
-		"always": mm2.SyncAlways(), "on-power-down": mm2.SyncOnPowerDown(), "interval": mm2.SyncInterval(5 * time.Second),
+	type variant struct {
+		sync     mm2.SyncPolicy
+		overflow mm2.Overflow
 	}
-	for name, pol := range policies {
+	variants := map[string]variant{
+		"always":                 {mm2.SyncAlways(), mm2.DropOldest},
+		"on-power-down":          {mm2.SyncOnPowerDown(), mm2.DropOldest},
+		"interval":               {mm2.SyncInterval(5 * time.Second), mm2.DropOldest},
+		"interval-1s/reject-new": {mm2.SyncInterval(time.Second), mm2.RejectNew},
+	}
+	for name, v := range variants {
 		t.Run(name, func(t *testing.T) {
 			rapid.Check(t, func(t *rapid.T) {
-				md, err := sim.NewModel(mm2.Options{Profile: prof, Dir: "store", Sync: pol,
+				md, err := sim.NewModel(mm2.Options{Profile: prof, Dir: "store", Sync: v.sync, Overflow: v.overflow,
 					SegmentBytes: 4 << 10, DiskCapBytes: 4 << 20})
 				if err != nil {
 					t.Fatal(err)
