@@ -13,8 +13,7 @@ import (
 
 // Tests 100+n: production bug n of SPEC §12, each shown impossible. Bugs 3
 // (pending records read from disk never erased) and 13 (data lost on service
-// stop) concern the disk tier and the CLI's signal handling: 103 and 113 are
-// kept for them.
+// stop) concern the disk tier: tests 103 and 113 are in disk_bugs.go.
 func init() {
 	register(Test{Num: 101, Name: "bug 1: read cursor lost at the end of a chain", Run: bugCursorAtChainEnd})
 	register(Test{Num: 102, Name: "bug 2: timestamp 0 treated as erased", Run: bugTimestampZero})

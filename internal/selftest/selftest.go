@@ -4,10 +4,10 @@
 // `mm2 selftest`, `mm2 configurations` and the Go tests of this package run
 // the same code.
 //
-// Numbering: 1–13 keep the meanings of the original harness; 14–17 are
-// reserved for the disk-tier tests (14 tiering, 15 caps, 16 power-down and
-// recovery, 17 torn writes); 18–20 are NACK redelivery, GPS events and source
-// isolation; 100+n proves production bug n of SPEC §12 impossible.
+// Numbering: 1–13 keep the meanings of the original harness; 14–17 are the
+// disk-tier tests (14 tiering, 15 caps, 16 power-down and recovery, 17 torn
+// writes); 18–20 are NACK redelivery, GPS events and source isolation;
+// 100+n proves production bug n of SPEC §12 impossible.
 package selftest
 
 import (
