@@ -96,10 +96,6 @@ func (d *diskTier) endPos() spool.Pos {
 	return spool.Pos{Seg: 1}
 }
 
-func (s *Stream) match() spool.Match {
-	src, sensor := uint8(s.source), s.sensor
-	return func(h spool.FrameHeader) bool { return h.Source == src && h.Sensor == sensor }
-}
 
 // frame is where a disk cursor resolves: a frame of the log, or the stage.
 type frame struct {
@@ -113,10 +109,7 @@ type frame struct {
 // resolve finds the record a cursor names and moves the cursor's hint onto
 // its frame. For the stage, idx may equal the stage's count (no record yet).
 func (d *diskTier) resolve(s *Stream, c *dpos) (frame, error) {
-	src, sensor, seq := uint8(s.source), s.sensor, c.seq
-	p, h, payload, ok, err := d.log.Next(s.idx, func(h spool.FrameHeader) bool {
-		return h.Source == src && h.Sensor == sensor && h.LastSeq() >= seq
-	}, c.pos)
+	p, h, payload, ok, err := d.log.Next(s.idx, spool.Match{Source: uint8(s.source), Sensor: s.sensor, MinSeq: c.seq}, c.pos)
 	if err != nil {
 		return frame{}, err
 	}
@@ -151,12 +144,15 @@ func (d *diskTier) skip(s *Stream, c *dpos, k int) error {
 	return nil
 }
 
-// records decodes a resolved frame.
+// records decodes a resolved frame into the tier's reused buffer, which holds
+// the largest frame (MaxFramePayload/4 TSD records; events take 5 bytes or more).
 func (d *diskTier) records(f frame) ([]spool.Record, error) {
-	if cap(d.recs) < 0xffff/4 {
-		d.recs = make([]spool.Record, 0, spool.MaxFramePayload/4+1)
+	if d.recs == nil {
+		d.recs = make([]spool.Record, 0, spool.MaxFramePayload/4)
 	}
-	return spool.FrameRecords(f.h, f.payload, d.recs)
+	recs, err := spool.FrameRecords(f.h, f.payload, d.recs)
+	d.recs = recs[:0]
+	return recs, err
 }
 
 // readDisk decodes up to len(dst) records of the disk part from cursor c

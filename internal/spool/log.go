@@ -284,8 +284,17 @@ func (l *Log) Bytes(no uint64) ([]byte, error) {
 	return l.cache, nil
 }
 
-// Match says whether a frame header belongs to the stream being looked for.
-type Match func(h FrameHeader) bool
+// Match names the frames looked for: those of one stream holding a record
+// with a sequence number at or above MinSeq.
+type Match struct {
+	Source uint8
+	Sensor uint32
+	MinSeq uint64
+}
+
+func (m Match) matches(h FrameHeader) bool {
+	return h.Source == m.Source && h.Sensor == m.Sensor && h.LastSeq() >= m.MinSeq
+}
 
 // Next finds the first frame of stream (matched by match) at or after pos,
 // skipping segments that hold no frame of it, and returns its position, header
@@ -309,7 +318,7 @@ func (l *Log) Next(stream uint16, match Match, pos Pos) (Pos, FrameHeader, []byt
 			// Frames were checked when written or recovered: skip others by
 			// header, and verify the checksum of the one returned.
 			h, err := ParseFrameHeader(b[off:])
-			if err == nil && match(h) {
+			if err == nil && match.matches(h) {
 				var payload []byte
 				if h, payload, err = DecodeFrame(b[off:]); err == nil {
 					return Pos{s.No, off}, h, payload, true, nil
