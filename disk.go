@@ -96,7 +96,6 @@ func (d *diskTier) endPos() spool.Pos {
 	return spool.Pos{Seg: 1}
 }
 
-
 // frame is where a disk cursor resolves: a frame of the log, or the stage.
 type frame struct {
 	pos     spool.Pos
