@@ -64,6 +64,16 @@ func drainStream(t *testing.T, m *mm2.Manager, id mm2.StreamID, ack bool) []mm2.
 	return all
 }
 
+// writeSeqs writes TSD records 1..n to s, each valued seq*7 (what wantSeqs checks).
+func writeSeqs(t *testing.T, s *mm2.Stream, n uint64) {
+	t.Helper()
+	for i := uint64(1); i <= n; i++ {
+		if err := s.WriteTSD(uint32(i * 7)); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+}
+
 func wantSeqs(t *testing.T, got []mm2.Sample, from, to uint64) {
 	t.Helper()
 	if len(got) != int(to-from+1) {
@@ -82,11 +92,7 @@ func TestSpillKeepsFIFOAcrossRAMAndDisk(t *testing.T) {
 	m := mustOpen(t, diskOpts(&now), fsys)
 	id := mm2.StreamID{Source: mm2.CAN, Sensor: 7}
 	s, _ := m.Configure(id, mm2.TSD, 100*time.Millisecond)
-	for i := uint64(1); i <= 2000; i++ {
-		if err := s.WriteTSD(uint32(i * 7)); err != nil {
-			t.Fatalf("write %d: %v", i, err)
-		}
-	}
+	writeSeqs(t, s, 2000)
 	if err := m.Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +118,7 @@ func TestCloseAndReopenRedeliversUnackedInOrder(t *testing.T) {
 	m := mustOpen(t, diskOpts(&now), fsys)
 	id := mm2.StreamID{Source: mm2.Gateway, Sensor: 1}
 	s, _ := m.Configure(id, mm2.TSD, 100*time.Millisecond)
-	for i := uint64(1); i <= 1000; i++ {
-		if err := s.WriteTSD(uint32(i * 7)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeSeqs(t, s, 1000)
 	buf := make([]mm2.Sample, 300)
 	if _, err := s.ReadBulk(buf); err != nil {
 		t.Fatal(err)
@@ -148,11 +150,7 @@ func TestPowerDownThenCrashLosesNothing(t *testing.T) {
 	m := mustOpen(t, diskOpts(&now), mem)
 	id := mm2.StreamID{Source: mm2.BLE, Sensor: 3}
 	s, _ := m.Configure(id, mm2.TSD, 100*time.Millisecond)
-	for i := uint64(1); i <= 1500; i++ {
-		if err := s.WriteTSD(uint32(i * 7)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeSeqs(t, s, 1500)
 	if err := m.PowerDown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -181,11 +179,7 @@ func TestDiskCapDropsOldestSegmentsCounted(t *testing.T) {
 	id := mm2.StreamID{Source: mm2.CAN, Sensor: 9}
 	s, _ := m.Configure(id, mm2.TSD, 100*time.Millisecond)
 	const n = 20000
-	for i := uint64(1); i <= n; i++ {
-		if err := s.WriteTSD(uint32(i * 7)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeSeqs(t, s, n)
 	if err := m.Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -215,11 +209,7 @@ func TestOpenReadOnlyChangesNothing(t *testing.T) {
 	}
 	id := mm2.StreamID{Source: mm2.Hosted, Sensor: 4}
 	s, _ := m.Configure(id, mm2.TSD, 100*time.Millisecond)
-	for i := uint64(1); i <= 800; i++ {
-		if err := s.WriteTSD(uint32(i * 7)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeSeqs(t, s, 800)
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -333,18 +332,4 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func allAcked(m *mm2.Manager) bool {
 	st := m.Stats()
 	return st.New == 0 && st.Pending == 0
-}
-
-func sortedIDs(w map[mm2.StreamID]uint64) []mm2.StreamID {
-	ids := make([]mm2.StreamID, 0, len(w))
-	for id := range w {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b mm2.StreamID) int {
-		if a.Source != b.Source {
-			return int(a.Source) - int(b.Source)
-		}
-		return int(a.Sensor) - int(b.Sensor)
-	})
-	return ids
 }
