@@ -73,7 +73,7 @@ func (m *MemFS) CrashClone(mode CrashMode, rng *rand.Rand) *MemFS {
 			c.edits[e.dir] = append(c.edits[e.dir], e)
 		}
 	}
-	return &MemFS{root: c.clone(m.root)}
+	return &MemFS{root: c.clone(m.root), boot: fmt.Sprintf("%s/%x", m.boot, rng.Uint64())}
 }
 
 type crasher struct {
@@ -130,6 +130,9 @@ func (c *crasher) clone(n *node) *node {
 
 // contents returns what survives of file n.
 func (c *crasher) contents(n *node) []byte {
+	if n.mapped {
+		return c.mappedContents(n)
+	}
 	data := slices.Clone(n.synced)
 	switch c.mode {
 	case CrashSubset:
@@ -169,5 +172,40 @@ func replay(data []byte, op fileOp) []byte {
 		data = resize(data, end)
 	}
 	copy(data[op.off:], op.data)
+	return data
+}
+
+// mapPage is the unit in which the kernel writes a mapping's dirty memory back.
+const mapPage = 4096
+
+// mappedContents returns what survives of a mapped file: its synced bytes,
+// and of every page written since, what the mode keeps (CrashTornTail: the
+// changed pages up to a random one, that one cut at a random byte).
+func (c *crasher) mappedContents(n *node) []byte {
+	data := resize(slices.Clone(n.synced), int64(len(n.data)))
+	var dirty []int
+	for off := 0; off < len(n.data); off += mapPage {
+		end := min(off+mapPage, len(n.data))
+		if !slices.Equal(data[off:end], n.data[off:end]) {
+			dirty = append(dirty, off)
+		}
+	}
+	switch c.mode {
+	case CrashSubset, CrashReorder:
+		for _, off := range dirty {
+			if c.coin() {
+				copy(data[off:min(off+mapPage, len(data))], n.data[off:])
+			}
+		}
+	case CrashTornTail:
+		k := c.rng.IntN(len(dirty) + 1)
+		for i, off := range dirty[:k] {
+			end := min(off+mapPage, len(data))
+			if i == k-1 {
+				end = off + c.rng.IntN(end-off+1)
+			}
+			copy(data[off:end], n.data[off:end])
+		}
+	}
 	return data
 }

@@ -31,6 +31,7 @@ type CrashFS struct {
 	count   int
 	crashAt int // 0 when not armed
 	crashed bool
+	maps    []*memMapping // frozen at the power cut
 }
 
 // NewCrashFS returns a CrashFS over mem, counting from zero and not armed.
@@ -50,6 +51,15 @@ func (c *CrashFS) Crash() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.crashed = true
+	c.freeze()
+}
+
+// freeze detaches every mapping from the MemFS at the power cut. The
+// caller holds c.mu.
+func (c *CrashFS) freeze() {
+	for _, mm := range c.maps {
+		mm.freeze()
+	}
 }
 
 // Crashed reports whether the power was cut.
@@ -85,6 +95,7 @@ func (c *CrashFS) mutate(op, name string, fn func() error) error {
 	c.count++
 	if c.crashAt > 0 && c.count >= c.crashAt {
 		c.crashed = true
+		c.freeze()
 		return pathErr(op, name, ErrCrashed)
 	}
 	return fn()

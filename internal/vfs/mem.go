@@ -25,6 +25,7 @@ type MemFS struct {
 	// pending holds the directory operations not yet made durable by
 	// SyncDir, oldest first.
 	pending []*dirOp
+	boot    string // BootID; a CrashClone is a new boot
 }
 
 // node is a file or a directory.
@@ -35,6 +36,7 @@ type node struct {
 	data    []byte
 	synced  []byte
 	pending []fileOp // writes and truncations since the last Sync, oldest first
+	mapped  bool     // written through a Mapping: synced holds what Sync made durable
 
 	// Directories.
 	children map[string]*node
