@@ -18,29 +18,34 @@ func (s *Stream) Ack() (int, error) {
 		return 0, ErrNoData
 	}
 	n := int(s.pending)
-	ramAck := min(n, s.ramAvail())
-	s.acked += uint64(ramAck)
-	s.pending = 0
-	s.freeAcked(int(s.headSkip) + ramAck)
-	if d := m.disk; d != nil {
-		ds := d.stream(s)
-		ds.ram -= uint32(ramAck)
-		if err := m.ackDisk(s, n-ramAck); err != nil {
-			return n, err
-		}
-		if ds.ram == 0 && ds.n == 0 {
-			s.acked = ds.lastSeq // empty: RAM numbering continues from the newest
-		}
-		ds.rd = ds.ack
-		if d.sync.mode == syncAlways {
-			if err := m.checkpoint(false); err != nil {
-				return n, err
-			}
-		} else if err := m.maybeCheckpoint(); err != nil {
-			return n, err
-		}
+	if m.disk == nil {
+		s.acked += uint64(n)
+		s.pending = 0
+		s.freeAcked(int(s.headSkip) + n)
+		return n, nil
 	}
-	return n, nil
+	d := m.disk
+	ds := d.stream(s)
+	through := s.acked + uint64(n) // every pending record is in RAM
+	if n > int(ds.ram) {
+		through = ds.rd.seq - 1 // the last pending record of the disk part
+	}
+	s.ackThrough(through)
+	s.pending = 0
+	m.jThrough(jAck, s, through, 0)
+	var err error
+	if d.sync.mode == syncAlways {
+		err = m.commit() // the ACK is durable before its data goes
+	}
+	if err == nil {
+		// A failed removal is a disk state; the segment goes at a later ACK.
+		_ = m.retireSegments()
+		err = m.maintain()
+	}
+	if d.sync.mode != syncAlways {
+		err = nil // a disk error is a state (Stats) for the other policies
+	}
+	return n, err
 }
 
 // freeAcked releases the head sectors wholly covered by the first skip

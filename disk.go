@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"sync"
 	"syscall"
 	"unsafe"
 
+	"github.com/mm2go/mm2/internal/journal"
 	"github.com/mm2go/mm2/internal/spool"
 	"github.com/mm2go/mm2/internal/vfs"
 )
-
-// seqReserve is how far ahead of the newest sequence number a checkpoint
-// reserves: after a crash numbering resumes above the reservation, so a
-// number handed out before the crash is never reused. A stream reaching its
-// reservation writes a checkpoint; at 100 Hz that is once every 3 hours.
-const seqReserve = 1 << 20
 
 // diskRetryMs is how long a disk in error is left alone before a retry.
 const diskRetryMs = 1000
@@ -40,6 +36,19 @@ type diskTier struct {
 	err         error   // last disk error, nil when healthy
 	retryAt     int64
 
+	jr          *journal.Journal // nil: read-only, or the journal could not be mapped
+	boot        string           // this boot's ID ("" when unknown)
+	replaying   bool             // Open is applying the journal: journal nothing
+	opening     bool             // Open is recovering: streams keep their stored numbers
+	unjournaled uint64           // changes the journal could not take
+	jbuf        [32]byte         // scratch: one journal entry
+	syncing     bool             // a group commit is syncing the journal outside the lock
+	synced      *sync.Cond       // broadcast when a group commit ends
+	lastSync    int64            // clock ms of the last interval sync
+	jsize       int              // bytes of each journal file
+	liveStale   bool             // a read error during an ACK left segment live counts high
+	replayed    uint64           // journal entries applied at Open
+
 	frame []byte         // scratch: one encoded frame
 	recs  []spool.Record // scratch: one decoded frame
 	cp    []byte         // scratch: the checkpoint
@@ -57,7 +66,7 @@ type diskStream struct {
 	n        uint32
 	rd, ack  dpos // first unread and first unacknowledged record of the disk part
 	lastSeq  uint64
-	reserved uint64
+	reserved uint64 // format 1 stores: the reservation numbering resumes at after a crash
 }
 
 // dpos is a disk cursor: the stream's first record with a sequence number
@@ -222,64 +231,53 @@ func (m *Manager) appendDisk(s *Stream, v uint32, utc int64) error {
 	if s.pending+s.unread == maxStreamRecords {
 		return ErrFull
 	}
+	seq := ds.lastSeq + 1
+	if err := m.stageRecord(s, seq, v, utc, false); err != nil {
+		return err
+	}
+	s.unread++
+	m.jRecord(s, false, false, v, ds.stage.H.LastTS)
+	return nil
+}
+
+// stageRecord adds record seq to the stream's stage, writing the stage out
+// first when the record does not continue it. exact keeps TSD times as
+// given (replay and restore).
+func (m *Manager) stageRecord(s *Stream, seq uint64, v uint32, utc int64, exact bool) error {
+	d := m.disk
+	ds := d.stream(s)
 	if ds.n == 0 {
-		ds.rd = dpos{pos: d.endPos(), seq: ds.lastSeq + 1}
+		ds.rd = dpos{pos: d.endPos(), seq: seq}
 		ds.ack = ds.rd
 	}
 	if ds.stage.H.Count == 0 {
 		ds.stage.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
 	}
-	seq := ds.lastSeq + 1
-	if d.sync.mode == syncAlways {
-		return m.appendDurable(s, seq, v, utc)
+	add := ds.stage.Add
+	if exact {
+		add = ds.stage.AddExact
 	}
-	if !ds.stage.Add(seq, v, utc) {
+	if !add(seq, v, utc) {
 		if err := m.flush(s); err != nil {
 			return err
 		}
-		if !ds.stage.Add(seq, v, utc) {
+		if !add(seq, v, utc) {
 			panic("mm2: a record does not fit an empty frame")
 		}
 	}
-	ds.lastSeq = seq
+	ds.lastSeq = max(ds.lastSeq, seq)
 	ds.n++
-	s.unread++
 	return nil
 }
 
-// appendDurable writes one record as its own frame and syncs it before
-// returning (SyncAlways). On any error the record is taken back out, so an
-// error means it was not stored.
-func (m *Manager) appendDurable(s *Stream, seq uint64, v uint32, utc int64) error {
-	d := m.disk
-	ds := d.stream(s)
-	if err := m.flush(s); err != nil { // a stage left by another policy
-		return err
+// restoreDisk puts a record of the disk part back at Open (from the
+// checkpoint's stages or the journal).
+func (m *Manager) restoreDisk(s *Stream, seq uint64, v uint32, utc int64) bool {
+	if m.stageRecord(s, seq, v, utc, true) != nil {
+		return false
 	}
-	mk := ds.stage.Mark()
-	ds.stage.Add(seq, v, utc)
-	d.frame = spool.AppendFrame(d.frame[:0], ds.stage.H, ds.stage.Payload)
-	for len(d.log.Segs) > 1 && d.log.Total+int64(len(d.frame)) > m.opts.DiskCapBytes {
-		if err := m.dropFrontSegment(); err != nil {
-			ds.stage.Rewind(mk)
-			return d.fail(m.now(), err)
-		}
-	}
-	pos, err := d.log.Append(d.frame, s.idx, 1)
-	if err == nil {
-		if err = d.log.Sync(); err != nil {
-			err = errors.Join(err, d.log.Unappend(pos, int64(len(d.frame)), 1))
-		}
-	}
-	ds.stage.Rewind(mk)
-	if err != nil {
-		return d.fail(m.now(), err)
-	}
-	d.err = nil
-	ds.lastSeq = seq
-	ds.n++
 	s.unread++
-	return nil
+	return true
 }
 
 // flush writes the stream's stage as one frame, making room under the cap.
@@ -363,6 +361,7 @@ func (m *Manager) dropFrontSegment() error {
 			ds.rd = ds.ack
 		}
 		s.countDrop(DropDiskCap, uint32(dropped))
+		m.jThrough(jDrop, s, h.LastSeq(), DropDiskCap)
 		if m.log.Enabled(context.Background(), slog.LevelWarn) {
 			m.log.Warn("mm2: disk cap reached, dropped oldest records", "stream", s.ID().String(),
 				"records", dropped, "segment", seg.No)
@@ -371,42 +370,72 @@ func (m *Manager) dropFrontSegment() error {
 	return d.log.RemoveFront()
 }
 
-// ackDisk acknowledges the first k records of the disk part.
-func (m *Manager) ackDisk(s *Stream, k int) error {
+// ackThrough acknowledges every record of the stream numbered up to
+// through, RAM part first, and returns how many; the caller takes them off
+// pending or unread. The disk cursor is moved by sequence number, so a read
+// error part-way (the per-segment live counts are then left high, and the
+// segment is kept until the cap drops it) never strands or misnumbers
+// records; the error is kept as the disk state.
+func (s *Stream) ackThrough(through uint64) int {
+	m := s.m
 	d := m.disk
 	ds := d.stream(s)
-	for k > 0 {
+	n := 0
+	if s.acked < through && ds.ram > 0 {
+		k := int(min(uint64(ds.ram), through-s.acked))
+		s.acked += uint64(k)
+		s.freeAcked(int(s.headSkip) + k)
+		ds.ram -= uint32(k)
+		n += k
+	}
+	for ds.n > 0 {
 		f, err := d.resolve(s, &ds.ack)
 		if err != nil {
-			return err
+			// Count by sequence number alone: the records from the cursor
+			// to through are the next ones of the disk part.
+			k := int(min(uint64(ds.n), through+1-min(through+1, ds.ack.seq)))
+			ds.n -= uint32(k)
+			n += k
+			ds.ack.seq = max(ds.ack.seq, through+1)
+			d.liveStale = true
+			_ = d.fail(m.now(), err)
+			break
 		}
-		take := min(k, int(f.h.Count)-f.idx)
-		if take <= 0 {
-			return fmt.Errorf("mm2: acknowledging beyond the disk part of %v", s.ID())
+		first := f.h.FirstSeq + uint64(f.idx)
+		if f.idx >= int(f.h.Count) || first > through {
+			break
 		}
+		take := int(min(uint64(int(f.h.Count)-f.idx), through-first+1))
 		if !f.stage {
 			if seg := d.log.Find(f.pos.Seg); seg != nil {
 				seg.Live -= take
 			}
 		}
-		s.acked = f.h.FirstSeq + uint64(f.idx+take) - 1
-		ds.ack.seq = s.acked + 1
+		ds.ack.seq = first + uint64(take)
+		s.acked = ds.ack.seq - 1
 		ds.n -= uint32(take)
-		k -= take
+		n += take
 	}
-	return m.retireSegments()
+	if ds.ram == 0 {
+		// Records up to through that are gone already (a segment retired
+		// before a crash, replayed at Open) are acknowledged all the same.
+		s.acked = max(s.acked, through)
+		if ds.n > 0 {
+			s.acked = min(s.acked, ds.ack.seq-1)
+		} else {
+			s.acked = max(s.acked, ds.lastSeq) // empty: RAM numbering continues from the newest
+		}
+	}
+	if ds.rd.seq < ds.ack.seq {
+		ds.rd = ds.ack
+	}
+	return n
 }
 
 // retireSegments removes front segments holding no unacknowledged record.
 func (m *Manager) retireSegments() error {
 	d := m.disk
-	for len(d.log.Segs) > 0 && d.log.Segs[0].Live == 0 && d.log.Active() != d.log.Segs[0] {
-		if d.sync.mode == syncAlways {
-			// Publish the acknowledgement durably before the data goes.
-			if err := m.checkpoint(false); err != nil {
-				return err
-			}
-		}
+	for len(d.log.Segs) > 0 && d.log.Segs[0].Live <= 0 && d.log.Active() != d.log.Segs[0] {
 		if err := d.log.RemoveFront(); err != nil {
 			return d.fail(m.now(), err)
 		}
@@ -414,23 +443,73 @@ func (m *Manager) retireSegments() error {
 	return nil
 }
 
-// maybeCheckpoint runs the SyncInterval checkpoint when it is due.
-func (m *Manager) maybeCheckpoint() error {
+// maintain is the disk tier's work after a change: a checkpoint when the
+// journal is half full (so it never fills in the middle of a change), and
+// under SyncInterval the journal's sync when it is due.
+func (m *Manager) maintain() error {
 	d := m.disk
-	if d == nil || d.sync.mode != syncInterval {
+	if d == nil || d.readOnly {
 		return nil
 	}
-	if now := m.now(); now-d.lastCP >= d.sync.interval.Milliseconds() {
-		if err := m.flushAll(context.Background()); err != nil {
-			return err
+	if d.jr == nil || d.jr.Used() > 0.5 {
+		if d.jr != nil || d.err == nil || d.retry(m.now()) {
+			if err := m.checkpoint(false); err != nil {
+				return err
+			}
 		}
-		return m.checkpoint(false)
+	}
+	switch d.sync.mode {
+	case syncAlways:
+		return m.commit()
+	case syncInterval:
+		if now := m.now(); now-d.lastSync >= d.sync.interval.Milliseconds() {
+			d.lastSync = now
+			return m.commit()
+		}
 	}
 	return nil
 }
 
-// checkpoint syncs the log and writes the state file: every stream's
-// cursors and the RAM tier's unacknowledged records.
+// commit makes every journal entry made so far durable (msync). Callers
+// that arrive while another commit is syncing wait for it and share the
+// next one (group commit); the sync itself runs without the manager's
+// lock, so writers of other streams go on meanwhile. It is called with
+// the lock held and returns with it held. A store without a journal writes
+// a checkpoint instead. An idle store writes nothing.
+func (m *Manager) commit() error {
+	d := m.disk
+	if d.jr == nil {
+		return m.checkpoint(false)
+	}
+	e, _, to := d.jr.Pending()
+	for d.jr != nil && !d.jr.Covers(e, to) && !m.closed {
+		if d.syncing {
+			d.synced.Wait()
+			continue
+		}
+		e2, from, to2 := d.jr.Pending()
+		d.syncing = true
+		jr := d.jr
+		m.mu.Unlock()
+		err := jr.SyncRange(e2, from, to2)
+		m.mu.Lock()
+		d.syncing = false
+		d.synced.Broadcast()
+		if err != nil {
+			return d.fail(m.now(), err)
+		}
+		d.log.Syncs++
+		if d.jr != nil {
+			d.jr.Synced(e2, to2)
+		}
+	}
+	return nil
+}
+
+// checkpoint writes the state file and syncs it with the log: every
+// stream's cursors, the RAM tier's unacknowledged records and the disk
+// tier's frames being filled. The journal then starts a new epoch: the
+// entries of the old one are in the checkpoint.
 func (m *Manager) checkpoint(clean bool) error {
 	d := m.disk
 	if err := d.log.Sync(); err != nil {
@@ -439,30 +518,50 @@ func (m *Manager) checkpoint(clean bool) error {
 	// A failed attempt leaves its slot torn; the next attempt must go to the
 	// same slot, never over the other one, which holds the last good checkpoint.
 	c := spool.Checkpoint{Gen: d.gen + 1, Clean: clean, Streams: make([]spool.StreamState, 0, m.nStream)}
-	var frames []byte
+	var frames, stages []byte
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
 		ds := d.stream(s)
 		c.Streams = append(c.Streams, spool.StreamState{
 			Source: uint8(s.source), Kind: uint8(s.kind), Sensor: s.sensor, Period: s.periodMs,
-			Acked: s.acked, LastSeq: ds.lastSeq, Reserved: ds.lastSeq + seqReserve,
+			Acked: s.acked, LastSeq: ds.lastSeq, Reserved: ds.lastSeq,
 		})
 		frames = m.appendRAMFrames(frames, s)
+		if h := ds.stage.H; h.Count > 0 && h.LastSeq() >= ds.ack.seq {
+			stages = spool.AppendFrame(stages, h, ds.stage.Payload)
+		}
 	}
-	c.Frames = frames
+	c.Frames, c.Stages = frames, stages
 	d.cp = spool.AppendCheckpoint(d.cp[:0], &c)
 	if err := d.writeSlot(int(c.Gen%2), d.cp); err != nil {
 		return d.fail(m.now(), err)
 	}
 	d.gen = c.Gen
 	d.clean = clean
-	// Only a durable reservation may be used.
-	for i := 0; i < m.nStream; i++ {
-		d.stream(m.at(uint16(i))).reserved = c.Streams[i].Reserved
-	}
 	d.checkpoints++
 	d.lastCP = m.now()
+	d.startJournal()
 	return nil
+}
+
+// startJournal begins the journal epoch of the newest checkpoint, mapping
+// the journal first if that failed before (a full disk at Open).
+func (d *diskTier) startJournal() {
+	if d.readOnly {
+		return
+	}
+	if d.jr == nil {
+		j, err := journal.Open(d.fs, d.dir, d.jsize)
+		if err != nil {
+			return
+		}
+		d.jr = j
+	}
+	flags := uint8(0)
+	if d.sync.mode == syncAlways {
+		flags = journal.FlagDurable
+	}
+	d.jr.Start(d.gen, d.boot, flags)
 }
 
 // writeSlot overwrites checkpoint slot i with b and syncs it. The first

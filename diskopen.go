@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"sync"
 	"time"
 
+	"github.com/mm2go/mm2/internal/journal"
 	"github.com/mm2go/mm2/internal/spool"
 	"github.com/mm2go/mm2/internal/vfs"
 )
@@ -26,26 +28,39 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	} else if err := fsys.SyncDir(path.Dir(path.Clean(o.Dir))); err != nil { // the directory itself must survive a crash
 		return fmt.Errorf("mm2: disk backend: %w", err)
 	}
-	d := &diskTier{fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), sync: o.Sync, readOnly: readOnly}
+	d := &diskTier{fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), sync: o.Sync,
+		readOnly: readOnly, boot: vfs.BootID(fsys), jsize: o.JournalBytes, synced: sync.NewCond(&m.mu)}
 	m.disk = d
-	cp, clean := m.loadCheckpoint()
-	for _, st := range cp.Streams {
+	d.opening = true
+	defer func() { d.opening = false }()
+	cp, clean, damaged, err := m.loadCheckpoint()
+	if err != nil {
+		return err
+	}
+	// A process crash leaves the page cache, so the journal of this boot is
+	// whole and numbering continues exactly; after a power cut (another
+	// boot) numbering resumes above the durable reservations, so no number a
+	// reader may have seen is reused. A clean checkpoint needs neither.
+	sameBoot, durable := m.journalOrigin(cp.Gen)
+	jump := damaged || (!clean && !sameBoot && !durable)
+	byIdx := make(map[uint16]*Stream, len(cp.Streams))
+	start := make(map[*Stream]uint64, len(cp.Streams))
+	for i, st := range cp.Streams {
 		s, err := m.configureLocked(StreamID{Source(st.Source), st.Sensor}, Kind(st.Kind), time.Duration(st.Period)*time.Millisecond)
 		if err != nil {
 			m.noteDamage(spool.Damage{File: spool.CheckpointNames[cp.Gen%2], Err: err})
 			continue
 		}
+		byIdx[uint16(i)] = s
+		start[s] = st.LastSeq
 		ds := d.stream(s)
 		s.acked = st.Acked
-		ds.lastSeq = st.LastSeq
-		if !clean {
-			ds.lastSeq = st.Reserved
-		}
+		ds.lastSeq, ds.reserved = st.LastSeq, st.Reserved
 	}
 	m.restoreRAM(cp.Frames)
 	seen := map[uint16]uint64{}
 	damage, err := d.log.Recover(func(pos spool.Pos, h spool.FrameHeader, _ []byte) (uint16, int, bool) {
-		return m.recoverFrame(pos, h, seen, clean)
+		return m.recoverFrame(pos, h, seen)
 	}, !readOnly)
 	for _, dm := range damage {
 		m.noteDamage(dm)
@@ -53,9 +68,32 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	if err != nil {
 		return fmt.Errorf("mm2: disk backend: %w", err)
 	}
+	// What is already in the disk part (or acknowledged) is not restored
+	// again from the checkpoint's stages or the journal.
+	top := make(map[*Stream]uint64, m.nStream)
+	for i := 0; i < m.nStream; i++ {
+		s := m.at(uint16(i))
+		top[s] = max(s.acked+uint64(d.stream(s).ram), seen[s.idx])
+	}
+	m.restoreStages(cp.Stages, top)
+	applied, skipped := m.replayJournal(cp.Gen, byIdx, start, top)
+	d.replayed, d.skippedRecords = uint64(applied), d.skippedRecords+uint64(skipped)
+	// After a power cut, the entries the journal lost are at most its
+	// capacity less what was replayed (each record took an entry), and a
+	// journal of an epoch whose checkpoint is missing may have lost all of
+	// its capacity: numbering resumes that far above what was found, so a
+	// number handed out before the cut is never reused.
+	jcap := journal.Capacity(o.JournalBytes, minRecordEntry)
+	lost := jcap - min(jcap, uint64(applied))
+	if m.scanAhead(cp.Gen + 1) {
+		jump, lost = true, lost+jcap
+	}
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
 		ds := d.stream(s)
+		if jump {
+			ds.lastSeq = max(ds.lastSeq+lost, ds.reserved)
+		}
 		ds.rd = ds.ack
 		if ds.n == 0 {
 			ds.rd = dpos{pos: d.endPos(), seq: ds.lastSeq + 1}
@@ -76,20 +114,83 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		d.recovered += uint64(d.st[i].ram) + uint64(d.st[i].n)
 	}
 	if d.recovered > 0 || len(d.damage) > 0 {
-		m.log.Info("mm2: recovered store", "dir", o.Dir, "records", d.recovered,
-			"skipped_records", d.skippedRecords, "skipped_frames", d.skippedFrames, "clean", clean)
+		m.log.Info("mm2: recovered store", "dir", o.Dir, "records", d.recovered, "journal_entries", applied,
+			"skipped_records", d.skippedRecords, "skipped_frames", d.skippedFrames, "clean", clean, "renumbered", jump)
 	}
-	// Mark the store as running (a crash from now on is unclean) and persist
-	// the sequence reservations before any number is handed out. A full or
-	// failing disk does not stop Open: writes retry this first.
 	d.clean = clean
 	if readOnly {
 		return nil
 	}
+	// Persist what recovery found and start the journal. A full or failing
+	// disk does not stop Open: the checkpoint is retried (Stats shows the
+	// error), and until it succeeds changes are not journaled.
 	if err := m.checkpoint(false); err != nil {
-		m.log.Warn("mm2: cannot write the checkpoint at open; writes will retry", "error", err.Error())
+		m.log.Warn("mm2: cannot write the checkpoint at open; will retry", "error", err.Error())
 	}
 	return nil
+}
+
+// journalOrigin reports whether the journal after checkpoint gen was
+// written in this boot of the machine (a process crash keeps every entry),
+// and whether its writer synced every entry before returning (SyncAlways).
+func (m *Manager) journalOrigin(gen uint64) (sameBoot, durable bool) {
+	d := m.disk
+	f, err := d.fs.Open(path.Join(d.dir, journal.Names[gen%2]))
+	if err != nil {
+		return false, false
+	}
+	defer func() { _ = f.Close() }()
+	b := make([]byte, journal.HeaderSize)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return false, false
+	}
+	h, err := journal.ParseHeader(b)
+	if err != nil || h.Epoch != gen {
+		return false, false
+	}
+	return d.boot != "" && h.Boot == d.boot, h.Flags&journal.FlagDurable != 0
+}
+
+// scanAhead reports whether the journal holds entries of epoch e, made
+// after a checkpoint that is now missing or damaged (the older one was
+// loaded): their changes are lost, and numbering must jump past them.
+func (m *Manager) scanAhead(e uint64) bool {
+	d := m.disk
+	b, err := readBounded(d.fs, path.Join(d.dir, journal.Names[e%2]), int64(m.opts.JournalBytes))
+	if err != nil {
+		return false
+	}
+	return journal.Entries(b, e, func([]byte) {}) > 0
+}
+
+// restoreStages puts the checkpoint's frames being filled back into the
+// disk part, past what the segments hold.
+func (m *Manager) restoreStages(frames []byte, top map[*Stream]uint64) {
+	recs := make([]spool.Record, 0, spool.MaxFramePayload/4+1)
+	for off := 0; off < len(frames); {
+		h, payload, err := spool.DecodeFrame(frames[off:])
+		if err != nil {
+			return // verified by DecodeCheckpoint
+		}
+		off += h.Size()
+		pos, found := m.search(StreamID{Source(h.Source), h.Sensor})
+		if !found {
+			continue
+		}
+		s := m.at(m.index[pos])
+		recs, _ = spool.FrameRecords(h, payload, recs)
+		for i, r := range recs {
+			seq := h.FirstSeq + uint64(i)
+			if seq <= top[s] {
+				continue
+			}
+			if !m.restoreDisk(s, seq, r.Value, r.UTC) {
+				m.disk.skippedRecords++
+				continue
+			}
+			top[s] = seq
+		}
+	}
 }
 
 // loadCheckpoint reads both checkpoint slots and returns the valid one
@@ -97,7 +198,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 // corrupted/. When the newest checkpoint may be the damaged one, the store
 // is treated as unclean and numbering jumps a further reservation, so no
 // number handed out after the older checkpoint is reused.
-func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool) {
+func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool, bool, error) {
 	d := m.disk
 	var best spool.Checkpoint
 	found, damaged := false, false
@@ -108,6 +209,10 @@ func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool) {
 		}
 		d.slotDurable[i] = true
 		cp, err := spool.DecodeCheckpoint(b)
+		if spool.IsNewerVersion(b) {
+			return spool.Checkpoint{}, false, false, fmt.Errorf("mm2: disk backend: %s was written by a newer mm2 (checkpoint format %d; this build reads 1 to %d): %w",
+				name, b[4], spool.CheckpointVersion, ErrInvalidArgument)
+		}
 		if err != nil {
 			damaged = true
 			m.noteDamage(spool.Damage{File: name, Err: err, Bytes: int64(len(b))})
@@ -122,16 +227,10 @@ func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool) {
 		}
 	}
 	if !found {
-		return spool.Checkpoint{}, false
+		return spool.Checkpoint{}, false, damaged, nil
 	}
 	d.gen = best.Gen
-	if damaged {
-		for i := range best.Streams {
-			best.Streams[i].Reserved += seqReserve
-		}
-		return best, false
-	}
-	return best, best.Clean
+	return best, best.Clean && !damaged, damaged, nil
 }
 
 // restoreRAM puts the checkpoint's RAM records back into the pool.
@@ -171,7 +270,7 @@ func (m *Manager) restoreRAM(frames []byte) {
 }
 
 // recoverFrame files one good frame found in a segment under its stream.
-func (m *Manager) recoverFrame(pos spool.Pos, h spool.FrameHeader, seen map[uint16]uint64, clean bool) (uint16, int, bool) {
+func (m *Manager) recoverFrame(pos spool.Pos, h spool.FrameHeader, seen map[uint16]uint64) (uint16, int, bool) {
 	d := m.disk
 	id := StreamID{Source(h.Source), h.Sensor}
 	var s *Stream
@@ -183,9 +282,6 @@ func (m *Manager) recoverFrame(pos spool.Pos, h spool.FrameHeader, seen map[uint
 			d.skippedFrames++
 			d.skippedRecords += uint64(h.Count)
 			return 0, 0, false
-		}
-		if !clean {
-			d.stream(s).lastSeq = seqReserve // unknown to the checkpoint: leave room above lost numbers
 		}
 	}
 	if uint8(s.kind) != h.Kind || (s.kind == TSD && s.periodMs != h.Period) {
@@ -205,12 +301,7 @@ func (m *Manager) recoverFrame(pos spool.Pos, h spool.FrameHeader, seen map[uint
 	ds.n += uint32(live)
 	s.unread += uint32(live)
 	seen[s.idx] = h.LastSeq()
-	if h.LastSeq() > ds.lastSeq {
-		ds.lastSeq = h.LastSeq()
-		if !clean {
-			ds.lastSeq += seqReserve
-		}
-	}
+	ds.lastSeq = max(ds.lastSeq, h.LastSeq())
 	return s.idx, live, true
 }
 

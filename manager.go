@@ -128,14 +128,20 @@ func (m *Manager) Close() error {
 	}
 	defer m.mu.Unlock()
 	m.closed = true
-	if m.disk == nil || m.disk.readOnly {
+	d := m.disk
+	if d == nil || d.readOnly {
 		return nil
 	}
-	err := m.flushAll(context.Background())
-	if err == nil {
-		err = m.checkpoint(true)
+	for d.syncing { // a group commit is using the journal
+		d.synced.Wait()
 	}
-	return errors.Join(err, m.disk.log.Close())
+	err := m.checkpoint(true)
+	var jerr error
+	if d.jr != nil {
+		jerr = d.jr.Close()
+		d.jr = nil
+	}
+	return errors.Join(err, jerr, d.log.Close())
 }
 
 // Profile is the profile the manager runs with, after Options were applied.
@@ -193,8 +199,13 @@ func (m *Manager) configureLocked(id StreamID, kind Kind, period time.Duration) 
 	m.index = append(m.index, 0)
 	copy(m.index[pos+1:], m.index[pos:])
 	m.index[pos] = uint16(idx)
-	if m.disk != nil {
-		m.disk.stream(s) // allocated now, so reading stats never grows the manager
+	if d := m.disk; d != nil {
+		ds := d.stream(s) // allocated now, so reading stats never grows the manager
+		if !d.opening {
+			s.acked = d.newStreamBase(m.opts.JournalBytes)
+			ds.lastSeq = s.acked
+			m.jConfigure(s)
+		}
 	}
 	return s, nil
 }
@@ -293,9 +304,9 @@ func (c GPSConfig) sensors() [4]uint32 {
 
 // PowerDown starts a power-down: from now on writes fail with
 // ErrPoweringDown; reads, ACKs and NACKs still work. The disk backend
-// writes every unwritten frame, syncs the log and writes a clean checkpoint
-// holding every stream's cursors and the RAM tier's unacknowledged records,
-// all before ctx's deadline (ctx.Err() otherwise). The mock backend has
+// syncs the log and writes a clean checkpoint holding every stream's
+// cursors, the RAM tier's unacknowledged records and the frames being
+// filled, before ctx's deadline (ctx.Err() otherwise). The mock backend has
 // nothing to spool. Errors: ErrClosed, ctx.Err(), disk errors.
 func (m *Manager) PowerDown(ctx context.Context) error {
 	if err := m.lockOpen(); err != nil {
@@ -305,9 +316,6 @@ func (m *Manager) PowerDown(ctx context.Context) error {
 	m.powering = true
 	if m.disk == nil {
 		return ctx.Err()
-	}
-	if err := m.flushAll(ctx); err != nil {
-		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -21,13 +21,21 @@ const (
 	syncAlways
 )
 
-// SyncOnPowerDown syncs only on PowerDown and Close (least flash wear).
+// SyncOnPowerDown forces nothing to the device before PowerDown or Close
+// (least flash wear), yet loses nothing on a process crash: every write and
+// ACK is in the crash journal, a shared memory mapping, when it returns. A
+// power cut without PowerDown can lose what the operating system had not
+// written back. The default.
 func SyncOnPowerDown() SyncPolicy { return SyncPolicy{mode: syncOnPowerDown} }
 
-// SyncInterval checkpoints every d.
+// SyncInterval is SyncOnPowerDown that also makes the journal durable every
+// d (one msync when something changed), so a power cut loses at most the
+// last d.
 func SyncInterval(d time.Duration) SyncPolicy { return SyncPolicy{mode: syncInterval, interval: d} }
 
 // SyncAlways makes every write and ACK durable before it returns.
+// Concurrent writers and ACKs share one msync of the journal (group
+// commit), made without the manager's lock.
 func SyncAlways() SyncPolicy { return SyncPolicy{mode: syncAlways} }
 
 func (p SyncPolicy) String() string {
@@ -50,6 +58,7 @@ type Options struct {
 	SpillPercent int              // pool use at which new sectors go to disk; 0 = 80
 	DiskCapBytes int64            // 0 = 256 MB
 	SegmentBytes int              // 0 = 64 KB
+	JournalBytes int              // each of the two crash journal files; 0 = 1 MB
 	Clock        func() time.Time // nil = time.Now
 	Logger       *slog.Logger     // nil = discard
 }
@@ -88,6 +97,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SegmentBytes == 0 {
 		o.SegmentBytes = DefaultSegmentBytes
+	}
+	if o.JournalBytes == 0 {
+		o.JournalBytes = DefaultJournalBytes
+	}
+	if o.JournalBytes < 4<<10 || o.JournalBytes > 1<<30 {
+		return o, bad("journal size %d out of 4 KB..1 GB", o.JournalBytes)
 	}
 	if o.DiskCapBytes < 0 || o.DiskCapBytes > MaxDiskCapBytes {
 		return o, bad("disk cap %d out of 1..%d bytes", o.DiskCapBytes, int64(MaxDiskCapBytes))

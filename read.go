@@ -10,6 +10,9 @@ func (s *Stream) Read() (Sample, error) {
 		return Sample{}, err
 	}
 	defer m.mu.Unlock()
+	if err := m.beforeRead(); err != nil {
+		return Sample{}, err
+	}
 	var one [1]Sample
 	if _, err := s.read(one[:], true); err != nil {
 		return Sample{}, err
@@ -26,6 +29,9 @@ func (s *Stream) ReadBulk(dst []Sample) (int, error) {
 		return 0, err
 	}
 	defer m.mu.Unlock()
+	if err := m.beforeRead(); err != nil {
+		return 0, err
+	}
 	return s.read(dst, true)
 }
 
@@ -37,6 +43,9 @@ func (s *Stream) PeekBulk(dst []Sample) (int, error) {
 		return 0, err
 	}
 	defer m.mu.Unlock()
+	if err := m.beforeRead(); err != nil {
+		return 0, err
+	}
 	return s.read(dst, false)
 }
 
@@ -90,6 +99,9 @@ func (s *Stream) Peek(i int) (Sample, error) {
 		return Sample{}, err
 	}
 	defer m.mu.Unlock()
+	if err := m.beforeRead(); err != nil {
+		return Sample{}, err
+	}
 	if i < 0 {
 		return Sample{}, fmt.Errorf("%w: peek index %d", ErrInvalidArgument, i)
 	}
@@ -112,4 +124,20 @@ func (s *Stream) Peek(i int) (Sample, error) {
 		return Sample{}, err
 	}
 	return one[0], nil
+}
+
+// beforeRead makes sure that under SyncAlways a reader is handed no record
+// that is not durable yet: it syncs the journal first (see commit, which
+// releases the lock while it syncs). Errors: ErrClosed if the manager was
+// closed meanwhile.
+func (m *Manager) beforeRead() error {
+	d := m.disk
+	if d == nil || d.readOnly || d.jr == nil || d.sync.mode != syncAlways {
+		return nil
+	}
+	_ = m.commit() // a disk error is a state; the read goes on
+	if m.closed {
+		return ErrClosed
+	}
+	return nil
 }

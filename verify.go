@@ -1,7 +1,6 @@
 package mm2
 
 import (
-	"context"
 	"path"
 
 	"github.com/mm2go/mm2/internal/spool"
@@ -84,16 +83,18 @@ func VerifyFS(fsys vfs.FS, dir string, repair bool) (VerifyReport, error) {
 	return r, nil
 }
 
-// Tick does the manager's periodic work: the SyncInterval checkpoint when
-// it is due, and a retry of a failed disk. Writes and ACKs do the same work
-// as they go; Tick is for quiet periods. Errors: ErrClosed, disk errors.
+// Tick does the manager's periodic work: the SyncInterval sync of the
+// journal when it is due, a checkpoint when the journal is half full, and a
+// retry of a failed disk. Writes and ACKs do the same work as they go; Tick
+// is for quiet periods. An idle store writes nothing. Errors: ErrClosed,
+// disk errors.
 func (m *Manager) Tick() error {
 	if err := m.lockOpen(); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
 	d := m.disk
-	if d == nil {
+	if d == nil || d.readOnly {
 		return nil
 	}
 	if d.err != nil && d.retry(m.now()) {
@@ -102,24 +103,20 @@ func (m *Manager) Tick() error {
 		}
 		d.err = nil
 	}
-	return m.maybeCheckpoint()
+	return m.maintain()
 }
 
 // Sync makes everything written and acknowledged so far durable now,
-// whatever the sync policy: it writes every frame being filled, syncs the
-// log and writes a checkpoint (cursors and the RAM tier). It is how a
-// caller groups many writes under one sync. The mock backend has nothing
-// to do. Errors: ErrClosed, disk errors.
+// whatever the sync policy: one msync of the crash journal, shared with
+// concurrent callers. It is how a caller groups many writes under one
+// sync. The mock backend has nothing to do. Errors: ErrClosed, disk errors.
 func (m *Manager) Sync() error {
 	if err := m.lockOpen(); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
-	if m.disk == nil {
+	if m.disk == nil || m.disk.readOnly {
 		return nil
 	}
-	if err := m.flushAll(context.Background()); err != nil {
-		return err
-	}
-	return m.checkpoint(false)
+	return m.commit()
 }

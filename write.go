@@ -25,7 +25,7 @@ func (s *Stream) WriteTSD(value uint32) error {
 		if s.kind != TSD {
 			err = ErrKindMismatch
 		} else if m.disk != nil {
-			err = m.writeDisk(s, value, m.now())
+			err = m.afterWrite(m.writeDisk(s, value, m.now()))
 		} else {
 			err = s.appendTSD(value, m.now(), int64(s.periodMs))
 		}
@@ -44,7 +44,7 @@ func (s *Stream) WriteEVT(value uint32, utcMs int64) error {
 		if s.kind != EVT {
 			err = ErrKindMismatch
 		} else if m.disk != nil {
-			err = m.writeDisk(s, value, utcMs)
+			err = m.afterWrite(m.writeDisk(s, value, utcMs))
 		} else {
 			err = s.appendEVT(value, utcMs)
 		}
@@ -73,7 +73,7 @@ func (s *Stream) WriteEventWithGPS(value uint32, fix GPSFix) error {
 	now := m.now()
 	if m.gpsSet&(1<<s.source) == 0 {
 		if m.disk != nil {
-			return m.writeDisk(s, value, now)
+			return m.afterWrite(m.writeDisk(s, value, now))
 		}
 		return s.appendEVT(value, now)
 	}
@@ -93,10 +93,10 @@ func (s *Stream) WriteEventWithGPS(value uint32, fix GPSFix) error {
 		// leaves the ones before it stored (each is counted and readable).
 		for i, t := range targets {
 			if err := m.writeDisk(t, vals[i], now); err != nil {
-				return err
+				return m.afterWrite(err)
 			}
 		}
-		return nil
+		return m.afterWrite(nil)
 	}
 	if err := m.reserve(s, targets[:], now); err != nil {
 		return err
@@ -314,6 +314,7 @@ func (s *Stream) dropHead(reason DropReason) {
 	}
 	if m.disk != nil {
 		m.disk.stream(s).ram -= n
+		m.jThrough(jDrop, s, s.acked, reason)
 	}
 	s.countDrop(reason, n)
 	if m.log.Enabled(context.Background(), slog.LevelWarn) {
@@ -348,37 +349,35 @@ func (m *Manager) noteUtilisation() {
 // below the spill threshold and the stream's disk part is empty, otherwise
 // in the disk part.
 func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
-	// Persist a new sequence reservation before handing out a number beyond
-	// the old one, and mark a cleanly shut store as running again before it
-	// changes (a crash would otherwise resume numbering below this record);
-	// if that fails nothing is stored.
-	if ds := m.disk.stream(s); ds.lastSeq >= ds.reserved || m.disk.clean {
-		if err := m.checkpoint(false); err != nil {
-			return err
-		}
+	slot := s.tailTakes(utc)
+	if m.wantDisk(s, !slot) {
+		return m.appendDisk(s, v, utc)
 	}
-	if m.wantDisk(s, !s.tailTakes(utc)) {
-		if err := m.appendDisk(s, v, utc); err != nil {
-			return err
-		}
+	var err error
+	if s.kind == TSD {
+		err = s.appendTSD(v, utc, int64(s.periodMs))
 	} else {
-		var err error
-		if s.kind == TSD {
-			err = s.appendTSD(v, utc, int64(s.periodMs))
-		} else {
-			err = s.appendEVT(v, utc)
-		}
-		if err != nil {
-			return err
-		}
-		ds := m.disk.stream(s)
-		ds.ram++
-		ds.lastSeq++
+		err = s.appendEVT(v, utc)
 	}
-	// The record is stored; a failed interval checkpoint is a disk state
-	// (Stats().DiskError), not a failed write.
-	_ = m.maybeCheckpoint()
+	if err != nil {
+		return err
+	}
+	ds := m.disk.stream(s)
+	ds.ram++
+	ds.lastSeq++
+	m.jRecord(s, true, slot && s.kind == TSD, v, utc)
 	return nil
+}
+
+// afterWrite runs the disk tier's upkeep once a write call has stored its
+// records: under SyncAlways the group commit that makes them durable. A
+// disk error there is a state (Stats().DiskError), not a failed write: the
+// records are stored and become durable at the first sync that succeeds.
+func (m *Manager) afterWrite(err error) error {
+	if m.disk != nil && err == nil {
+		_ = m.maintain()
+	}
+	return err
 }
 
 // tailTakes reports whether the stream's RAM tail sector can take a record

@@ -102,11 +102,11 @@ func (j *Journal) Close() error {
 // Start begins epoch e in file e%2: it writes the file's header (with the
 // boot ID) and an empty first entry. Entries of the epoch the file held
 // before no longer verify.
-func (j *Journal) Start(e uint64, boot string) {
+func (j *Journal) Start(e uint64, boot string, flags uint8) {
 	j.epoch = e
 	j.cur = j.maps[e%2].Bytes()
 	j.seed = seed(e)
-	putHeader(j.cur, e, boot)
+	putHeader(j.cur, e, boot, flags)
 	j.off = HeaderSize
 	j.cur[j.off] = 0
 	j.synced = 0
@@ -138,6 +138,12 @@ func (j *Journal) Append(p []byte) error {
 	return nil
 }
 
+// Capacity is how many entries of at least minEntry payload bytes a file
+// can hold: no more changes than that are made after a checkpoint.
+func Capacity(size, minEntry int) uint64 {
+	return uint64((size - HeaderSize) / (entryOverhead + minEntry))
+}
+
 // Used is the fraction of the epoch's file in use.
 func (j *Journal) Used() float64 { return float64(j.off) / float64(len(j.cur)) }
 
@@ -166,6 +172,10 @@ func (j *Journal) Synced(e uint64, to int) {
 	}
 }
 
+// Covers reports whether what was appended up to to in epoch e is durable:
+// synced, or in an older epoch (a checkpoint holds it).
+func (j *Journal) Covers(e uint64, to int) bool { return j.epoch != e || j.synced >= to }
+
 // Sync makes every entry appended so far durable.
 func (j *Journal) Sync() error {
 	e, from, to := j.Pending()
@@ -185,10 +195,11 @@ func seed(e uint64) uint32 {
 	return crc32.Checksum(b[:], castagnoli)
 }
 
-func putHeader(b []byte, e uint64, boot string) {
+func putHeader(b []byte, e uint64, boot string, flags uint8) {
 	clear(b[:HeaderSize])
 	binary.LittleEndian.PutUint32(b[0:], Magic)
 	b[4] = Version
+	b[5] = flags
 	binary.LittleEndian.PutUint64(b[8:], e)
 	if len(boot) > maxBoot {
 		boot = boot[:maxBoot]
@@ -202,7 +213,12 @@ func putHeader(b []byte, e uint64, boot string) {
 type Header struct {
 	Epoch uint64
 	Boot  string
+	Flags uint8 // the writer's; FlagDurable: every entry was synced before its call returned
 }
+
+// FlagDurable says the writer synced every entry before the call that made
+// it returned (SyncAlways): a power cut lost no returned change.
+const FlagDurable = 1
 
 // Errors of the reader.
 var (
@@ -229,7 +245,7 @@ func ParseHeader(b []byte) (Header, error) {
 	if n > maxBoot {
 		return Header{}, ErrHeader
 	}
-	return Header{Epoch: binary.LittleEndian.Uint64(b[8:]), Boot: string(b[17 : 17+n])}, nil
+	return Header{Epoch: binary.LittleEndian.Uint64(b[8:]), Boot: string(b[17 : 17+n]), Flags: b[5]}, nil
 }
 
 // Entries calls fn with every entry of a journal file of epoch e, in order,

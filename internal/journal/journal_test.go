@@ -29,7 +29,7 @@ func TestAppendSurvivesProcessCrashWithoutSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Start(7, "boot-a")
+	j.Start(7, "boot-a", 0)
 	for i := range 20 {
 		if err := j.Append(entry(i)); err != nil {
 			t.Fatal(err)
@@ -59,11 +59,11 @@ func TestAppendSurvivesProcessCrashWithoutSync(t *testing.T) {
 func TestNewEpochHidesTheOldOne(t *testing.T) {
 	mem := vfs.NewMem()
 	j, _ := Open(mem, "", MinSize)
-	j.Start(2, "b")
+	j.Start(2, "b", 0)
 	for i := range 30 {
 		_ = j.Append(entry(i))
 	}
-	j.Start(4, "b") // same file, two checkpoints later
+	j.Start(4, "b", 0) // same file, two checkpoints later
 	_ = j.Append(entry(100))
 	got := collect(t, mem, 4)
 	if len(got) != 1 || !bytes.Equal(got[0], entry(100)) {
@@ -76,7 +76,7 @@ func TestNewEpochHidesTheOldOne(t *testing.T) {
 
 func TestFullRefusesAndAddsNothing(t *testing.T) {
 	j, _ := Open(vfs.NewMem(), "", MinSize)
-	j.Start(1, "")
+	j.Start(1, "", 0)
 	n := 0
 	for ; ; n++ {
 		if err := j.Append(entry(n)); err != nil {
@@ -97,7 +97,7 @@ func TestPowerCutLeavesAPrefix(t *testing.T) {
 	for seed := range uint64(50) {
 		mem := vfs.NewMem()
 		j, _ := Open(mem, "", 4*MinSize)
-		j.Start(3, "x")
+		j.Start(3, "x", 0)
 		for i := range 900 {
 			if err := j.Append(entry(i)); err != nil {
 				break

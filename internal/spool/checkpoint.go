@@ -11,6 +11,11 @@ const (
 	CheckpointMagic      = 0x43324d4d // "MM2C"
 	checkpointHeaderSize = 24
 	streamStateSize      = 40
+	// CheckpointVersion is the checkpoint format written: 2 adds the
+	// frames being filled (stages) of the disk tier. Version 1 checkpoints
+	// are read (they have no stages); a newer version is refused with
+	// ErrVersion.
+	CheckpointVersion = 2
 )
 
 // CheckpointNames are the two checkpoint slots. Checkpoint generation g is
@@ -40,6 +45,9 @@ type Checkpoint struct {
 	Clean   bool
 	Streams []StreamState
 	Frames  []byte // encoded frames, back to back
+	// Stages are the disk tier's frames being filled, encoded the same way:
+	// records on their way to a segment (version 2).
+	Stages []byte
 }
 
 // AppendCheckpoint encodes c onto dst.
@@ -47,7 +55,7 @@ func AppendCheckpoint(dst []byte, c *Checkpoint) []byte {
 	start := len(dst)
 	var h [checkpointHeaderSize]byte
 	binary.LittleEndian.PutUint32(h[0:], CheckpointMagic)
-	h[4] = Version
+	h[4] = CheckpointVersion
 	if c.Clean {
 		h[5] = 1
 	}
@@ -64,6 +72,8 @@ func AppendCheckpoint(dst []byte, c *Checkpoint) []byte {
 		binary.LittleEndian.PutUint64(b[32:], s.Reserved)
 		dst = append(dst, b[:]...)
 	}
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(c.Stages)))
+	dst = append(dst, c.Stages...)
 	dst = append(dst, c.Frames...)
 	payload := dst[start+checkpointHeaderSize:]
 	binary.LittleEndian.PutUint32(dst[start+16:], uint32(len(payload)))
@@ -81,8 +91,9 @@ func DecodeCheckpoint(b []byte) (Checkpoint, error) {
 	if binary.LittleEndian.Uint32(b) != CheckpointMagic {
 		return c, ErrMagic
 	}
-	if b[4] != Version {
-		return c, fmt.Errorf("%w %d", ErrVersion, b[4])
+	version := b[4]
+	if version < 1 || version > CheckpointVersion {
+		return c, fmt.Errorf("%w %d (this build reads checkpoint versions 1 to %d)", ErrVersion, version, CheckpointVersion)
 	}
 	n := int(binary.LittleEndian.Uint32(b[16:]))
 	if len(b) != checkpointHeaderSize+n {
@@ -115,13 +126,33 @@ func DecodeCheckpoint(b []byte) (Checkpoint, error) {
 				s.Source, s.Sensor, s.Acked, s.LastSeq, s.Reserved)
 		}
 	}
-	c.Frames = p[count*streamStateSize:]
-	for off := 0; off < len(c.Frames); {
-		h, _, err := DecodeFrame(c.Frames[off:])
-		if err != nil {
-			return c, fmt.Errorf("checkpoint frame at %d: %w", off, err)
+	rest := p[count*streamStateSize:]
+	if version >= 2 {
+		if len(rest) < 4 || int(binary.LittleEndian.Uint32(rest)) > len(rest)-4 {
+			return c, fmt.Errorf("%w: stage length", ErrFormat)
 		}
-		off += h.Size()
+		k := int(binary.LittleEndian.Uint32(rest))
+		if k > 0 {
+			c.Stages = rest[4 : 4+k]
+		}
+		rest = rest[4+k:]
+	}
+	c.Frames = rest
+	for _, frames := range [][]byte{c.Stages, c.Frames} {
+		for off := 0; off < len(frames); {
+			h, _, err := DecodeFrame(frames[off:])
+			if err != nil {
+				return c, fmt.Errorf("checkpoint frame at %d: %w", off, err)
+			}
+			off += h.Size()
+		}
 	}
 	return c, nil
+}
+
+// IsNewerVersion reports whether err says a file was written by a newer
+// format than this build reads: Open refuses such a store rather than
+// treat it as damage.
+func IsNewerVersion(b []byte) bool {
+	return len(b) > 4 && binary.LittleEndian.Uint32(b) == CheckpointMagic && b[4] > CheckpointVersion
 }

@@ -66,7 +66,7 @@ type dirEdit struct {
 
 // NewMem returns an empty in-memory filesystem whose root directory exists.
 func NewMem() *MemFS {
-	return &MemFS{root: newDir()}
+	return &MemFS{root: newDir(), boot: "mem"}
 }
 
 func newDir() *node {

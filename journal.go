@@ -1,0 +1,285 @@
+package mm2
+
+import (
+	"encoding/binary"
+	"errors"
+	"path"
+	"time"
+
+	"github.com/mm2go/mm2/internal/journal"
+	"github.com/mm2go/mm2/internal/pool"
+	"github.com/mm2go/mm2/internal/vfs"
+)
+
+// The crash journal (internal/journal) takes an entry for every change the
+// disk backend makes between two checkpoints, so that a process crash loses
+// nothing: the entries are stores into a shared memory mapping, in the
+// operating system as soon as the call returns. Open replays them on top of
+// the newest checkpoint and the segments. docs/format.md has the layout.
+const (
+	jConfig  = 1 // idx u16, source u8, kind u8, sensor u32, period u32, base u64 (the number before its first)
+	jRAMTSD  = 2 // idx u16, value u32: a TSD record in the RAM tail's next slot
+	jRAMAt   = 3 // idx u16, value u32, utc i64: a RAM record with its time (EVT, or TSD opening a sector)
+	jDisk    = 4 // idx u16, value u32, utc i64: a record of the disk part, with its stored time
+	jAck     = 5 // idx u16, through u64: every record up to through acknowledged
+	jDrop    = 6 // idx u16, through u64, reason u8: every record up to through dropped
+)
+
+// minRecordEntry is the smallest journal entry of a record (jRAMTSD's
+// payload): the journal's capacity in such entries bounds how many numbers
+// a stream can hand out between two checkpoints, which is how far
+// numbering jumps after a power cut.
+const minRecordEntry = 7
+
+// DefaultJournalBytes is the size of each of the two journal files.
+const DefaultJournalBytes = 1 << 20
+
+// openJournal maps the journal files of a writable store.
+func (m *Manager) openJournal() error {
+	d := m.disk
+	j, err := journal.Open(d.fs, d.dir, m.opts.JournalBytes)
+	if err != nil {
+		return err
+	}
+	d.jr = j
+	return nil
+}
+
+// jput appends one entry to the journal. When the journal is full a
+// checkpoint is written instead: it holds the change already, so the entry
+// is not needed. A journal that cannot take the entry (no checkpoint could
+// be written) leaves the change unprotected against a crash until the next
+// checkpoint, which Stats shows as a disk error.
+func (m *Manager) jput(p []byte) {
+	d := m.disk
+	if d == nil || d.jr == nil || d.replaying {
+		return
+	}
+	if err := d.jr.Append(p); err == nil {
+		return
+	} else if !errors.Is(err, journal.ErrFull) {
+		panic("mm2: journal: " + err.Error())
+	}
+	if err := m.checkpoint(false); err != nil {
+		d.unjournaled++
+	}
+}
+
+func (d *diskTier) entry(kind byte, s *Stream) []byte {
+	b := d.jbuf[:0]
+	b = append(b, kind)
+	return binary.LittleEndian.AppendUint16(b, s.idx)
+}
+
+func (m *Manager) jConfigure(s *Stream) {
+	d := m.disk
+	if d == nil || d.jr == nil || d.replaying {
+		return
+	}
+	b := append(d.entry(jConfig, s), uint8(s.source), uint8(s.kind))
+	b = binary.LittleEndian.AppendUint32(b, s.sensor)
+	b = binary.LittleEndian.AppendUint32(b, s.periodMs)
+	m.jput(binary.LittleEndian.AppendUint64(b, s.acked))
+}
+
+// jRecord journals a record just stored: in the RAM tier (ram) or the disk
+// part, at its stored time utc. A TSD record in its RAM sector's next slot
+// needs no time.
+func (m *Manager) jRecord(s *Stream, ram, slot bool, v uint32, utc int64) {
+	d := m.disk
+	if d == nil || d.jr == nil || d.replaying {
+		return
+	}
+	kind := byte(jDisk)
+	if ram {
+		kind = jRAMAt
+		if slot {
+			m.jput(binary.LittleEndian.AppendUint32(d.entry(jRAMTSD, s), v))
+			return
+		}
+	}
+	b := binary.LittleEndian.AppendUint32(d.entry(kind, s), v)
+	m.jput(binary.LittleEndian.AppendUint64(b, uint64(utc)))
+}
+
+// jThrough journals an acknowledgement or a drop up to seq.
+func (m *Manager) jThrough(kind byte, s *Stream, seq uint64, reason DropReason) {
+	d := m.disk
+	if d == nil || d.jr == nil || d.replaying {
+		return
+	}
+	b := binary.LittleEndian.AppendUint64(d.entry(kind, s), seq)
+	if kind == jDrop {
+		b = append(b, byte(reason))
+	}
+	m.jput(b)
+}
+
+// replayer applies journal entries at Open.
+type replayer struct {
+	m       *Manager
+	streams map[uint16]*Stream // journal index to stream
+	seq     map[*Stream]uint64 // newest number the journal gave the stream
+	top     map[*Stream]uint64 // newest number already in the disk part (or gone)
+	applied int
+	skipped int
+}
+
+// replayJournal applies the entries of epoch e (those made after the
+// checkpoint of generation e) and returns how many it applied.
+// start holds each stream's newest number as of the checkpoint.
+func (m *Manager) replayJournal(e uint64, byIdx map[uint16]*Stream, start, top map[*Stream]uint64) (int, int) {
+	d := m.disk
+	b, err := readBounded(d.fs, path.Join(d.dir, journal.Names[e%2]), int64(m.opts.JournalBytes))
+	if err != nil {
+		return 0, 0
+	}
+	r := &replayer{m: m, streams: byIdx, seq: map[*Stream]uint64{}, top: top}
+	for _, s := range byIdx {
+		r.seq[s] = start[s]
+	}
+	d.replaying = true
+	journal.Entries(b, e, r.apply)
+	d.replaying = false
+	return r.applied, r.skipped
+}
+
+// readBounded reads a whole file no larger than limit.
+func readBounded(fsys vfs.FS, name string, limit int64) ([]byte, error) {
+	fi, err := fsys.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > limit {
+		return nil, errors.New("mm2: " + name + " is larger than expected")
+	}
+	return vfs.ReadFile(fsys, name)
+}
+
+func (r *replayer) apply(p []byte) {
+	if len(p) < 3 {
+		r.skipped++
+		return
+	}
+	kind, idx, body := p[0], binary.LittleEndian.Uint16(p[1:]), p[3:]
+	if kind == jConfig {
+		r.config(idx, body)
+		return
+	}
+	s := r.streams[idx]
+	if s == nil {
+		r.skipped++
+		return
+	}
+	m := r.m
+	ok := true
+	switch {
+	case kind == jRAMTSD && len(body) == 4 && s.kind == TSD:
+		utc, has := s.lastRAMTime()
+		ok = has && r.ram(s, binary.LittleEndian.Uint32(body), utc+int64(s.periodMs))
+	case kind == jRAMAt && len(body) == 12:
+		ok = r.ram(s, binary.LittleEndian.Uint32(body), int64(binary.LittleEndian.Uint64(body[4:])))
+	case kind == jDisk && len(body) == 12:
+		r.seq[s]++
+		seq := r.seq[s]
+		if seq > r.top[s] {
+			ok = m.restoreDisk(s, seq, binary.LittleEndian.Uint32(body), int64(binary.LittleEndian.Uint64(body[4:])))
+			r.top[s] = seq
+		}
+	case (kind == jAck && len(body) == 8) || (kind == jDrop && len(body) == 9):
+		through := binary.LittleEndian.Uint64(body)
+		n := s.ackThrough(through)
+		s.unread -= uint32(n)
+		if s.head != pool.Nil {
+			s.setReadCursor(s.seek(int(s.headSkip))) // nothing is pending at Open
+		}
+		if kind == jDrop && n > 0 && DropReason(body[8]) < numDropReasons {
+			s.countDrop(DropReason(body[8]), uint32(n))
+		}
+		r.top[s] = max(r.top[s], through)
+	default:
+		ok = false
+	}
+	if ok {
+		r.applied++
+	} else {
+		r.skipped++
+	}
+}
+
+func (r *replayer) config(idx uint16, body []byte) {
+	if len(body) != 18 {
+		r.skipped++
+		return
+	}
+	id := StreamID{Source(body[0]), binary.LittleEndian.Uint32(body[2:])}
+	kind := Kind(body[1])
+	period := time.Duration(binary.LittleEndian.Uint32(body[6:])) * time.Millisecond
+	s, err := r.m.configureLocked(id, kind, period)
+	if err != nil {
+		r.skipped++
+		return
+	}
+	r.streams[idx] = s
+	if _, seen := r.seq[s]; !seen {
+		// New since the checkpoint: it started at the number it was given.
+		base := binary.LittleEndian.Uint64(body[10:])
+		ds := r.m.disk.stream(s)
+		if ds.ram == 0 && ds.n == 0 {
+			s.acked = max(s.acked, base)
+		}
+		ds.lastSeq = max(ds.lastSeq, base)
+		r.seq[s] = base
+		r.top[s] = max(r.top[s], base)
+	}
+	r.applied++
+}
+
+// ram replays a record of the RAM tier.
+func (r *replayer) ram(s *Stream, v uint32, utc int64) bool {
+	ds := r.m.disk.stream(s)
+	r.seq[s]++
+	// The disk part may already hold later records (frames written after
+	// the checkpoint); a RAM record comes before all of them.
+	if seq := r.seq[s]; seq != s.acked+uint64(ds.ram)+1 || (ds.n > 0 && seq >= ds.ack.seq) {
+		return false // not the next RAM record: it cannot be placed
+	}
+	var err error
+	if s.kind == TSD {
+		err = s.appendTSD(v, utc, 0)
+	} else {
+		err = s.appendEVT(v, utc)
+	}
+	if err != nil {
+		return false
+	}
+	ds.ram++
+	ds.lastSeq = max(ds.lastSeq, r.seq[s])
+	return true
+}
+
+// lastRAMTime is the stored time of the stream's newest RAM record.
+func (s *Stream) lastRAMTime() (int64, bool) {
+	if s.m.disk.stream(s).ram == 0 {
+		return 0, false
+	}
+	c := s.seek(int(s.headSkip) + int(s.m.disk.stream(s).ram) - 1)
+	return s.next(&c, 0).UTCms, true
+}
+
+// newStreamBase is the number before the first record of a stream
+// configured now. A stream the last durable checkpoint does not list is
+// unknown after a power cut, and may be configured again: it then starts
+// above every number it could have handed out before, because each epoch
+// of the journal hands out at most its capacity. A new store's first
+// streams start at 1.
+func (d *diskTier) newStreamBase(journalBytes int) uint64 {
+	g := d.gen
+	if d.jr == nil {
+		g++ // the journal is not running: its next epoch
+	}
+	if g == 0 {
+		return 0
+	}
+	return (g - 1) * journal.Capacity(journalBytes, minRecordEntry)
+}
