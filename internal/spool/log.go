@@ -37,6 +37,28 @@ func (s *Segment) AddLive(n int) { s.Live += n }
 // (recovery could not repair it, or did not try): reads skip the damage.
 func (s *Segment) Damaged() bool { return len(s.holes) > 0 || s.file != "" }
 
+// addHole records a damaged range for reads to skip, keeping the ranges
+// sorted and apart.
+func (s *Segment) addHole(h span) {
+	i := sort.Search(len(s.holes), func(i int) bool { return s.holes[i].End >= h.Off })
+	j := i
+	for j < len(s.holes) && s.holes[j].Off <= h.End {
+		h = span{min(h.Off, s.holes[j].Off), max(h.End, s.holes[j].End)}
+		j++
+	}
+	s.holes = slices.Replace(s.holes, i, j, h)
+}
+
+// skipHoles moves off past the damaged ranges (sorted, apart) it is in and
+// returns the ranges still ahead.
+func skipHoles(holes []span, off int64) ([]span, int64) {
+	for len(holes) > 0 && holes[0].Off <= off {
+		off = max(off, holes[0].End)
+		holes = holes[1:]
+	}
+	return holes, off
+}
+
 // inHoles reports whether [off, end) lies within the segment's damaged
 // ranges or past its end.
 func (s *Segment) inHoles(off, end int64) bool {
@@ -82,9 +104,10 @@ type Log struct {
 
 	cacheNo  uint64 // segment held in cache (0 = none)
 	cache    []byte
-	scan     []byte // recovery's read buffer
-	unsynced bool   // active file has unsynced writes
-	dirDirty bool   // segment files were created or removed since SyncDir
+	cacheBad []badSpan // unreadable chunks of the cached segment (zeros in cache)
+	scan     []byte    // recovery's read buffer
+	unsynced bool      // active file has unsynced writes
+	dirDirty bool      // segment files were created or removed since SyncDir
 
 	BytesWritten, Syncs uint64
 }
@@ -366,7 +389,8 @@ func (l *Log) removeAt(i int) error {
 }
 
 // Bytes returns the content of segment no (the active one from memory, others
-// through a one-segment cache).
+// through a one-segment cache). Chunks that cannot be read (EIO) read as
+// zeros, which Next and Frames report as damage and skip.
 func (l *Log) Bytes(no uint64) ([]byte, error) {
 	if a := l.Active(); a != nil && a.No == no {
 		return l.buf, nil
@@ -388,10 +412,12 @@ func (l *Log) Bytes(no uint64) ([]byte, error) {
 	}
 	l.cacheNo = 0
 	n, bad := readChunked(f, l.cache[:s.Size])
+	// An unreadable chunk reads as zeros: damage that Next and Frames skip
+	// like any other, reported with the read's error.
+	l.cacheBad = l.cacheBad[:0]
 	for _, b := range bad {
-		// An unreadable chunk is fine where recovery found damage already.
 		if !s.inHoles(b.Off, b.End) {
-			return nil, b.err
+			l.cacheBad = append(l.cacheBad, b)
 		}
 	}
 	l.cache = l.cache[:n]
@@ -430,13 +456,9 @@ func (l *Log) Next(stream uint16, match Match, pos Pos) (Pos, FrameHeader, []byt
 			return Pos{}, FrameHeader{}, nil, false, err
 		}
 		holes := s.holes
-		for off < int64(len(b)) {
-			for len(holes) > 0 && holes[0].End <= off {
-				holes = holes[1:]
-			}
-			if len(holes) > 0 && holes[0].Off <= off {
-				off = holes[0].End // damage recovery left in place
-				continue
+		for {
+			if holes, off = skipHoles(holes, off); off >= int64(len(b)) {
+				break
 			}
 			// Frames were checked when written or recovered: skip others by
 			// header, and verify the checksum of the one returned.
@@ -448,10 +470,81 @@ func (l *Log) Next(stream uint16, match Match, pos Pos) (Pos, FrameHeader, []byt
 				}
 			}
 			if err != nil {
-				return Pos{}, FrameHeader{}, nil, false, fmt.Errorf("segment %d offset %d: %w", s.No, off, err)
+				return Pos{}, FrameHeader{}, nil, false, l.damaged(s, b, off, err)
 			}
 			off += int64(h.Size())
 		}
 	}
 	return Pos{}, FrameHeader{}, nil, false, nil
+}
+
+// FrameError is damage a read found in a frame after recovery: Next and
+// Frames return it once and from then on skip the damaged bytes, so one
+// bad frame never blocks the frames after it. Header is the damaged
+// frame's header when it still parses, to count the records lost.
+type FrameError struct {
+	Pos    Pos
+	Bytes  int64 // damaged bytes skipped from Pos on
+	Header *FrameHeader
+	Err    error
+}
+
+func (e *FrameError) Error() string {
+	return fmt.Sprintf("spool: segment %d offset %d: %v", e.Pos.Seg, e.Pos.Off, e.Err)
+}
+
+func (e *FrameError) Unwrap() error { return e.Err }
+
+// damaged records the damage at off of segment s (content b) as a hole up
+// to the next valid frame and returns it as a *FrameError.
+func (l *Log) damaged(s *Segment, b []byte, off int64, err error) error {
+	end := min(resync(b, off+1), int64(len(b)))
+	if l.cacheNo == s.No {
+		for _, bs := range l.cacheBad {
+			if bs.Off < end && off < bs.End {
+				err = bs.err // unreadable, not malformed
+				break
+			}
+		}
+	}
+	var hp *FrameHeader
+	if h, herr := ParseFrameHeader(b[off:]); herr == nil && int64(h.Size()) <= end-off {
+		hp = &h
+	}
+	s.addHole(span{off, end})
+	return &FrameError{Pos: Pos{s.No, off}, Bytes: end - off, Header: hp, Err: err}
+}
+
+// FrameAt is a frame of the log: where it is and its header.
+type FrameAt struct {
+	Pos    Pos
+	Header FrameHeader
+}
+
+// Frames appends to dst every good frame of segment no in order, checksums
+// verified, skipping the damage recovery left in place. Damage found now is
+// returned as a *FrameError with the frames before it; calling again goes
+// on past it.
+func (l *Log) Frames(no uint64, dst []FrameAt) ([]FrameAt, error) {
+	s := l.Find(no)
+	if s == nil {
+		return dst, fmt.Errorf("spool: no segment %d", no)
+	}
+	b, err := l.Bytes(no)
+	if err != nil {
+		return dst, err
+	}
+	holes, off := s.holes, int64(SegmentHeaderSize)
+	for {
+		if holes, off = skipHoles(holes, off); off >= int64(len(b)) {
+			break
+		}
+		h, _, err := DecodeFrame(b[off:])
+		if err != nil {
+			return dst, l.damaged(s, b, off, err)
+		}
+		dst = append(dst, FrameAt{Pos{no, off}, h})
+		off += int64(h.Size())
+	}
+	return dst, nil
 }

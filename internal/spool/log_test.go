@@ -2,6 +2,7 @@ package spool
 
 import (
 	"errors"
+	"fmt"
 	"path"
 	"slices"
 	"testing"
@@ -96,15 +97,32 @@ func recoverLog(t testing.TB, fsys vfs.FS, repair bool) (*Log, []written, []Dama
 // draining it does.
 func readStream(t testing.TB, l *Log, sensor uint32) []written {
 	t.Helper()
+	out, errs := readSkipping(t, l, sensor)
+	if len(errs) > 0 {
+		t.Fatalf("Next of stream %d: %v", sensor, errs[0])
+	}
+	return out
+}
+
+// readSkipping is readStream that goes on after damage, as a reader
+// does, and returns the damage too.
+func readSkipping(t testing.TB, l *Log, sensor uint32) ([]written, []*FrameError) {
+	t.Helper()
 	var out []written
+	var errs []*FrameError
 	pos, min := Pos{}, uint64(1)
 	for {
 		p, h, payload, ok, err := l.Next(uint16(sensor), Match{Source: 1, Sensor: sensor, MinSeq: min}, pos)
+		var fe *FrameError
+		if errors.As(err, &fe) && len(errs) < 100 {
+			errs = append(errs, fe)
+			continue
+		}
 		if err != nil {
 			t.Fatalf("Next of stream %d after %v: %v", sensor, pos, err)
 		}
 		if !ok {
-			return out
+			return out, errs
 		}
 		if len(payload) != int(h.Len) || h.Sensor != sensor || h.LastSeq() < min {
 			t.Fatalf("Next returned %+v at %v for stream %d from seq %d", h, p, sensor, min)
@@ -405,5 +423,71 @@ func TestLogRemoveFails(t *testing.T) {
 	}
 	if l.Find(2) == nil || l.Stats() != before {
 		t.Fatal("a failed Remove changed the index")
+	}
+}
+
+func TestNextSkipsDamageFoundWhileRunning(t *testing.T) {
+	mem := vfs.NewMem()
+	ws := fillLog(t, mem, 3, 30)
+	l, _, damage := recoverLog(t, mem, false)
+	if len(damage) != 0 {
+		t.Fatal(damage)
+	}
+	// Damage appears after recovery: a payload byte of a frame of stream 2
+	// in segment 2, and the magic of a frame of stream 3 in segment 1.
+	bad2, bad3 := ofStream(ws, 2)[5], ofStream(ws, 3)[1]
+	if bad2.pos.Seg != 2 || bad3.pos.Seg != 1 {
+		t.Fatalf("frames at %v and %v", bad2.pos, bad3.pos)
+	}
+	damageAt(t, mem, segPath(2), bad2.pos.Off+FrameHeaderSize+1)
+	damageAt(t, mem, segPath(1), bad3.pos.Off)
+
+	// Frames finds the damage once, then lists the segment past it.
+	fr, err := l.Frames(1, nil)
+	var fe *FrameError
+	if !errors.As(err, &fe) || fe.Pos != bad3.pos || fe.Bytes != int64(bad3.h.Size()) || !errors.Is(err, ErrMagic) || len(fr) != 5 {
+		t.Fatalf("Frames of the damaged segment: %d frames, %v", len(fr), err)
+	}
+	fr, err = l.Frames(1, fr[:0])
+	if err != nil || len(fr) != 10 || slices.ContainsFunc(fr, func(f FrameAt) bool { return f.Pos == bad3.pos }) {
+		t.Fatalf("Frames again: %d frames, %v", len(fr), err)
+	}
+	for sensor := uint32(1); sensor <= 3; sensor++ {
+		got, errs := readSkipping(t, l, sensor)
+		want := without(ofStream(ws, sensor), bad2.pos, bad3.pos)
+		sameFrames(t, fmt.Sprintf("stream %d", sensor), got, want, true)
+		if sensor != 2 {
+			if len(errs) != 0 {
+				t.Errorf("stream %d: %v", sensor, errs)
+			}
+			continue
+		}
+		// Stream 2 meets its damaged frame once, with the header to count
+		// the records lost.
+		if len(errs) != 1 || errs[0].Pos != bad2.pos || errs[0].Header == nil || errs[0].Header.FirstSeq != bad2.h.FirstSeq || !errors.Is(errs[0], ErrChecksum) {
+			t.Fatalf("stream 2: damage %v", errs)
+		}
+	}
+	if got, errs := readSkipping(t, l, 2); len(errs) != 0 || len(got) != 9 {
+		t.Fatalf("second read of stream 2: %d frames, %v", len(got), errs)
+	}
+}
+
+func TestNextSkipsBadBlockFoundWhileRunning(t *testing.T) {
+	bb := vfs.NewBadBlockFS(vfs.NewMem())
+	if err := bb.MkdirAll(testDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ws := appendFrames(t, NewLog(bb, testDir, 200<<10), 1, 300, 256)
+	l, _, damage := recoverLog(t, bb, false)
+	if len(damage) != 0 {
+		t.Fatal(damage)
+	}
+	bb.Add(segPath(1), 70_000, 512)
+	got, errs := readSkipping(t, l, 1)
+	want, _ := outsideChunk(ws, 1, 1)
+	sameFrames(t, "read past the bad block", got, want, true)
+	if len(errs) != 1 || !errors.Is(errs[0], errEIO) {
+		t.Fatalf("damage %v, want one EIO", errs)
 	}
 }

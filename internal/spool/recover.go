@@ -116,11 +116,12 @@ func (l *Log) Recover(visit Visit, repair bool) ([]Damage, error) {
 		l.nextNo = max(l.nextNo, no+1) // never reuse a number, even of a skipped file
 		damage = append(damage, l.recoverSegment(no, files[no], visit, repair)...)
 	}
-	if repair && len(damage) > 0 {
+	if repair && l.dirDirty {
 		if err := l.fs.SyncDir(l.dir); err != nil {
 			damage = append(damage, Damage{File: ".", Err: fmt.Errorf("%w: syncing the directory: %w", ErrNotRepaired, err)})
 		} else {
 			l.Syncs++
+			l.dirDirty = false
 		}
 	}
 	return damage, nil

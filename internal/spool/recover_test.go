@@ -422,15 +422,7 @@ func TestRecoverBadBlock(t *testing.T) {
 			l := NewLog(bb, testDir, 200<<10)
 			ws := appendFrames(t, l, 1, 300, 256)
 			bb.Add(segPath(1), 70_000, 512) // in the second 64 KB chunk
-			var want []written
-			var lost []Pos
-			for _, w := range ws {
-				if w.pos.Seg == 1 && w.pos.Off < 2*readChunk && w.pos.Off+int64(w.h.Size()) > readChunk {
-					lost = append(lost, w.pos)
-					continue
-				}
-				want = append(want, w)
-			}
+			want, lost := outsideChunk(ws, 1, 1)
 			l2, seen, damage := recoverLog(t, bb, repair)
 			if len(damage) == 0 || !hasErr(damage, errEIO) || hasErr(damage, ErrNotRepaired) || hasErr(damage, ErrUnreadable) {
 				t.Fatalf("damage %+v", damage)
@@ -444,8 +436,8 @@ func TestRecoverBadBlock(t *testing.T) {
 				}
 			}
 			checkReads(t, l2, seen, 1)
-			if len(lost) != 62 {
-				t.Errorf("%d frames in the bad chunk, want 62", len(lost))
+			if lost != 62 {
+				t.Errorf("%d frames in the bad chunk, want 62", lost)
 			}
 		})
 	}
@@ -665,4 +657,16 @@ func TestRecoverRepairCrashPoints(t *testing.T) {
 			}
 		}
 	}
+}
+
+// outsideChunk keeps the frames that do not touch chunk c of segment no,
+// and counts the others.
+func outsideChunk(ws []written, no uint64, c int64) ([]written, int) {
+	var out []written
+	for _, w := range ws {
+		if w.pos.Seg != no || w.pos.Off >= (c+1)*readChunk || w.pos.Off+int64(w.h.Size()) <= c*readChunk {
+			out = append(out, w)
+		}
+	}
+	return out, len(ws) - len(out)
 }
