@@ -22,7 +22,7 @@ type Segment struct {
 	Live    int      // unacknowledged records in it; use Unacked and AddLive
 	Streams []uint16 // stream table indexes with frames here, sorted
 
-	holes []span // damaged ranges Next skips (a file recovery could not repair)
+	holes []span // damaged ranges reads skip: left by recovery, or found by a read
 	file  string // file name when not SegmentName(No) (an unpublished rewrite)
 }
 
@@ -34,7 +34,8 @@ func (s *Segment) Unacked() int { return s.Live }
 func (s *Segment) AddLive(n int) { s.Live += n }
 
 // Damaged reports whether the segment is used with damage left in place
-// (recovery could not repair it, or did not try): reads skip the damage.
+// (recovery could not repair it or did not try, or a read found it since):
+// reads skip the damage.
 func (s *Segment) Damaged() bool { return len(s.holes) > 0 || s.file != "" }
 
 // addHole records a damaged range for reads to skip, keeping the ranges
