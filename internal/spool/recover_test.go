@@ -670,3 +670,89 @@ func outsideChunk(ws []written, no uint64, c int64) ([]written, int) {
 	}
 	return out, len(ws) - len(out)
 }
+
+func TestRecoverFailsOnlyOnAnUnlistableDirectory(t *testing.T) {
+	mem := vfs.NewMem()
+	fillLog(t, mem, 1, 5)
+	ffs := vfs.NewFaultFS(mem)
+	ffs.FailIf(func(op vfs.Op, _ string) bool { return op == vfs.OpReadDir })
+	l := NewLog(ffs, testDir, testSegBytes)
+	if _, err := l.Recover(func(Pos, FrameHeader, []byte) (uint16, int, bool) { return 0, 0, false }, true); !errors.Is(err, errEIO) {
+		t.Fatalf("Recover of an unlistable directory: %v", err)
+	}
+	if len(l.Segs) != 0 {
+		t.Fatal("a failed Recover indexed segments")
+	}
+}
+
+func TestRecoverReadOnlyFS(t *testing.T) {
+	mem := vfs.NewMem()
+	ws, bad := middleDamage(t, mem)
+	b := readFile(t, mem, segPath(3))
+	writeFile(t, mem, segPath(3), append(b, 0, 0, 0))
+	l, seen, damage := recoverLog(t, vfs.ReadOnly(mem), false)
+	if len(damage) != 3 || hasErr(damage, ErrNotRepaired) {
+		t.Fatalf("damage %+v", damage)
+	}
+	sameFrames(t, "visited", seen, without(ws, bad...), true)
+	checkReads(t, l, seen, 3)
+	if l.scan != nil {
+		t.Error("recovery keeps its read buffer")
+	}
+}
+
+// TestRecoverRandomDamage damages segments at random (flipped bytes, cut
+// and zeroed ranges, garbage appended) and checks that recovery, read-only
+// and repairing, never fails, visits only frames that were written, lets
+// Next read every frame it visited, and leaves nothing to repair twice.
+func TestRecoverRandomDamage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for iter := range 150 {
+		mem := vfs.NewMem()
+		ws := fillLog(t, mem, 3, 30)
+		for range 1 + rng.IntN(4) {
+			no := uint64(1 + rng.IntN(3))
+			b := readFile(t, mem, segPath(no))
+			switch rng.IntN(4) {
+			case 0:
+				b[rng.IntN(len(b))] ^= byte(1 + rng.IntN(255))
+			case 1:
+				b = b[:rng.IntN(len(b))]
+			case 2:
+				off := rng.IntN(len(b))
+				clear(b[off:min(len(b), off+rng.IntN(300))])
+			case 3:
+				junk := make([]byte, rng.IntN(200))
+				for i := range junk {
+					junk[i] = byte(rng.IntN(256))
+				}
+				b = append(b, junk...)
+			}
+			writeFile(t, mem, segPath(no), b)
+		}
+		key := func(w written) string { return fmt.Sprintf("%d/%d", w.h.Sensor, w.h.FirstSeq) }
+		known := map[string]FrameHeader{}
+		for _, w := range ws {
+			known[key(w)] = w.h
+		}
+		check := func(what string, l *Log, seen []written) {
+			for _, w := range seen {
+				if h, ok := known[key(w)]; !ok || h != w.h {
+					t.Fatalf("iteration %d, %s: recovered a frame never written: %+v", iter, what, w.h)
+				}
+			}
+			checkReads(t, l, seen, 3)
+		}
+		l, seenRO, _ := recoverLog(t, mem, false)
+		check("read-only", l, seenRO)
+		l, seen, _ := recoverLog(t, mem, true)
+		check("repair", l, seen)
+		sameFrames(t, fmt.Sprintf("iteration %d: repair against read-only", iter), seen, seenRO, false)
+		l, seen2, damage := recoverLog(t, mem, true)
+		if len(damage) != 0 {
+			t.Fatalf("iteration %d: damage after a repair: %+v", iter, damage)
+		}
+		sameFrames(t, fmt.Sprintf("iteration %d: after the repair", iter), seen2, seen, true)
+		checkIndex(t, mem, l)
+	}
+}
