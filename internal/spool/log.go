@@ -3,7 +3,7 @@ package spool
 import (
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"path"
 	"slices"
 	"sort"
@@ -18,9 +18,57 @@ import (
 // segment holds a bounded number of frames).
 type Segment struct {
 	No      uint64
-	Size    int64
-	Live    int      // unacknowledged records in it
+	Size    int64    // bytes of the file that are read: up to the end of its last good frame
+	Live    int      // unacknowledged records in it; use Unacked and AddLive
 	Streams []uint16 // stream table indexes with frames here, sorted
+
+	holes []span // damaged ranges reads skip: left by recovery, or found by a read
+	file  string // file name when not SegmentName(No) (an unpublished rewrite)
+}
+
+// Unacked is the number of unacknowledged records in the segment.
+func (s *Segment) Unacked() int { return s.Live }
+
+// AddLive adds n (negative when records are acknowledged or dropped) to the
+// segment's unacknowledged records.
+func (s *Segment) AddLive(n int) { s.Live += n }
+
+// Damaged reports whether the segment is used with damage left in place
+// (recovery could not repair it or did not try, or a read found it since):
+// reads skip the damage.
+func (s *Segment) Damaged() bool { return len(s.holes) > 0 || s.file != "" }
+
+// addHole records a damaged range for reads to skip, keeping the ranges
+// sorted and apart.
+func (s *Segment) addHole(h span) {
+	i := sort.Search(len(s.holes), func(i int) bool { return s.holes[i].End >= h.Off })
+	j := i
+	for j < len(s.holes) && s.holes[j].Off <= h.End {
+		h = span{min(h.Off, s.holes[j].Off), max(h.End, s.holes[j].End)}
+		j++
+	}
+	s.holes = slices.Replace(s.holes, i, j, h)
+}
+
+// skipHoles moves off past the damaged ranges (sorted, apart) it is in and
+// returns the ranges still ahead.
+func skipHoles(holes []span, off int64) ([]span, int64) {
+	for len(holes) > 0 && holes[0].Off <= off {
+		off = max(off, holes[0].End)
+		holes = holes[1:]
+	}
+	return holes, off
+}
+
+// inHoles reports whether [off, end) lies within the segment's damaged
+// ranges or past its end.
+func (s *Segment) inHoles(off, end int64) bool {
+	for _, h := range s.holes {
+		if h.Off <= off {
+			off = max(off, h.End)
+		}
+	}
+	return off >= min(end, s.Size)
 }
 
 func (s *Segment) has(stream uint16) bool {
@@ -50,17 +98,68 @@ type Log struct {
 	segBytes int64
 
 	Segs   []*Segment // ascending numbers; the last is the active one
+	nextNo uint64     // number of the next segment; numbers are never reused
 	active vfs.File
 	buf    []byte // the active segment's bytes, mirrored
 	Total  int64  // bytes of all segments
 
 	cacheNo  uint64 // segment held in cache (0 = none)
 	cache    []byte
-	scan     []byte // recovery's read buffer
-	unsynced bool   // active file has unsynced writes
-	dirDirty bool   // segment files were created or removed since SyncDir
+	cacheBad []badSpan // unreadable chunks of the cached segment (zeros in cache)
+	scan     []byte    // recovery's read buffer
+	unsynced bool      // active file has unsynced writes
+	dirDirty bool      // segment files were created or removed since SyncDir
 
 	BytesWritten, Syncs uint64
+}
+
+// LogStats are the log's counters.
+type LogStats struct {
+	Segments     int    // segment files
+	Bytes        int64  // bytes of all segments (what the disk cap counts)
+	BytesWritten uint64 // bytes written to files (flash wear)
+	Syncs        uint64 // fsyncs of files and directories
+}
+
+// Stats returns the log's counters.
+func (l *Log) Stats() LogStats {
+	return LogStats{Segments: len(l.Segs), Bytes: l.Total, BytesWritten: l.BytesWritten, Syncs: l.Syncs}
+}
+
+// AddIO counts bytes written and fsyncs made beside the log (the checkpoint
+// files) into its counters.
+func (l *Log) AddIO(bytes, syncs int) {
+	l.BytesWritten += uint64(max(bytes, 0))
+	l.Syncs += uint64(max(syncs, 0))
+}
+
+// Len is the number of segments.
+func (l *Log) Len() int { return len(l.Segs) }
+
+// Front is the oldest segment, or nil.
+func (l *Log) Front() *Segment {
+	if len(l.Segs) == 0 {
+		return nil
+	}
+	return l.Segs[0]
+}
+
+// End is the position after everything appended: the active segment's end,
+// or the start of the segment the next Append creates.
+func (l *Log) End() Pos {
+	if a := l.Active(); a != nil {
+		return Pos{a.No, a.Size}
+	}
+	return Pos{Seg: l.next()}
+}
+
+// next is the number the next segment gets.
+func (l *Log) next() uint64 {
+	no := max(l.nextNo, 1)
+	if n := len(l.Segs); n > 0 {
+		no = max(no, l.Segs[n-1].No+1)
+	}
+	return no
 }
 
 // SegmentName is the file name of segment no.
@@ -84,12 +183,20 @@ func NewLog(fsys vfs.FS, dir string, segBytes int) *Log {
 func (l *Log) MemBytes() int {
 	n := cap(l.buf) + cap(l.cache) + 8*cap(l.Segs)
 	for _, s := range l.Segs {
-		n += 48 + 2*cap(s.Streams)
+		n += 96 + 2*cap(s.Streams) + 16*cap(s.holes) + len(s.file)
 	}
 	return n
 }
 
 func (l *Log) path(no uint64) string { return path.Join(l.dir, SegmentName(no)) }
+
+// segPath is the file of segment s.
+func (l *Log) segPath(s *Segment) string {
+	if s.file != "" {
+		return path.Join(l.dir, s.file)
+	}
+	return l.path(s.No)
+}
 
 // Active is the segment being appended to, or nil.
 func (l *Log) Active() *Segment {
@@ -160,10 +267,7 @@ func (l *Log) rotate() error {
 	if err := l.closeActive(); err != nil {
 		return err
 	}
-	no := uint64(1)
-	if len(l.Segs) > 0 {
-		no = l.Segs[len(l.Segs)-1].No + 1
-	}
+	no := l.next()
 	// Append mode: after a short write is cut back, the next write lands at
 	// the new end, leaving no hole.
 	f, err := l.fs.OpenAppend(l.path(no))
@@ -177,6 +281,7 @@ func (l *Log) rotate() error {
 	}
 	l.BytesWritten += uint64(len(hdr))
 	l.active = f
+	l.nextNo = no + 1
 	if cap(l.buf) < int(l.segBytes) {
 		l.buf = make([]byte, 0, l.segBytes)
 	}
@@ -234,28 +339,59 @@ func (l *Log) Close() error {
 	return err
 }
 
-// RemoveFront deletes the oldest segment file.
+// RemoveFront deletes the oldest segment file, whatever it holds (the
+// disk cap drops it; the caller counts what was in it). The active segment
+// is closed first when it is the only one.
 func (l *Log) RemoveFront() error {
-	s := l.Segs[0]
-	if l.Active() == s {
+	if len(l.Segs) == 0 {
+		return errors.New("spool: no segment to remove")
+	}
+	if l.Active() == l.Segs[0] {
 		if err := l.closeActive(); err != nil {
 			return err
 		}
 	}
-	if err := l.fs.Remove(l.path(s.No)); err != nil {
+	return l.removeAt(0)
+}
+
+// Remove deletes segment no, wherever it is in the log, once none of its
+// records is unacknowledged: acknowledged data never pins disk space behind
+// an older segment. It refuses, changing nothing, an unknown number, the
+// active segment and a segment with unacknowledged records.
+func (l *Log) Remove(no uint64) error {
+	i := sort.Search(len(l.Segs), func(i int) bool { return l.Segs[i].No >= no })
+	if i == len(l.Segs) || l.Segs[i].No != no {
+		return fmt.Errorf("spool: remove: no segment %d", no)
+	}
+	s := l.Segs[i]
+	if l.Active() == s {
+		return fmt.Errorf("spool: remove: segment %d is being appended to", no)
+	}
+	if s.Live != 0 {
+		return fmt.Errorf("spool: remove: segment %d holds %d unacknowledged records", no, s.Live)
+	}
+	return l.removeAt(i)
+}
+
+// removeAt deletes the file of l.Segs[i] and drops it from the index. A file
+// already gone counts as removed.
+func (l *Log) removeAt(i int) error {
+	s := l.Segs[i]
+	if err := l.fs.Remove(l.segPath(s)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if l.cacheNo == s.No {
 		l.cacheNo = 0
 	}
-	l.Segs = l.Segs[1:]
+	l.Segs = slices.Delete(l.Segs, i, i+1)
 	l.Total -= s.Size
 	l.dirDirty = true
 	return nil
 }
 
 // Bytes returns the content of segment no (the active one from memory, others
-// through a one-segment cache).
+// through a one-segment cache). Chunks that cannot be read (EIO) read as
+// zeros, which Next and Frames report as damage and skip.
 func (l *Log) Bytes(no uint64) ([]byte, error) {
 	if a := l.Active(); a != nil && a.No == no {
 		return l.buf, nil
@@ -263,23 +399,29 @@ func (l *Log) Bytes(no uint64) ([]byte, error) {
 	if l.cacheNo == no {
 		return l.cache, nil
 	}
-	f, err := l.fs.Open(l.path(no))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	s := l.Find(no)
 	if s == nil {
 		return nil, fmt.Errorf("spool: no segment %d", no)
 	}
+	f, err := l.fs.Open(l.segPath(s))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	if cap(l.cache) < int(s.Size) {
 		l.cache = make([]byte, s.Size, max(s.Size, l.segBytes))
 	}
-	l.cache = l.cache[:s.Size]
-	if _, err := f.ReadAt(l.cache, 0); err != nil && !errors.Is(err, io.EOF) {
-		l.cacheNo = 0
-		return nil, err
+	l.cacheNo = 0
+	n, bad := readChunked(f, l.cache[:s.Size])
+	// An unreadable chunk reads as zeros: damage that Next and Frames skip
+	// like any other, reported with the read's error.
+	l.cacheBad = l.cacheBad[:0]
+	for _, b := range bad {
+		if !s.inHoles(b.Off, b.End) {
+			l.cacheBad = append(l.cacheBad, b)
+		}
 	}
+	l.cache = l.cache[:n]
 	l.cacheNo = no
 	return l.cache, nil
 }
@@ -314,7 +456,11 @@ func (l *Log) Next(stream uint16, match Match, pos Pos) (Pos, FrameHeader, []byt
 		if err != nil {
 			return Pos{}, FrameHeader{}, nil, false, err
 		}
-		for off < int64(len(b)) {
+		holes := s.holes
+		for {
+			if holes, off = skipHoles(holes, off); off >= int64(len(b)) {
+				break
+			}
 			// Frames were checked when written or recovered: skip others by
 			// header, and verify the checksum of the one returned.
 			h, err := ParseFrameHeader(b[off:])
@@ -325,10 +471,81 @@ func (l *Log) Next(stream uint16, match Match, pos Pos) (Pos, FrameHeader, []byt
 				}
 			}
 			if err != nil {
-				return Pos{}, FrameHeader{}, nil, false, fmt.Errorf("segment %d offset %d: %w", s.No, off, err)
+				return Pos{}, FrameHeader{}, nil, false, l.damaged(s, b, off, err)
 			}
 			off += int64(h.Size())
 		}
 	}
 	return Pos{}, FrameHeader{}, nil, false, nil
+}
+
+// FrameError is damage a read found in a frame after recovery: Next and
+// Frames return it once and from then on skip the damaged bytes, so one
+// bad frame never blocks the frames after it. Header is the damaged
+// frame's header when it still parses, to count the records lost.
+type FrameError struct {
+	Pos    Pos
+	Bytes  int64 // damaged bytes skipped from Pos on
+	Header *FrameHeader
+	Err    error
+}
+
+func (e *FrameError) Error() string {
+	return fmt.Sprintf("spool: segment %d offset %d: %v", e.Pos.Seg, e.Pos.Off, e.Err)
+}
+
+func (e *FrameError) Unwrap() error { return e.Err }
+
+// damaged records the damage at off of segment s (content b) as a hole up
+// to the next valid frame and returns it as a *FrameError.
+func (l *Log) damaged(s *Segment, b []byte, off int64, err error) error {
+	end := min(resync(b, off+1), int64(len(b)))
+	if l.cacheNo == s.No {
+		for _, bs := range l.cacheBad {
+			if bs.Off < end && off < bs.End {
+				err = bs.err // unreadable, not malformed
+				break
+			}
+		}
+	}
+	var hp *FrameHeader
+	if h, herr := ParseFrameHeader(b[off:]); herr == nil && int64(h.Size()) <= end-off {
+		hp = &h
+	}
+	s.addHole(span{off, end})
+	return &FrameError{Pos: Pos{s.No, off}, Bytes: end - off, Header: hp, Err: err}
+}
+
+// FrameAt is a frame of the log: where it is and its header.
+type FrameAt struct {
+	Pos    Pos
+	Header FrameHeader
+}
+
+// Frames appends to dst every good frame of segment no in order, checksums
+// verified, skipping the damage recovery left in place. Damage found now is
+// returned as a *FrameError with the frames before it; calling again goes
+// on past it.
+func (l *Log) Frames(no uint64, dst []FrameAt) ([]FrameAt, error) {
+	s := l.Find(no)
+	if s == nil {
+		return dst, fmt.Errorf("spool: no segment %d", no)
+	}
+	b, err := l.Bytes(no)
+	if err != nil {
+		return dst, err
+	}
+	holes, off := s.holes, int64(SegmentHeaderSize)
+	for {
+		if holes, off = skipHoles(holes, off); off >= int64(len(b)) {
+			break
+		}
+		h, _, err := DecodeFrame(b[off:])
+		if err != nil {
+			return dst, l.damaged(s, b, off, err)
+		}
+		dst = append(dst, FrameAt{Pos{no, off}, h})
+		off += int64(h.Size())
+	}
+	return dst, nil
 }
