@@ -1,6 +1,8 @@
 package mm2
 
 import (
+	"fmt"
+
 	"github.com/mm2go/mm2/internal/layout"
 	"github.com/mm2go/mm2/internal/pool"
 )
@@ -42,10 +44,10 @@ func (s *Stream) Ack() (int, error) {
 		_ = m.retireSegments()
 		err = m.maintain()
 	}
-	if d.sync.mode != syncAlways {
-		err = nil // a disk error is a state (Stats) for the other policies
+	if err != nil && d.sync.mode == syncAlways {
+		return n, fmt.Errorf("%w: %v", ErrNotDurable, err)
 	}
-	return n, err
+	return n, nil // a disk error is a state (Stats) for the other policies
 }
 
 // freeAcked releases the head sectors wholly covered by the first skip

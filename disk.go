@@ -41,6 +41,7 @@ type diskTier struct {
 	replaying   bool             // Open is applying the journal: journal nothing
 	opening     bool             // Open is recovering: streams keep their stored numbers
 	unjournaled uint64           // changes the journal could not take
+	broken      bool             // the epoch's journal is full and no checkpoint could be written
 	jbuf        [32]byte         // scratch: one journal entry
 	syncing     bool             // a group commit is syncing the journal outside the lock
 	synced      *sync.Cond       // broadcast when a group commit ends
@@ -95,15 +96,7 @@ func (d *diskTier) memBytes() int {
 }
 
 // endPos is the position after everything in the log.
-func (d *diskTier) endPos() spool.Pos {
-	if a := d.log.Active(); a != nil {
-		return spool.Pos{Seg: a.No, Off: a.Size}
-	}
-	if n := len(d.log.Segs); n > 0 {
-		return spool.Pos{Seg: d.log.Segs[n-1].No + 1}
-	}
-	return spool.Pos{Seg: 1}
-}
+func (d *diskTier) endPos() spool.Pos { return d.log.End() }
 
 // frame is where a disk cursor resolves: a frame of the log, or the stage.
 type frame struct {
@@ -295,7 +288,7 @@ func (m *Manager) flush(s *Stream) error {
 		return nil
 	}
 	d.frame = spool.AppendFrame(d.frame[:0], h, ds.stage.Payload)
-	for len(d.log.Segs) > 1 && d.log.Total+int64(len(d.frame)) > m.opts.DiskCapBytes {
+	for !d.opening && len(d.log.Segs) > 1 && d.log.Total+int64(len(d.frame)) > m.opts.DiskCapBytes { // Open enforces the cap once it is done
 		if err := m.dropFrontSegment(); err != nil {
 			return d.fail(m.now(), err)
 		}
@@ -308,17 +301,12 @@ func (m *Manager) flush(s *Stream) error {
 	return nil
 }
 
-// flushAll writes every stage.
-func (m *Manager) flushAll(ctx context.Context) error {
+// flushAllBestEffort writes every stage it can; one that fails stays in
+// its stage (and so in the checkpoint) and the others go on.
+func (m *Manager) flushAllBestEffort() {
 	for i := 0; i < m.nStream; i++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := m.flush(m.at(uint16(i))); err != nil {
-			return err
-		}
+		_ = m.flush(m.at(uint16(i)))
 	}
-	return nil
 }
 
 // dropFrontSegment drops the oldest segment at the disk cap, counting every
@@ -326,18 +314,24 @@ func (m *Manager) flushAll(ctx context.Context) error {
 func (m *Manager) dropFrontSegment() error {
 	d := m.disk
 	seg := d.log.Segs[0]
-	b, err := d.log.Bytes(seg.No)
-	if err != nil {
-		return err
-	}
-	b = append([]byte(nil), b...) // resolve below reuses the segment cache
-	for off := int64(spool.SegmentHeaderSize); off < int64(len(b)); {
-		h, _, err := spool.DecodeFrame(b[off:])
-		if err != nil {
-			return &CorruptionError{File: spool.SegmentName(seg.No), Offset: off, Err: err}
+	var frames []spool.FrameAt
+	for {
+		var err error
+		frames, err = d.log.Frames(seg.No, frames)
+		var fe *spool.FrameError
+		if err == nil || !errors.As(err, &fe) {
+			if err != nil {
+				return err
+			}
+			break
 		}
-		after := spool.Pos{Seg: seg.No, Off: off + int64(h.Size())}
-		off += int64(h.Size())
+		// A damaged frame found now: it goes with the segment, counted.
+		if h := fe.Header; h != nil {
+			m.countCorrupt(*h)
+		}
+	}
+	for _, f := range frames {
+		h := f.Header
 		pos, found := m.search(StreamID{Source(h.Source), h.Sensor})
 		if !found {
 			continue
@@ -356,7 +350,7 @@ func (m *Manager) dropFrontSegment() error {
 		ds.n -= uint32(dropped)
 		s.pending -= uint32(pending)
 		s.unread -= uint32(dropped - pending)
-		ds.ack = dpos{pos: after, seq: h.LastSeq() + 1}
+		ds.ack = dpos{pos: spool.Pos{Seg: seg.No, Off: f.Pos.Off + int64(h.Size())}, seq: h.LastSeq() + 1}
 		if ds.rd.seq <= h.LastSeq() {
 			ds.rd = ds.ack
 		}
@@ -365,6 +359,12 @@ func (m *Manager) dropFrontSegment() error {
 		if m.log.Enabled(context.Background(), slog.LevelWarn) {
 			m.log.Warn("mm2: disk cap reached, dropped oldest records", "stream", s.ID().String(),
 				"records", dropped, "segment", seg.No)
+		}
+	}
+	if d.sync.mode == syncAlways && d.jr != nil && !d.replaying {
+		// The drop is durable before its data goes (rare: at the cap).
+		if err := d.jr.Sync(); err != nil {
+			return err
 		}
 	}
 	return d.log.RemoveFront()
@@ -432,11 +432,18 @@ func (s *Stream) ackThrough(through uint64) int {
 	return n
 }
 
-// retireSegments removes front segments holding no unacknowledged record.
+// retireSegments removes every segment, wherever it sits, that holds no
+// unacknowledged record: acknowledged data never pins disk space behind a
+// stalled stream's few records.
 func (m *Manager) retireSegments() error {
 	d := m.disk
-	for len(d.log.Segs) > 0 && d.log.Segs[0].Live <= 0 && d.log.Active() != d.log.Segs[0] {
-		if err := d.log.RemoveFront(); err != nil {
+	for i := 0; i < len(d.log.Segs); {
+		seg := d.log.Segs[i]
+		if seg.Live > 0 || d.log.Active() == seg {
+			i++
+			continue
+		}
+		if err := d.log.Remove(seg.No); err != nil {
 			return d.fail(m.now(), err)
 		}
 	}
@@ -451,8 +458,8 @@ func (m *Manager) maintain() error {
 	if d == nil || d.readOnly {
 		return nil
 	}
-	if d.jr == nil || d.jr.Used() > 0.5 {
-		if d.jr != nil || d.err == nil || d.retry(m.now()) {
+	if d.jr == nil || d.broken || d.jr.Used() > 0.5 {
+		if (d.jr != nil && !d.broken) || d.err == nil || d.retry(m.now()) {
 			if err := m.checkpoint(false); err != nil {
 				return err
 			}
@@ -531,7 +538,7 @@ func (m *Manager) checkpoint(clean bool) error {
 			stages = spool.AppendFrame(stages, h, ds.stage.Payload)
 		}
 	}
-	c.Frames, c.Stages = frames, stages
+	c.Frames, c.Stages, c.End = frames, stages, d.log.End()
 	d.cp = spool.AppendCheckpoint(d.cp[:0], &c)
 	if err := d.writeSlot(int(c.Gen%2), d.cp); err != nil {
 		return d.fail(m.now(), err)
@@ -540,6 +547,7 @@ func (m *Manager) checkpoint(clean bool) error {
 	d.clean = clean
 	d.checkpoints++
 	d.lastCP = m.now()
+	d.broken = false
 	d.startJournal()
 	return nil
 }
@@ -636,4 +644,17 @@ func (d *diskTier) countFrames(s *Stream) int {
 		c = dpos{pos: spool.Pos{Seg: f.pos.Seg, Off: f.pos.Off + int64(f.h.Size())}, seq: f.h.LastSeq() + 1}
 	}
 	return frames
+}
+
+// countCorrupt counts the unacknowledged records of a damaged frame found
+// while running as corrupt drops of its stream.
+func (m *Manager) countCorrupt(h spool.FrameHeader) {
+	pos, found := m.search(StreamID{Source(h.Source), h.Sensor})
+	if !found {
+		return
+	}
+	s := m.at(m.index[pos])
+	if lo := max(h.FirstSeq, m.disk.stream(s).ack.seq); lo <= h.LastSeq() {
+		s.countDrop(DropCorrupt, uint32(h.LastSeq()-lo+1))
+	}
 }

@@ -43,6 +43,18 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// reader may have seen is reused. A clean checkpoint needs neither.
 	sameBoot, durable := m.journalOrigin(cp.Gen)
 	jump := damaged || (!clean && !sameBoot && !durable)
+	// The journal of the checkpoint's epoch holds every record written to
+	// the segments since (they were written after the checkpoint's log
+	// end): a writable Open cuts those frames and rebuilds them from the
+	// journal, so a power cut that lost some of them leaves no hole.
+	jb, _ := readBounded(d.fs, path.Join(d.dir, journal.Names[cp.Gen%2]), int64(o.JournalBytes))
+	broken := false
+	_, jend := journal.Scan(jb, cp.Gen, func(p []byte) { broken = broken || p[0] == jBroken })
+	if !readOnly && !clean && cp.End.Seg > 0 && jend > 0 && !broken {
+		if err := m.cutLog(cp.End); err != nil {
+			m.noteDamage(spool.Damage{File: ".", Err: err})
+		}
+	}
 	byIdx := make(map[uint16]*Stream, len(cp.Streams))
 	start := make(map[*Stream]uint64, len(cp.Streams))
 	for i, st := range cp.Streams {
@@ -76,7 +88,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		top[s] = max(s.acked+uint64(d.stream(s).ram), seen[s.idx])
 	}
 	m.restoreStages(cp.Stages, top)
-	applied, skipped := m.replayJournal(cp.Gen, byIdx, start, top)
+	applied, skipped := m.replayJournal(jb, cp.Gen, byIdx, start, top)
 	d.replayed, d.skippedRecords = uint64(applied), d.skippedRecords+uint64(skipped)
 	// After a power cut, the entries the journal lost are at most its
 	// capacity less what was replayed (each record took an entry), and a
@@ -126,6 +138,65 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// error), and until it succeeds changes are not journaled.
 	if err := m.checkpoint(false); err != nil {
 		m.log.Warn("mm2: cannot write the checkpoint at open; will retry", "error", err.Error())
+		// Mark the epoch so the next Open keeps the frames written until a
+		// checkpoint succeeds: they are not journaled.
+		if j, jerr := journal.Open(d.fs, d.dir, d.jsize); jerr == nil {
+			if jend > 0 {
+				j.Resume(cp.Gen, jend)
+			} else {
+				j.Start(cp.Gen, d.boot, 0)
+			}
+			_ = j.AppendFinal([]byte{jBroken, 0, 0})
+			d.jr, d.broken = j, true
+		}
+	}
+	return nil
+}
+
+// cutLog removes what the segments hold after end: frames written after the
+// checkpoint, which the journal holds too.
+func (m *Manager) cutLog(end spool.Pos) error {
+	d := m.disk
+	ents, err := d.fs.ReadDir(d.dir)
+	if err != nil {
+		return err
+	}
+	cut := false
+	for _, e := range ents {
+		no, ok := spool.ParseSegmentName(e.Name())
+		if !ok || no < end.Seg {
+			continue
+		}
+		name := path.Join(d.dir, e.Name())
+		if no > end.Seg || end.Off <= spool.SegmentHeaderSize {
+			if err := d.fs.Remove(name); err != nil {
+				return err
+			}
+			cut = true
+			continue
+		}
+		fi, err := d.fs.Stat(name)
+		if err != nil || fi.Size() <= end.Off {
+			continue
+		}
+		f, err := d.fs.OpenAppend(name)
+		if err != nil {
+			return err
+		}
+		err = f.Truncate(end.Off)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		cut = true
+	}
+	if cut {
+		return d.fs.SyncDir(d.dir)
 	}
 	return nil
 }

@@ -29,6 +29,11 @@ var (
 	// ErrDiskFull: the disk tier ran out of space; shown in Stats, writes fall
 	// back to the RAM policy.
 	ErrDiskFull = errors.New("mm2: disk full")
+	// ErrNotDurable: under SyncAlways, a write or ACK was applied (the record
+	// is stored, the ACK made) but the disk could not make it durable; it
+	// becomes durable at the first sync that succeeds. Stats().DiskError
+	// says why.
+	ErrNotDurable = errors.New("mm2: not durable")
 )
 
 // CorruptionError says where damaged data was found on disk.

@@ -3,7 +3,6 @@ package mm2
 import (
 	"encoding/binary"
 	"errors"
-	"path"
 	"time"
 
 	"github.com/mm2go/mm2/internal/journal"
@@ -17,12 +16,17 @@ import (
 // operating system as soon as the call returns. Open replays them on top of
 // the newest checkpoint and the segments. docs/format.md has the layout.
 const (
-	jConfig  = 1 // idx u16, source u8, kind u8, sensor u32, period u32, base u64 (the number before its first)
-	jRAMTSD  = 2 // idx u16, value u32: a TSD record in the RAM tail's next slot
-	jRAMAt   = 3 // idx u16, value u32, utc i64: a RAM record with its time (EVT, or TSD opening a sector)
-	jDisk    = 4 // idx u16, value u32, utc i64: a record of the disk part, with its stored time
-	jAck     = 5 // idx u16, through u64: every record up to through acknowledged
-	jDrop    = 6 // idx u16, through u64, reason u8: every record up to through dropped
+	jConfig = 1 // idx u16, source u8, kind u8, sensor u32, period u32, base u64 (the number before its first)
+	jRAMTSD = 2 // idx u16, value u32: a TSD record in the RAM tail's next slot
+	jRAMAt  = 3 // idx u16, value u32, utc i64: a RAM record with its time (EVT, or TSD opening a sector)
+	jDisk   = 4 // idx u16, value u32, utc i64: a record of the disk part, with its stored time
+	jAck    = 5 // idx u16, through u64: every record up to through acknowledged
+	jDrop   = 6 // idx u16, through u64, reason u8: every record up to through dropped
+	// jBroken (idx 0) ends an epoch whose changes go on unjournaled (the
+	// journal was full and no checkpoint could be written): frames written
+	// after the checkpoint are then not all in the journal, so Open keeps
+	// them instead of rebuilding them from the journal.
+	jBroken = 7
 )
 
 // minRecordEntry is the smallest journal entry of a record (jRAMTSD's
@@ -55,6 +59,10 @@ func (m *Manager) jput(p []byte) {
 	if d == nil || d.jr == nil || d.replaying {
 		return
 	}
+	if d.broken {
+		d.unjournaled++
+		return
+	}
 	if err := d.jr.Append(p); err == nil {
 		return
 	} else if !errors.Is(err, journal.ErrFull) {
@@ -62,6 +70,10 @@ func (m *Manager) jput(p []byte) {
 	}
 	if err := m.checkpoint(false); err != nil {
 		d.unjournaled++
+		if !d.broken {
+			d.broken = true
+			_ = d.jr.AppendFinal([]byte{jBroken, 0, 0})
+		}
 	}
 }
 
@@ -128,12 +140,8 @@ type replayer struct {
 // replayJournal applies the entries of epoch e (those made after the
 // checkpoint of generation e) and returns how many it applied.
 // start holds each stream's newest number as of the checkpoint.
-func (m *Manager) replayJournal(e uint64, byIdx map[uint16]*Stream, start, top map[*Stream]uint64) (int, int) {
+func (m *Manager) replayJournal(b []byte, e uint64, byIdx map[uint16]*Stream, start, top map[*Stream]uint64) (int, int) {
 	d := m.disk
-	b, err := readBounded(d.fs, path.Join(d.dir, journal.Names[e%2]), int64(m.opts.JournalBytes))
-	if err != nil {
-		return 0, 0
-	}
 	r := &replayer{m: m, streams: byIdx, seq: map[*Stream]uint64{}, top: top}
 	for _, s := range byIdx {
 		r.seq[s] = start[s]
@@ -162,6 +170,10 @@ func (r *replayer) apply(p []byte) {
 		return
 	}
 	kind, idx, body := p[0], binary.LittleEndian.Uint16(p[1:]), p[3:]
+	if kind == jBroken {
+		r.applied++
+		return
+	}
 	if kind == jConfig {
 		r.config(idx, body)
 		return

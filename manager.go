@@ -135,6 +135,7 @@ func (m *Manager) Close() error {
 	for d.syncing { // a group commit is using the journal
 		d.synced.Wait()
 	}
+	m.flushAllBestEffort()
 	err := m.checkpoint(true)
 	var jerr error
 	if d.jr != nil {
@@ -320,6 +321,10 @@ func (m *Manager) PowerDown(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Frames being filled go to the segments too, when they can: the
+	// checkpoint holds them either way, so a failed write here costs
+	// nothing but a copy.
+	m.flushAllBestEffort()
 	return m.checkpoint(true)
 }
 

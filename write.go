@@ -1,6 +1,7 @@
 package mm2
 
 import (
+	"fmt"
 	"context"
 	"log/slog"
 	"math"
@@ -371,13 +372,17 @@ func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
 
 // afterWrite runs the disk tier's upkeep once a write call has stored its
 // records: under SyncAlways the group commit that makes them durable. A
-// disk error there is a state (Stats().DiskError), not a failed write: the
-// records are stored and become durable at the first sync that succeeds.
+// disk error there is a state (Stats().DiskError): the records are stored
+// and become durable at the first sync that succeeds; under SyncAlways the
+// write says so with ErrNotDurable.
 func (m *Manager) afterWrite(err error) error {
-	if m.disk != nil && err == nil {
-		_ = m.maintain()
+	if m.disk == nil || err != nil {
+		return err
 	}
-	return err
+	if err := m.maintain(); err != nil && m.disk.sync.mode == syncAlways {
+		return fmt.Errorf("%w: %v", ErrNotDurable, err)
+	}
+	return nil
 }
 
 // tailTakes reports whether the stream's RAM tail sector can take a record

@@ -32,6 +32,8 @@ const (
 	MaxEntry = 255
 	// entryOverhead is the length byte and the CRC of an entry.
 	entryOverhead = 1 + 4
+	// reserve is kept free by Append for AppendFinal.
+	reserve = 64
 	maxBoot       = 40
 	// MinSize is the smallest file size Open accepts.
 	MinSize = 4096
@@ -54,7 +56,9 @@ type Journal struct {
 	cur   []byte // the epoch's file
 	off   int    // end of the last entry
 	seed  uint32 // CRC seed of the epoch
-	// synced is the end of what the last Sync made durable in this epoch.
+	// synced is the end of the last entry made durable in this epoch (0:
+	// not even the header yet). A sync range also takes the byte after the
+	// last entry, the zero that ends the replay.
 	synced int
 	// Appended counts the bytes of every entry ever appended (all epochs):
 	// the journal's share of the bytes written to the device.
@@ -112,17 +116,34 @@ func (j *Journal) Start(e uint64, boot string, flags uint8) {
 	j.synced = 0
 }
 
+// Resume goes on appending to epoch e after its entries, which end at end
+// (from Scan): for a writer that could not start a new epoch.
+func (j *Journal) Resume(e uint64, end int) {
+	j.epoch = e
+	j.cur = j.maps[e%2].Bytes()
+	j.seed = seed(e)
+	j.off = max(end, HeaderSize)
+	j.cur[j.off] = 0
+	j.synced = 0
+}
+
 // Epoch is the epoch being written.
 func (j *Journal) Epoch() uint64 { return j.epoch }
 
 // Append adds one entry. It returns ErrFull, adding nothing, when the file
-// has no room for it.
-func (j *Journal) Append(p []byte) error {
+// has no room for it (a few bytes stay free for AppendFinal).
+func (j *Journal) Append(p []byte) error { return j.append(p, reserve) }
+
+// AppendFinal adds one last small entry in the room Append keeps free: how
+// a writer that can go no further says so to the replay.
+func (j *Journal) AppendFinal(p []byte) error { return j.append(p, 0) }
+
+func (j *Journal) append(p []byte, keep int) error {
 	if len(p) == 0 || len(p) > MaxEntry {
 		panic("journal: entry size out of range")
 	}
 	end := j.off + entryOverhead + len(p)
-	if end+1 > len(j.cur) {
+	if end+1+keep > len(j.cur) {
 		return ErrFull
 	}
 	b := j.cur[j.off:end]
@@ -167,19 +188,19 @@ func (j *Journal) SyncRange(e uint64, from, to int) error {
 
 // Synced records that a SyncRange of epoch e up to to succeeded.
 func (j *Journal) Synced(e uint64, to int) {
-	if e == j.epoch && to > j.synced {
-		j.synced = min(to, j.off+1)
+	if e == j.epoch {
+		j.synced = max(j.synced, min(to-1, j.off))
 	}
 }
 
 // Covers reports whether what was appended up to to in epoch e is durable:
 // synced, or in an older epoch (a checkpoint holds it).
-func (j *Journal) Covers(e uint64, to int) bool { return j.epoch != e || j.synced >= to }
+func (j *Journal) Covers(e uint64, to int) bool { return j.epoch != e || j.synced >= to-1 }
 
 // Sync makes every entry appended so far durable.
 func (j *Journal) Sync() error {
 	e, from, to := j.Pending()
-	if from >= to-1 && from > 0 {
+	if j.Covers(e, to) && from > 0 {
 		return nil
 	}
 	if err := j.SyncRange(e, from, to); err != nil {
@@ -252,16 +273,23 @@ func ParseHeader(b []byte) (Header, error) {
 // up to the first that is missing, torn or from another epoch, and returns
 // how many it found. A file whose header names another epoch has none.
 func Entries(b []byte, e uint64, fn func(p []byte)) int {
+	n, _ := Scan(b, e, fn)
+	return n
+}
+
+// Scan is Entries that also returns where the entries end (0 when the file
+// holds no epoch e).
+func Scan(b []byte, e uint64, fn func(p []byte)) (n, end int) {
 	h, err := ParseHeader(b)
 	if err != nil || h.Epoch != e {
-		return 0
+		return 0, 0
 	}
 	sd := seed(e)
-	n := 0
-	for off := HeaderSize; off < len(b); n++ {
+	off := HeaderSize
+	for ; off < len(b); n++ {
 		l := int(b[off])
-		end := off + entryOverhead + l
-		if l == 0 || end > len(b) {
+		next := off + entryOverhead + l
+		if l == 0 || next > len(b) {
 			break
 		}
 		crc := crc32.Update(sd, castagnoli, b[off:off+1+l])
@@ -269,7 +297,7 @@ func Entries(b []byte, e uint64, fn func(p []byte)) int {
 			break
 		}
 		fn(b[off+1 : off+1+l])
-		off = end
+		off = next
 	}
-	return n
+	return n, off
 }

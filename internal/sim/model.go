@@ -104,7 +104,10 @@ func (md *Model) Configure(id mm2.StreamID, kind mm2.Kind, period time.Duration)
 	if err != nil {
 		return fmt.Errorf("configure %v: %v", id, err)
 	}
-	s := &MStream{ID: id, Kind: kind, Period: period.Milliseconds(), H: h}
+	// A new stream's first number is the store's (on disk, a stream
+	// configured after a checkpoint starts past any number a lost stream
+	// of the same name could have handed out).
+	s := &MStream{ID: id, Kind: kind, Period: period.Milliseconds(), H: h, Seq: h.Stats().Written}
 	md.Streams = append(md.Streams, s)
 	md.ByID[id] = s
 	return nil

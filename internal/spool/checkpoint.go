@@ -48,6 +48,10 @@ type Checkpoint struct {
 	// Stages are the disk tier's frames being filled, encoded the same way:
 	// records on their way to a segment (version 2).
 	Stages []byte
+	// End is where the log ended, synced, when the checkpoint was written
+	// (version 2): frames after it were written since, and the journal
+	// holds their records too.
+	End Pos
 }
 
 // AppendCheckpoint encodes c onto dst.
@@ -72,6 +76,8 @@ func AppendCheckpoint(dst []byte, c *Checkpoint) []byte {
 		binary.LittleEndian.PutUint64(b[32:], s.Reserved)
 		dst = append(dst, b[:]...)
 	}
+	dst = binary.LittleEndian.AppendUint64(dst, c.End.Seg)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(c.End.Off))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(c.Stages)))
 	dst = append(dst, c.Stages...)
 	dst = append(dst, c.Frames...)
@@ -128,6 +134,11 @@ func DecodeCheckpoint(b []byte) (Checkpoint, error) {
 	}
 	rest := p[count*streamStateSize:]
 	if version >= 2 {
+		if len(rest) < 16 {
+			return c, fmt.Errorf("%w: log end", ErrFormat)
+		}
+		c.End = Pos{Seg: binary.LittleEndian.Uint64(rest), Off: int64(binary.LittleEndian.Uint64(rest[8:]))}
+		rest = rest[16:]
 		if len(rest) < 4 || int(binary.LittleEndian.Uint32(rest)) > len(rest)-4 {
 			return c, fmt.Errorf("%w: stage length", ErrFormat)
 		}
