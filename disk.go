@@ -47,6 +47,7 @@ type diskTier struct {
 	synced      *sync.Cond       // broadcast when a group commit ends
 	lastSync    int64            // clock ms of the last interval sync
 	jsize       int              // bytes of each journal file
+	jcap        uint64           // record entries a journal file holds at most
 	liveStale   bool             // a read error during an ACK left segment live counts high
 	replayed    uint64           // journal entries applied at Open
 
@@ -68,6 +69,7 @@ type diskStream struct {
 	rd, ack  dpos // first unread and first unacknowledged record of the disk part
 	lastSeq  uint64
 	reserved uint64 // format 1 stores: the reservation numbering resumes at after a crash
+	epochSeq uint64 // lastSeq when the journal's epoch began (or the stream's base)
 }
 
 // dpos is a disk cursor: the stream's first record with a sequence number
@@ -548,6 +550,10 @@ func (m *Manager) checkpoint(clean bool) error {
 	d.checkpoints++
 	d.lastCP = m.now()
 	d.broken = false
+	for i := 0; i < m.nStream; i++ {
+		ds := d.stream(m.at(uint16(i)))
+		ds.epochSeq = ds.lastSeq
+	}
 	d.startJournal()
 	return nil
 }

@@ -2,6 +2,7 @@ package mm2
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"path"
@@ -29,7 +30,8 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		return fmt.Errorf("mm2: disk backend: %w", err)
 	}
 	d := &diskTier{fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), sync: o.Sync,
-		readOnly: readOnly, boot: vfs.BootID(fsys), jsize: o.JournalBytes, synced: sync.NewCond(&m.mu)}
+		readOnly: readOnly, boot: vfs.BootID(fsys), jsize: o.JournalBytes, synced: sync.NewCond(&m.mu),
+		jcap: journal.Capacity(o.JournalBytes, minRecordEntry)}
 	m.disk = d
 	d.opening = true
 	defer func() { d.opening = false }()
@@ -95,8 +97,15 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// journal of an epoch whose checkpoint is missing may have lost all of
 	// its capacity: numbering resumes that far above what was found, so a
 	// number handed out before the cut is never reused.
-	jcap := journal.Capacity(o.JournalBytes, minRecordEntry)
+	// A journal filled past the point where a checkpoint is due means the
+	// checkpoints failed: the store then numbered up to another capacity
+	// of records unjournaled (see degradedRoom), so the jump covers that.
+	jcap := d.jcap
 	lost := jcap - min(jcap, uint64(applied))
+	extra := uint64(0)
+	if broken || jend > len(jb)*6/10 {
+		extra = 2 * jcap
+	}
 	if m.scanAhead(cp.Gen + 1) {
 		jump, lost = true, lost+jcap
 	}
@@ -105,6 +114,9 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		ds := d.stream(s)
 		if jump {
 			ds.lastSeq = max(ds.lastSeq+lost, ds.reserved)
+			if st, ok := start[s]; ok && extra > 0 {
+				ds.lastSeq = max(ds.lastSeq, st+extra)
+			}
 		}
 		ds.rd = ds.ack
 		if ds.n == 0 {
@@ -138,19 +150,40 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// error), and until it succeeds changes are not journaled.
 	if err := m.checkpoint(false); err != nil {
 		m.log.Warn("mm2: cannot write the checkpoint at open; will retry", "error", err.Error())
-		// Mark the epoch so the next Open keeps the frames written until a
-		// checkpoint succeeds: they are not journaled.
-		if j, jerr := journal.Open(d.fs, d.dir, d.jsize); jerr == nil {
-			if jend > 0 {
-				j.Resume(cp.Gen, jend)
-			} else {
-				j.Start(cp.Gen, d.boot, 0)
-			}
-			_ = j.AppendFinal([]byte{jBroken, 0, 0})
-			d.jr, d.broken = j, true
-		}
+		m.resumeJournal(cp.Gen, jend)
 	}
 	return nil
+}
+
+// resumeJournal goes on with the journal of the checkpoint Open found, when
+// no new checkpoint could be written (a full or failing disk). It first
+// journals, and syncs, what Open decided: every stream's place in the
+// stream table and its newest number (after a renumbering jump), so a
+// later recovery from the same checkpoint agrees with what is handed out
+// now. The journal needs no new space: its files are preallocated.
+func (m *Manager) resumeJournal(gen uint64, end int) {
+	d := m.disk
+	j, err := journal.Open(d.fs, d.dir, d.jsize)
+	if err != nil {
+		return
+	}
+	if end > 0 {
+		j.Resume(gen, end)
+	} else {
+		j.Start(gen, d.boot, 0)
+	}
+	d.jr = j
+	for i := 0; i < m.nStream; i++ {
+		s := m.at(uint16(i))
+		m.jConfigure(s)
+		b := binary.LittleEndian.AppendUint64(d.entry(jNumber, s), d.stream(s).lastSeq)
+		m.jput(b)
+		d.stream(s).epochSeq = d.stream(s).lastSeq
+	}
+	if err := j.Sync(); err != nil {
+		d.broken = true
+		_ = d.fail(m.now(), err)
+	}
 }
 
 // cutLog removes what the segments hold after end: frames written after the

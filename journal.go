@@ -27,6 +27,9 @@ const (
 	// after the checkpoint are then not all in the journal, so Open keeps
 	// them instead of rebuilding them from the journal.
 	jBroken = 7
+	// jNumber: idx u16, last u64: the stream's newest number is at least
+	// last (what an Open that could not write its checkpoint decided).
+	jNumber = 8
 )
 
 // minRecordEntry is the smallest journal entry of a record (jRAMTSD's
@@ -184,6 +187,7 @@ func (r *replayer) apply(p []byte) {
 		return
 	}
 	m := r.m
+	ds := m.disk.stream(s)
 	ok := true
 	switch {
 	case kind == jRAMTSD && len(body) == 4 && s.kind == TSD:
@@ -197,6 +201,14 @@ func (r *replayer) apply(p []byte) {
 		if seq > r.top[s] {
 			ok = m.restoreDisk(s, seq, binary.LittleEndian.Uint32(body), int64(binary.LittleEndian.Uint64(body[4:])))
 			r.top[s] = seq
+		}
+	case kind == jNumber && len(body) == 8:
+		v := binary.LittleEndian.Uint64(body)
+		ds.lastSeq = max(ds.lastSeq, v)
+		r.seq[s] = max(r.seq[s], v)
+		r.top[s] = max(r.top[s], v)
+		if ds.ram == 0 && ds.n == 0 {
+			s.acked = max(s.acked, v)
 		}
 	case (kind == jAck && len(body) == 8) || (kind == jDrop && len(body) == 9):
 		through := binary.LittleEndian.Uint64(body)
@@ -285,13 +297,25 @@ func (s *Stream) lastRAMTime() (int64, bool) {
 // above every number it could have handed out before, because each epoch
 // of the journal hands out at most its capacity. A new store's first
 // streams start at 1.
-func (d *diskTier) newStreamBase(journalBytes int) uint64 {
+func (d *diskTier) newStreamBase() uint64 {
 	g := d.gen
-	if d.jr == nil {
+	if d.jr == nil || d.broken {
 		g++ // the journal is not running: its next epoch
 	}
 	if g == 0 {
 		return 0
 	}
-	return (g - 1) * journal.Capacity(journalBytes, minRecordEntry)
+	// An epoch hands out at most three capacities per stream: its journal,
+	// and as much again unjournaled (degradedRoom), and the renumbering
+	// of an Open that could not write its checkpoint.
+	return (g - 1) * 3 * d.jcap
+}
+
+// degradedRoom reports whether stream s may hand out another number while
+// its changes go unjournaled (the journal full and no checkpoint written):
+// up to the journal's capacity beyond where the epoch began, which is how
+// far Open renumbers past a journal found that full.
+func (d *diskTier) degradedRoom(s *Stream) bool {
+	ds := d.stream(s)
+	return !d.broken || ds.lastSeq < ds.epochSeq+d.jcap
 }

@@ -203,8 +203,8 @@ func (m *Manager) configureLocked(id StreamID, kind Kind, period time.Duration) 
 	if d := m.disk; d != nil {
 		ds := d.stream(s) // allocated now, so reading stats never grows the manager
 		if !d.opening {
-			s.acked = d.newStreamBase(m.opts.JournalBytes)
-			ds.lastSeq = s.acked
+			s.acked = d.newStreamBase()
+			ds.lastSeq, ds.epochSeq = s.acked, s.acked
 			m.jConfigure(s)
 		}
 	}

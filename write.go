@@ -350,6 +350,10 @@ func (m *Manager) noteUtilisation() {
 // below the spill threshold and the stream's disk part is empty, otherwise
 // in the disk part.
 func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
+	if !m.disk.degradedRoom(s) {
+		// Numbers beyond this could be reused after a power cut.
+		return fmt.Errorf("%w: the journal is full and no checkpoint can be written: %v", ErrDiskFull, m.disk.err)
+	}
 	slot := s.tailTakes(utc)
 	if m.wantDisk(s, !slot) {
 		return m.appendDisk(s, v, utc)

@@ -16,7 +16,8 @@ func (md *Model) always() bool { return md.Opts.Sync == mm2.SyncAlways() }
 // diskError reports an error the disk tier may return when the disk is
 // full or failing (only while the model injects faults).
 func (md *Model) diskError(err error) bool {
-	return md.Opts.Dir != "" && (errors.Is(err, mm2.ErrDiskFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EIO))
+	return md.Opts.Dir != "" && (errors.Is(err, mm2.ErrDiskFull) || errors.Is(err, mm2.ErrNotDurable) ||
+		errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EIO))
 }
 
 // store appends a written record to the stream's model.
