@@ -45,7 +45,7 @@ func (s *Stream) Ack() (int, error) {
 		err = m.maintain()
 	}
 	if err != nil && d.sync.mode == syncAlways {
-		return n, fmt.Errorf("%w: %v", ErrNotDurable, err)
+		return n, fmt.Errorf("%w: %w", ErrNotDurable, err)
 	}
 	return n, nil // a disk error is a state (Stats) for the other policies
 }

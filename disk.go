@@ -42,6 +42,7 @@ type diskTier struct {
 	opening     bool             // Open is recovering: streams keep their stored numbers
 	unjournaled uint64           // changes the journal could not take
 	broken      bool             // the epoch's journal is full and no checkpoint could be written
+	syncFailed  bool             // the last sync of the journal failed (SyncAlways refuses writes until one succeeds)
 	jbuf        [32]byte         // scratch: one journal entry
 	syncing     bool             // a group commit is syncing the journal outside the lock
 	synced      *sync.Cond       // broadcast when a group commit ends
@@ -491,6 +492,13 @@ func (m *Manager) commit() error {
 		return m.checkpoint(false)
 	}
 	e, _, to := d.jr.Pending()
+	if d.syncFailed && d.jr.Covers(e, to) {
+		// Nothing is waiting, but the disk failed last time: try it.
+		if err := d.jr.SyncRange(e, 0, journal.HeaderSize); err != nil {
+			return d.fail(m.now(), err)
+		}
+		d.syncFailed = false
+	}
 	for d.jr != nil && !d.jr.Covers(e, to) && !m.closed {
 		if d.syncing {
 			d.synced.Wait()
@@ -505,8 +513,10 @@ func (m *Manager) commit() error {
 		d.syncing = false
 		d.synced.Broadcast()
 		if err != nil {
+			d.syncFailed = true
 			return d.fail(m.now(), err)
 		}
+		d.syncFailed = false
 		d.log.Syncs++
 		if d.jr != nil {
 			d.jr.Synced(e2, to2)

@@ -346,8 +346,9 @@ func TestDiskFullWritesFallBackToDropOldest(t *testing.T) {
 }
 
 // TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment: under SyncAlways a write
-// whose sync fails is taken back out of the segment, and the next write
-// follows the last good frame: reopening finds no damage and every record.
+// whose sync fails is stored and says ErrNotDurable; later writes are
+// refused until a sync succeeds, which makes that record durable too:
+// reopening finds no damage and every record.
 func TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment(t *testing.T) {
 	f := newFullStore(t)
 	if err := f.m.Close(); err != nil {
@@ -365,8 +366,19 @@ func TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment(t *testing.T) {
 		f.round(never, s)
 	}
 	f.fault.FailIf(func(op vfs.Op, _ string) bool { return op == vfs.OpSync })
-	if f.write(s, isEIO) == nil {
-		t.Fatal("a write whose sync failed returned nil under SyncAlways")
+	// The write is stored, and says it is not durable yet.
+	err = s.h.WriteEVT(fullValue(s.id, s.next), fullEventTime(s.next))
+	if !errors.Is(err, mm2.ErrNotDurable) || !isEIO(err) {
+		t.Fatalf("a write whose sync failed returned %v under SyncAlways, want ErrNotDurable wrapping EIO", err)
+	}
+	if w := s.h.Stats().Written; w != s.next {
+		t.Fatalf("the write that could not be synced was not stored: newest %d, want %d", w, s.next)
+	}
+	s.written = append(s.written, s.next)
+	s.next++
+	// While the sync fails, further writes are refused and store nothing.
+	if f.write(s, func(err error) bool { return errors.Is(err, mm2.ErrNotDurable) }) == nil {
+		t.Fatal("a write was taken while its sync could not succeed")
 	}
 	f.fault.FailIf(nil)
 	f.now += fullRetryMs

@@ -50,8 +50,15 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// end): a writable Open cuts those frames and rebuilds them from the
 	// journal, so a power cut that lost some of them leaves no hole.
 	jb, _ := readBounded(d.fs, path.Join(d.dir, journal.Names[cp.Gen%2]), int64(o.JournalBytes))
-	broken := false
-	_, jend := journal.Scan(jb, cp.Gen, func(p []byte) { broken = broken || p[0] == jBroken })
+	broken, running := false, false
+	_, jend := journal.Scan(jb, cp.Gen, func(p []byte) {
+		broken = broken || p[0] == jBroken
+		running = running || p[0] == jRunning
+	})
+	if running { // written after a clean checkpoint: the shutdown was not clean after all
+		clean = false
+		jump = damaged || (!sameBoot && !durable)
+	}
 	if !readOnly && !clean && cp.End.Seg > 0 && jend > 0 && !broken {
 		if err := m.cutLog(cp.End); err != nil {
 			m.noteDamage(spool.Damage{File: ".", Err: err})

@@ -1,6 +1,7 @@
 package mm2
 
 import (
+	"fmt"
 	"encoding/binary"
 	"errors"
 	"time"
@@ -30,6 +31,9 @@ const (
 	// jNumber: idx u16, last u64: the stream's newest number is at least
 	// last (what an Open that could not write its checkpoint decided).
 	jNumber = 8
+	// jRunning (idx 0): the store runs again after a clean checkpoint that
+	// could not be followed by another one; the checkpoint is not clean.
+	jRunning = 9
 )
 
 // minRecordEntry is the smallest journal entry of a record (jRAMTSD's
@@ -173,7 +177,7 @@ func (r *replayer) apply(p []byte) {
 		return
 	}
 	kind, idx, body := p[0], binary.LittleEndian.Uint16(p[1:]), p[3:]
-	if kind == jBroken {
+	if kind == jBroken || kind == jRunning {
 		r.applied++
 		return
 	}
@@ -318,4 +322,29 @@ func (d *diskTier) newStreamBase() uint64 {
 func (d *diskTier) degradedRoom(s *Stream) bool {
 	ds := d.stream(s)
 	return !d.broken || ds.lastSeq < ds.epochSeq+d.jcap
+}
+
+// markRunning makes sure a crash from now on is not taken for a clean
+// shutdown before a number is handed out after one: a checkpoint that is
+// not clean, or else a synced jRunning entry (the journal's files need no
+// new space). Errors: the disk's, when neither can be written; then
+// nothing may be written.
+func (m *Manager) markRunning() error {
+	d := m.disk
+	if !d.clean {
+		return nil
+	}
+	err := m.checkpoint(false)
+	if err == nil {
+		return nil
+	}
+	if d.jr != nil && !d.broken {
+		if jerr := d.jr.Append([]byte{jRunning, 0, 0}); jerr == nil {
+			if jerr = d.jr.Sync(); jerr == nil {
+				d.clean = false
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%w: the store cannot record that it runs again: %v", ErrDiskFull, err)
 }

@@ -339,8 +339,8 @@ func (m *Manager) PowerAbort() error {
 		return fmt.Errorf("%w: no power-down in progress", ErrInvalidArgument)
 	}
 	m.powering = false
-	if m.disk != nil {
-		return m.checkpoint(false) // running again: a crash from now on is unclean
+	if m.disk != nil && !m.disk.readOnly {
+		return m.markRunning() // running again: a crash from now on is unclean
 	}
 	return nil
 }

@@ -350,6 +350,16 @@ func (m *Manager) noteUtilisation() {
 // below the spill threshold and the stream's disk part is empty, otherwise
 // in the disk part.
 func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
+	if err := m.markRunning(); err != nil {
+		return err
+	}
+	if d := m.disk; d.sync.mode == syncAlways && d.syncFailed {
+		// Only a write that can be made durable is taken: first retry
+		// what the last sync left.
+		if err := m.commit(); err != nil || d.syncFailed {
+			return fmt.Errorf("%w: %w", ErrNotDurable, d.err)
+		}
+	}
 	if !m.disk.degradedRoom(s) {
 		// Numbers beyond this could be reused after a power cut.
 		return fmt.Errorf("%w: the journal is full and no checkpoint can be written: %v", ErrDiskFull, m.disk.err)
@@ -384,7 +394,7 @@ func (m *Manager) afterWrite(err error) error {
 		return err
 	}
 	if err := m.maintain(); err != nil && m.disk.sync.mode == syncAlways {
-		return fmt.Errorf("%w: %v", ErrNotDurable, err)
+		return fmt.Errorf("%w: %w", ErrNotDurable, err)
 	}
 	return nil
 }

@@ -96,6 +96,9 @@ func (md *Model) reopen(fsys vfs.FS, strict bool) error {
 		}
 	}
 	md.Dirty = false
+	for _, s := range md.Streams {
+		s.Unsure = 0
+	}
 	return md.Check()
 }
 
@@ -135,7 +138,7 @@ func (md *Model) adopt(s *MStream, strict bool) error {
 			recs = append(recs, r)
 		}
 		s.Recs = recs
-		if st.Written < s.Seq {
+		if st.Written+s.Unsure < s.Seq {
 			return fmt.Errorf("reopen %v after a crash: numbering at %d may reuse numbers up to %d", s.ID, st.Written, s.Seq)
 		}
 	}

@@ -32,6 +32,10 @@ type MStream struct {
 	Pending int
 	Seq     uint64 // last sequence number written
 	Drops   uint64 // records the manager dropped (ram-full)
+	// Unsure counts records stored by writes that failed with
+	// ErrNotDurable since the last sync that succeeded: a power cut may
+	// destroy them before any trace of their numbers is durable.
+	Unsure uint64
 }
 
 // Unread is how many records the model expects unread.
@@ -199,6 +203,9 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 					kept[s]--
 					s.Seq++
 					md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})
+					if errors.Is(err, mm2.ErrNotDurable) {
+						s.Unsure++
+					}
 				}
 			}
 			return nil
@@ -213,6 +220,11 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 	// Under SyncAlways a write is durable unless the disk is failing, when
 	// it falls back to RAM.
 	md.Dirty = md.Dirty || !md.always() || after.DiskError != ""
+	if md.always() && md.Opts.Dir != "" { // this write's sync made every earlier record durable too
+		for _, s := range md.Streams {
+			s.Unsure = 0
+		}
+	}
 	for i, s := range targets {
 		s.Seq++
 		md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})
