@@ -1,9 +1,9 @@
 package mm2
 
 import (
-	"fmt"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/mm2go/mm2/internal/journal"

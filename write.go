@@ -1,8 +1,8 @@
 package mm2
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 

@@ -34,7 +34,7 @@ const (
 	entryOverhead = 1 + 4
 	// reserve is kept free by Append for AppendFinal.
 	reserve = 64
-	maxBoot       = 40
+	maxBoot = 40
 	// MinSize is the smallest file size Open accepts.
 	MinSize = 4096
 )
