@@ -14,7 +14,8 @@
  * packets of five: ACK = imx_erase_all_pending for every sensor with
  * pending data; a refused packet is NACKed (imx_revert_all_pending) and its
  * records must come again, in order. Every record must be accepted exactly
- * once, in order.
+ * once, in order. The sampler keeps at most about BACKLOG records per sensor
+ * waiting, so the pool never fills and nothing is dropped.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -25,12 +26,13 @@
 
 #define SENSORS 12
 #define ARRAY 375
+#define BACKLOG 150 /* records per sensor the sampler lets wait */
 
 static imatrix_upload_source_t src_of[SENSORS];
 static imx_control_sensor_block_t csb[SENSORS];
 static control_sensor_data_t csd[SENSORS];
 static uint32_t records;
-static volatile int sampler_failed;
+static volatile int sampler_failed, stop;
 
 static void *sampler(void *arg) {
     uint32_t i;
@@ -52,7 +54,10 @@ static void *sampler(void *arg) {
                 return NULL;
             }
         }
-        if (i % 64 == 0) {
+        /* Sample no faster than the upload drains (the gateway samples at
+         * real rates): the 64 KB pool must never fill, or the oldest
+         * records would be dropped, by design, and the check below fail. */
+        while (imx_get_total_sample_count(src_of[0], &csb[0], &csd[0]) > BACKLOG && !stop) {
             sched_yield();
         }
     }
@@ -148,6 +153,7 @@ int main(int argc, char **argv) {
             sched_yield(); /* nothing new yet */
         }
     }
+    stop = 1;
     pthread_join(thread, NULL);
     EXPECT(!sampler_failed);
     for (s = 0; s < SENSORS; s++) {
