@@ -30,6 +30,11 @@ type target struct {
 	qemu    string // user-mode emulator; "" runs natively
 	sysroot string // the target's libraries, for qemu -L
 	short   bool   // emulated: fewer records in the long tests
+	// muslStart: the archive is prepared by musl/prepare-archive.sh with
+	// objcopy and the legacy layer starts the Go runtime (-DMM2_MUSL_START).
+	muslStart bool
+	objcopy   string
+	ldflags   []string
 }
 
 var targets = []target{
@@ -38,6 +43,13 @@ var targets = []target{
 		sysroot: "/usr/arm-linux-gnueabihf", short: true},
 	{name: "arm64", goarch: "arm64", cc: "aarch64-linux-gnu-gcc", qemu: "qemu-aarch64-static",
 		sysroot: "/usr/aarch64-linux-gnu", short: true},
+	// The shipped toolchain is musl. Debian has musl only for the host
+	// (musl-tools); the musl start path is also run on armhf with glibc, so
+	// that its ARM entry point is exercised under qemu.
+	{name: "x86-64-musl", goarch: "amd64", cc: "musl-gcc", muslStart: true, objcopy: "objcopy",
+		ldflags: []string{"-static"}},
+	{name: "armhf-musl-start", goarch: "arm", cc: "arm-linux-gnueabihf-gcc", qemu: "qemu-arm-static",
+		sysroot: "/usr/arm-linux-gnueabihf", short: true, muslStart: true, objcopy: "arm-linux-gnueabihf-objcopy"},
 }
 
 // native is the target of the machine running the tests.
@@ -51,15 +63,32 @@ func native() target {
 	return target{name: runtime.GOARCH, goarch: runtime.GOARCH, cc: "gcc"}
 }
 
+// targetNamed returns the target of that name.
+func targetNamed(t *testing.T, name string) target {
+	for _, tg := range targets {
+		if tg.name == name {
+			return tg
+		}
+	}
+	t.Fatalf("no target %s", name)
+	return target{}
+}
+
 // usable returns the target as it runs here, or why it cannot: a cross
 // target needs its compiler and emulator (scripts/test.sh installs them).
 func (tg target) usable() (target, string) {
 	if tg.goarch == runtime.GOARCH {
-		return native(), ""
+		if !tg.muslStart {
+			return native(), ""
+		}
+		tg.qemu, tg.sysroot, tg.short = "", "", false // runs here
 	}
-	for _, tool := range []string{tg.cc, tg.qemu} {
+	for _, tool := range []string{tg.cc, tg.qemu, tg.objcopy} {
+		if tool == "" {
+			continue
+		}
 		if _, err := exec.LookPath(tool); err != nil {
-			return tg, tool + " is not installed (scripts/test.sh installs the cross compilers and qemu-user-static)"
+			return tg, tool + " is not installed (scripts/test.sh installs the cross compilers, musl-tools and qemu-user-static)"
 		}
 	}
 	return tg, ""
@@ -133,6 +162,13 @@ func archive(t testing.TB, tg target) string {
 		build.errs[tg.name] = fmt.Errorf("go build -buildmode=c-archive for %s: %v\n%s", tg.name, err, out)
 		t.Fatal(build.errs[tg.name])
 	}
+	if tg.muslStart {
+		prep := exec.Command("sh", filepath.Join("musl", "prepare-archive.sh"), p, tg.objcopy)
+		if out, err := prep.CombinedOutput(); err != nil {
+			build.errs[tg.name] = fmt.Errorf("musl/prepare-archive.sh for %s: %v\n%s", tg.name, err, out)
+			t.Fatal(build.errs[tg.name])
+		}
+	}
 	return p
 }
 
@@ -146,6 +182,10 @@ func compile(t testing.TB, tg target, name string, defines ...string) string {
 		return bin
 	}
 	args := append(append([]string{}, cflags...), defines...)
+	if tg.muslStart {
+		args = append(args, "-DMM2_MUSL_START")
+	}
+	args = append(args, tg.ldflags...)
 	args = append(args, "-I.", "-Ilegacy", "-Itestdata/fw",
 		filepath.Join("testdata", "fw", name+".c"), filepath.Join("testdata", "fw", "position.c"),
 		filepath.Join("legacy", "mm2_api.c"), filepath.Join("legacy", "mm2_v1.c"),
@@ -327,7 +367,18 @@ func TestFirmware(t *testing.T) {
 // profile and backend from MM2_PLATFORM and MM2_DIR and answers with the
 // firmware's enumerators.
 func TestFirmwareInitFromEnvironment(t *testing.T) {
-	tg := native()
+	// Also with musl: the environment reaches the Go runtime through the
+	// musl start path.
+	for _, tg := range []target{native(), targetNamed(t, "x86-64-musl")} {
+		t.Run(tg.name, func(t *testing.T) { initFromEnvironment(t, tg) })
+	}
+}
+
+func initFromEnvironment(t *testing.T, tg target) {
+	tg, why := tg.usable()
+	if why != "" {
+		t.Skip(why)
+	}
 	bin := compile(t, tg, "api_test")
 	for _, tc := range []struct {
 		name string
