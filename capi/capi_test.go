@@ -196,6 +196,13 @@ func compile(t testing.TB, tg target, name string, defines ...string) string {
 	return bin
 }
 
+// apiTest builds api_test with the test firmware's settings of the legacy
+// layer (testdata/fw/mm2_config.h).
+func apiTest(t testing.TB, tg target) string {
+	t.Helper()
+	return compile(t, tg, "api_test", `-DMM2_CONFIG_H="mm2_config.h"`)
+}
+
 // run runs a compiled program (under qemu for a cross target) in a scratch
 // directory with the MM2_* variables of the caller's environment replaced
 // by env, and returns its standard output. It fails the test when the
@@ -339,7 +346,7 @@ func TestFirmware(t *testing.T) {
 				t.Logf("libmm2.a for %s: %d bytes", tg.name, st.Size())
 			}
 			t.Run("api", func(t *testing.T) {
-				out := run(t, tg, compile(t, tg, "api_test"), nil)
+				out := run(t, tg, apiTest(t, tg), nil)
 				t.Log(strings.TrimSpace(out))
 			})
 			t.Run("upload", func(t *testing.T) {
@@ -379,7 +386,7 @@ func initFromEnvironment(t *testing.T, tg target) {
 	if why != "" {
 		t.Skip(why)
 	}
-	bin := compile(t, tg, "api_test")
+	bin := apiTest(t, tg)
 	for _, tc := range []struct {
 		name string
 		env  []string

@@ -12,8 +12,15 @@
  * csb->sample_rate, and writes csd->last_value and csd->valid in the event
  * writes (as the original did); nothing else of the firmware's structures.
  *
- * Tuning macros (define them on the compiler command line):
+ * Tuning macros (define them on the compiler command line, or in a header
+ * named by MM2_CONFIG_H, e.g. -DMM2_CONFIG_H='"mm2_config.h"'):
  *   MM2_MMCB_REF_OFFSET         where in csd->mmcb the reference lives
+ *   MM2_ON_COUNTS(csd, src, c)  called with the sensor's mm2_core_counts_t c
+ *                               after every successful configure, write, read,
+ *                               ACK and NACK of that csd (one more core call):
+ *                               a firmware whose stats command reads fields of
+ *                               mmcb (pending_by_source, total_records) keeps
+ *                               them current here
  *   MM2_RESULT_<CONDITION>      the enumerator returned for a core condition
  *                               the firmware enum has no name for (below)
  *   MM2_NO_GPS_PROTOTYPES       the firmware's headers declare the position
@@ -24,6 +31,10 @@
 #include <string.h>
 
 #include "mm2_api.h"
+
+#ifdef MM2_CONFIG_H
+#include MM2_CONFIG_H
+#endif
 
 #ifndef MM2_MMCB_REF_OFFSET
 #define MM2_MMCB_REF_OFFSET 0
@@ -170,6 +181,19 @@ static bool bad_args(imatrix_upload_source_t src, const imx_control_sensor_block
 /* The core's view of a sensor: its reference, source and id. */
 #define SENSOR(src, csb, csd) get_ref(csd), (uint32_t)(src), (uint32_t)(csb)->id
 
+#ifdef MM2_ON_COUNTS
+static void sync_counts(imatrix_upload_source_t src, imx_control_sensor_block_t *csb,
+                        control_sensor_data_t *csd) {
+    mm2_core_counts_t c;
+    if (mm2_core_sensor_info(SENSOR(src, csb, csd), 0, &c) == MM2_CORE_OK) {
+        MM2_ON_COUNTS(csd, src, c);
+    }
+}
+#define SYNC(src, csb, csd) sync_counts(src, csb, csd)
+#else
+#define SYNC(src, csb, csd) ((void)0)
+#endif
+
 /* ---- lifecycle */
 
 imx_result_t imx_memory_manager_init(uint32_t pool_size) {
@@ -208,6 +232,7 @@ imx_result_t imx_configure_sensor(imatrix_upload_source_t upload_source,
                             &ref);
     if (rc == MM2_CORE_OK) {
         put_ref(csd, ref);
+        SYNC(upload_source, csb, csd);
     }
     return result(rc);
 }
@@ -243,10 +268,15 @@ imx_result_t imx_recover_sensor_disk_data(imatrix_upload_source_t upload_source,
 
 imx_result_t imx_write_tsd(imatrix_upload_source_t upload_source, imx_control_sensor_block_t *csb,
                            control_sensor_data_t *csd, imx_data_32_t value) {
+    mm2_core_rc_t rc;
     if (bad_args(upload_source, csb, csd)) {
         return IMX_INVALID_PARAMETER;
     }
-    return result(mm2_core_write_tsd(SENSOR(upload_source, csb, csd), value.uint_32bit));
+    rc = mm2_core_write_tsd(SENSOR(upload_source, csb, csd), value.uint_32bit);
+    if (rc == MM2_CORE_OK) {
+        SYNC(upload_source, csb, csd);
+    }
+    return result(rc);
 }
 
 imx_result_t imx_write_evt(imatrix_upload_source_t upload_source, imx_control_sensor_block_t *csb,
@@ -259,6 +289,7 @@ imx_result_t imx_write_evt(imatrix_upload_source_t upload_source, imx_control_se
     rc = mm2_core_write_evt(SENSOR(upload_source, csb, csd), value.uint_32bit, (uint64_t)utc_time_ms);
     if (rc == MM2_CORE_OK) {
         MM2_ON_EVENT_WRITTEN(csd, value);
+        SYNC(upload_source, csb, csd);
     }
     return result(rc);
 }
@@ -276,6 +307,7 @@ imx_result_t imx_write_event_with_gps(imatrix_upload_source_t upload_source,
                                 imx_get_latitude(), imx_get_longitude(), imx_get_altitude(), speed);
     if (rc == MM2_CORE_OK) {
         MM2_ON_EVENT_WRITTEN(csd, value);
+        SYNC(upload_source, csb, csd);
     }
     return result(rc);
 }
@@ -358,6 +390,9 @@ static imx_result_t bulk(imatrix_upload_source_t src, imx_control_sensor_block_t
     }
     if (rc == MM2_CORE_OK) {
         *filled = (uint16_t)got;
+        if (start < 0) {
+            SYNC(src, csb, csd);
+        }
     }
     return result(rc);
 }
@@ -414,6 +449,9 @@ imx_result_t imx_erase_all_pending(imatrix_upload_source_t upload_source,
         return IMX_INVALID_PARAMETER;
     }
     rc = mm2_core_ack(SENSOR(upload_source, csb, csd), NULL);
+    if (rc == MM2_CORE_OK) {
+        SYNC(upload_source, csb, csd);
+    }
     return rc == MM2_CORE_NO_DATA ? IMX_SUCCESS : result(rc); /* nothing pending: done */
 }
 
@@ -424,6 +462,9 @@ imx_result_t imx_revert_all_pending(imatrix_upload_source_t upload_source,
         return IMX_INVALID_PARAMETER;
     }
     rc = mm2_core_nack(SENSOR(upload_source, csb, csd), NULL);
+    if (rc == MM2_CORE_OK) {
+        SYNC(upload_source, csb, csd);
+    }
     return rc == MM2_CORE_NO_DATA ? IMX_SUCCESS : result(rc); /* nothing pending: done */
 }
 

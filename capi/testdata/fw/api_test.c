@@ -310,6 +310,10 @@ static void test_upload_behaviour(void) {
     EXPECT(imx_has_pending_data(CAN, &csb, &csd));
     EXPECT(imx_get_new_sample_count(CAN, &csb, &csd) == 2);
     EXPECT(imx_get_total_sample_count(CAN, &csb, &csd) == 10);
+#ifdef MM2_CONFIG_H
+    /* The firmware's stats fields in mmcb, kept by its MM2_ON_COUNTS. */
+    EXPECT(csd.mmcb.pending_by_source[CAN].pending_count == 8 && csd.mmcb.total_records == 10);
+#endif
     /* More than is there: SUCCESS with fewer; array_size bounds the read. */
     RC(imx_read_bulk_samples(CAN, &csb, &csd, v, 1, 10, &filled), IMX_SUCCESS);
     EXPECT(filled == 1 && v[0].value == 8);
@@ -329,6 +333,9 @@ static void test_upload_behaviour(void) {
     /* ACK erases everything pending. */
     RC(imx_erase_all_pending(CAN, &csb, &csd), IMX_SUCCESS);
     EXPECT(imx_get_total_sample_count(CAN, &csb, &csd) == 0);
+#ifdef MM2_CONFIG_H
+    EXPECT(csd.mmcb.pending_by_source[CAN].pending_count == 0 && csd.mmcb.total_records == 0);
+#endif
     RC(imx_erase_all_pending(CAN, &csb, &csd), IMX_SUCCESS);
 
     /* Peeks mark nothing; the start index skips unread records. */
