@@ -137,6 +137,7 @@ typedef char mm2_mmcb_holds_reference[(sizeof(((control_sensor_data_t *)0)->mmcb
                                           : -1];
 typedef char mm2_sources_fit_core[(IMX_UPLOAD_NO_SOURCES <= MM2_CORE_MAX_SOURCES) ? 1 : -1];
 
+/* mm2_api_result maps a core result onto the firmware's enumerator. */
 imx_result_t mm2_api_result(mm2_core_rc_t rc) {
     switch (rc) {
     case MM2_CORE_OK: return IMX_SUCCESS;
