@@ -31,7 +31,7 @@ type target struct {
 	sysroot string // the target's libraries, for qemu -L
 	short   bool   // emulated: fewer records in the long tests
 	// muslStart: the archive is prepared by musl/prepare-archive.sh with
-	// objcopy and the legacy layer starts the Go runtime (-DMM2_MUSL_START).
+	// objcopy and musl/mm2_musl_start.c starts the Go runtime.
 	muslStart bool
 	objcopy   string
 	ldflags   []string
@@ -182,14 +182,19 @@ func compile(t testing.TB, tg target, name string, defines ...string) string {
 		return bin
 	}
 	args := append(append([]string{}, cflags...), defines...)
-	if tg.muslStart {
-		args = append(args, "-DMM2_MUSL_START")
-	}
 	args = append(args, tg.ldflags...)
-	args = append(args, "-I.", "-Ilegacy", "-Itestdata/fw",
-		filepath.Join("testdata", "fw", name+".c"), filepath.Join("testdata", "fw", "position.c"),
-		filepath.Join("legacy", "mm2_api.c"), filepath.Join("legacy", "mm2_v1.c"),
-		lib, "-lpthread", "-o", bin)
+	if name == "core_test" {
+		// The core ABI alone: no firmware header, no legacy layer.
+		args = append(args, "-I.", filepath.Join("testdata", name+".c"))
+	} else {
+		args = append(args, "-I.", "-Ilegacy", "-Itestdata/fw",
+			filepath.Join("testdata", "fw", name+".c"), filepath.Join("testdata", "fw", "position.c"),
+			filepath.Join("legacy", "mm2_api.c"), filepath.Join("legacy", "mm2_v1.c"))
+	}
+	if tg.muslStart {
+		args = append(args, filepath.Join("musl", "mm2_musl_start.c"))
+	}
+	args = append(args, lib, "-lpthread", "-o", bin)
 	if out, err := exec.Command(tg.cc, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", tg.cc, strings.Join(args, " "), err, out)
 	}
@@ -345,6 +350,10 @@ func TestFirmware(t *testing.T) {
 			if st, err := os.Stat(lib); err == nil {
 				t.Logf("libmm2.a for %s: %d bytes", tg.name, st.Size())
 			}
+			t.Run("core", func(t *testing.T) {
+				out := run(t, tg, compile(t, tg, "core_test"), nil)
+				t.Log(strings.TrimSpace(out))
+			})
 			t.Run("api", func(t *testing.T) {
 				out := run(t, tg, apiTest(t, tg), nil)
 				t.Log(strings.TrimSpace(out))

@@ -6,8 +6,8 @@
 # glibc passes, and the Go runtime's library entry point reads them, so an
 # unprepared archive crashes at program start (golang/go#13492). This takes
 # the entry point (_rt0_<arch>_linux_lib) out of the archive's .init_array
-# and makes it global; the legacy layer compiled with -DMM2_MUSL_START then
-# calls it from its own constructor with valid arguments.
+# and makes it global; musl/mm2_musl_start.c, compiled into the firmware,
+# then calls it from its own constructor with valid arguments.
 #
 # OBJCOPY is the target's objcopy (e.g. arm-linux-musleabihf-objcopy);
 # default $OBJCOPY, else objcopy. Run it once after every go build.
@@ -27,4 +27,4 @@ fi
 "$objcopy" --remove-section=.init_array --remove-section=.rela.init_array \
   --remove-section=.rel.init_array --globalize-symbol="$sym" go.o
 ar r "$lib" go.o
-echo "prepare-archive.sh: $sym is now called by the legacy layer (-DMM2_MUSL_START)"
+echo "prepare-archive.sh: $sym is now started by mm2_musl_start.c"
