@@ -1,7 +1,7 @@
 package main
 
 /*
-#include "mm2.h"
+#include "mm2_core.h"
 */
 import "C"
 
@@ -19,7 +19,7 @@ import (
 // event may take to spool everything to disk.
 const powerDownWindow = 60 * time.Second
 
-// config is mm2_config_t resolved against the environment.
+// config is mm2_core_config_t resolved against the environment.
 type config struct {
 	platform   string
 	dir        string
@@ -48,13 +48,10 @@ func resolve(platform, dir *string, c config) config {
 }
 
 // start opens a manager for c and makes it the running instance.
-func start(c config, idempotent bool) C.imx_result_t {
+func start(c config) C.mm2_core_rc_t {
 	lifeMu.Lock()
 	defer lifeMu.Unlock()
 	if current.Load() != nil {
-		if idempotent {
-			return rcOK
-		}
 		return rcInvalidState
 	}
 	prof, err := mm2.ProfileByName(c.platform)
@@ -69,22 +66,22 @@ func start(c config, idempotent bool) C.imx_result_t {
 	}
 	opts := mm2.Options{Profile: prof, Dir: c.dir}
 	switch c.overflow {
-	case C.MM2_OVERFLOW_DROP_OLDEST:
+	case C.MM2_CORE_OVERFLOW_DROP_OLDEST:
 		opts.Overflow = mm2.DropOldest
-	case C.MM2_OVERFLOW_REJECT_NEW:
+	case C.MM2_CORE_OVERFLOW_REJECT_NEW:
 		opts.Overflow = mm2.RejectNew
 	default:
 		return rcInvalidParam
 	}
 	switch c.sync {
-	case C.MM2_SYNC_ON_POWER_DOWN:
+	case C.MM2_CORE_SYNC_ON_POWER_DOWN:
 		opts.Sync = mm2.SyncOnPowerDown()
-	case C.MM2_SYNC_INTERVAL:
+	case C.MM2_CORE_SYNC_INTERVAL:
 		if c.intervalMs == 0 {
 			return rcInvalidParam
 		}
 		opts.Sync = mm2.SyncInterval(time.Duration(c.intervalMs) * time.Millisecond)
-	case C.MM2_SYNC_ALWAYS:
+	case C.MM2_CORE_SYNC_ALWAYS:
 		opts.Sync = mm2.SyncAlways()
 	default:
 		return rcInvalidParam
@@ -113,17 +110,11 @@ func start(c config, idempotent bool) C.imx_result_t {
 	return rcOK
 }
 
-//export imx_memory_manager_init
-func imx_memory_manager_init(poolSize C.uint32_t) (rc C.imx_result_t) {
-	defer guard(&rc)
-	return start(resolve(nil, nil, config{pool: uint32(poolSize)}), false)
-}
-
-//export imx_memory_manager_init_config
-func imx_memory_manager_init_config(cfg *C.mm2_config_t) (rc C.imx_result_t) {
+//export mm2_core_init
+func mm2_core_init(cfg *C.mm2_core_config_t) (rc C.mm2_core_rc_t) {
 	defer guard(&rc)
 	if cfg == nil {
-		return start(resolve(nil, nil, config{}), false)
+		return start(resolve(nil, nil, config{}))
 	}
 	var platform, dir *string
 	if cfg.platform != nil {
@@ -137,17 +128,11 @@ func imx_memory_manager_init_config(cfg *C.mm2_config_t) (rc C.imx_result_t) {
 	return start(resolve(platform, dir, config{
 		pool: uint32(cfg.pool_size), overflow: uint32(cfg.overflow),
 		sync: uint32(cfg.sync_policy), intervalMs: uint32(cfg.sync_interval_ms),
-	}), false)
+	}))
 }
 
-//export imx_sat_init
-func imx_sat_init() (rc C.imx_result_t) {
-	defer guard(&rc)
-	return start(resolve(nil, nil, config{}), true)
-}
-
-//export imx_memory_manager_ready
-func imx_memory_manager_ready() (ready C.int) {
+//export mm2_core_ready
+func mm2_core_ready() (ready C.int32_t) {
 	defer guardInt(&ready)
 	l := current.Load()
 	if l == nil {
@@ -162,17 +147,20 @@ func imx_memory_manager_ready() (ready C.int) {
 }
 
 // powerDown runs Manager.PowerDown with a deadline (0 = powerDownWindow).
-func powerDown(m *mm2.Manager, timeout time.Duration) C.imx_result_t {
+func powerDown(l *library, timeoutMs C.uint32_t) C.mm2_core_rc_t {
+	timeout := time.Duration(timeoutMs) * time.Millisecond
 	if timeout <= 0 {
 		timeout = powerDownWindow
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return code(m.PowerDown(ctx))
+	rc := code(l.m.PowerDown(ctx))
+	l.downClean.Store(rc == rcOK)
+	return rc
 }
 
-//export imx_memory_manager_shutdown
-func imx_memory_manager_shutdown(timeoutMs C.uint32_t) (rc C.imx_result_t) {
+//export mm2_core_close
+func mm2_core_close(timeoutMs C.uint32_t) (rc C.mm2_core_rc_t) {
 	defer guard(&rc)
 	lifeMu.Lock()
 	defer lifeMu.Unlock()
@@ -180,7 +168,7 @@ func imx_memory_manager_shutdown(timeoutMs C.uint32_t) (rc C.imx_result_t) {
 	if l == nil {
 		return rcNotInitialized
 	}
-	rc = powerDown(l.m, time.Duration(timeoutMs)*time.Millisecond)
+	rc = powerDown(l, timeoutMs)
 	current.Store(nil)
 	if err := l.m.Close(); err != nil && rc == rcOK {
 		rc = code(err)
@@ -191,65 +179,71 @@ func imx_memory_manager_shutdown(timeoutMs C.uint32_t) (rc C.imx_result_t) {
 	return rc
 }
 
-//export imx_power_event_detected
-func imx_power_event_detected() (rc C.imx_result_t) {
+//export mm2_core_power_down
+func mm2_core_power_down(timeoutMs C.uint32_t) (rc C.mm2_core_rc_t) {
 	defer guard(&rc)
-	l := current.Load()
-	if l == nil {
-		return rcNotInitialized
+	l, rc := running()
+	if rc != rcOK {
+		return rc
 	}
-	return powerDown(l.m, powerDownWindow)
+	if l.downClean.Load() {
+		return rcOK
+	}
+	return powerDown(l, timeoutMs)
 }
 
-//export handle_power_abort_recovery
-func handle_power_abort_recovery() (rc C.imx_result_t) {
+//export mm2_core_power_abort
+func mm2_core_power_abort() (rc C.mm2_core_rc_t) {
 	defer guard(&rc)
-	l := current.Load()
-	if l == nil {
-		return rcNotInitialized
+	l, rc := running()
+	if rc != rcOK {
+		return rc
 	}
 	err := l.m.PowerAbort()
 	if errors.Is(err, mm2.ErrInvalidArgument) {
 		return rcInvalidState // no power-down in progress
 	}
+	if err == nil {
+		l.downClean.Store(false)
+	}
 	return code(err)
 }
 
-//export imx_set_utc_available
-func imx_set_utc_available(ok C.int) (rc C.imx_result_t) {
+//export mm2_core_set_utc_available
+func mm2_core_set_utc_available(ok C.int32_t) (rc C.mm2_core_rc_t) {
 	defer guard(&rc)
-	l := current.Load()
-	if l == nil {
-		return rcNotInitialized
+	l, rc := running()
+	if rc != rcOK {
+		return rc
 	}
 	l.m.SetUTCAvailable(ok != 0)
 	return rcOK
 }
 
-//export process_memory_manager
-func process_memory_manager(now C.imx_time_t) (rc C.imx_result_t) {
+//export mm2_core_tick
+func mm2_core_tick() (rc C.mm2_core_rc_t) {
 	defer guard(&rc)
-	l := current.Load()
-	if l == nil {
-		return rcNotInitialized
+	l, rc := running()
+	if rc != rcOK {
+		return rc
 	}
 	// Writes, ACKs and drops complete in the call that causes them; what is
 	// left is the disk backend's interval checkpoint and disk retry.
 	return code(l.m.Tick())
 }
 
-//export imx_get_memory_stats
-func imx_get_memory_stats(out *C.mm2_stats_t) (rc C.imx_result_t) {
+//export mm2_core_stats
+func mm2_core_stats(out *C.mm2_core_stats_t) (rc C.mm2_core_rc_t) {
 	defer guard(&rc)
-	l := current.Load()
-	if l == nil {
-		return rcNotInitialized
+	l, rc := running()
+	if rc != rcOK {
+		return rc
 	}
 	if out == nil {
 		return rcInvalidParam
 	}
 	st := l.m.Stats()
-	var o C.mm2_stats_t
+	var o C.mm2_core_stats_t
 	putString(o.platform[:], st.Profile)
 	putString(o.backend[:], st.Backend)
 	o.total_sectors = C.uint32_t(st.SectorsTotal)
@@ -257,11 +251,9 @@ func imx_get_memory_stats(out *C.mm2_stats_t) (rc C.imx_result_t) {
 	o.used_sectors = C.uint32_t(st.SectorsUsed)
 	o.sector_size = C.uint32_t(st.SectorSize)
 	o.utilization_percent = C.uint32_t(st.UtilizationPct)
-	o.pressure = C.uint32_t(st.Pressure)
 	o.space_efficiency_percent = C.uint32_t(st.SpaceEfficiencyPct)
 	o.configured_sensors = C.uint32_t(st.Streams)
 	o.active_sensors = C.uint32_t(st.ActiveStreams)
-	o.footprint_bytes = C.uint32_t(st.Footprint)
 	o.total_allocations = C.uint64_t(st.Allocations)
 	o.allocation_failures = C.uint64_t(st.AllocationFailures)
 	o.total_frees = C.uint64_t(st.Frees)
@@ -272,27 +264,24 @@ func imx_get_memory_stats(out *C.mm2_stats_t) (rc C.imx_result_t) {
 	o.dropped_ram_full = C.uint64_t(st.Drops.RAMFull)
 	o.dropped_disk_cap = C.uint64_t(st.Drops.DiskCap)
 	o.dropped_corrupt = C.uint64_t(st.Drops.Corrupt)
-	if st.PoweringDown {
-		o.powering_down = 1
-	}
-	if st.UTCAvailable {
-		o.utc_available = 1
-	}
 	o.disk_bytes = C.uint64_t(st.DiskBytes)
-	o.disk_files = C.uint32_t(st.DiskFiles)
 	o.disk_records = C.uint64_t(st.DiskRecords)
 	o.records_recovered = C.uint64_t(st.RecordsRecovered)
-	o.records_skipped = C.uint64_t(st.RecordsSkipped)
 	o.bytes_written = C.uint64_t(st.BytesWritten)
-	o.syncs = C.uint64_t(st.Syncs)
-	if st.DiskFull {
-		o.disk_full = 1
-	}
-	if st.DiskError != "" {
-		o.disk_error = 1
-	}
+	o.disk_files = C.uint32_t(st.DiskFiles)
+	o.disk_full = flag(st.DiskFull)
+	o.disk_error = flag(st.DiskError != "")
+	o.powering_down = flag(st.PoweringDown)
+	o.utc_available = flag(st.UTCAvailable)
 	*out = o
 	return rcOK
+}
+
+func flag(b bool) C.uint8_t {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // putString copies s into a fixed C char array, truncated and NUL-terminated.
@@ -306,24 +295,57 @@ func putString(dst []C.char, s string) {
 	}
 }
 
-//export imx_validate_sector_chains
-func imx_validate_sector_chains(src C.imatrix_upload_source_t, csb *C.imx_control_sensor_block_t,
-	csd *C.control_sensor_data_t) (rc C.imx_result_t) {
+//export mm2_core_check
+func mm2_core_check() (rc C.mm2_core_rc_t) {
 	defer guard(&rc)
-	l := current.Load()
-	if l == nil {
-		return rcNotInitialized
-	}
-	if csb != nil || csd != nil {
-		if _, _, rc := lookup(src, csb, csd); rc != rcOK {
-			return rc
-		}
+	l, rc := running()
+	if rc != rcOK {
+		return rc
 	}
 	if err := l.m.Check(); err != nil {
 		if errors.Is(err, mm2.ErrClosed) {
 			return rcNotInitialized
 		}
 		return rcCorrupted
+	}
+	return rcOK
+}
+
+//export mm2_core_discard_all
+func mm2_core_discard_all(records *C.uint64_t) (rc C.mm2_core_rc_t) {
+	defer guard(&rc)
+	l, rc := running()
+	if rc != rcOK {
+		return rc
+	}
+	bp := samplePool.Get().(*[]mm2.Sample)
+	defer samplePool.Put(bp)
+	var total uint64
+	for _, id := range l.m.Streams() {
+		s, err := l.m.Stream(id)
+		if err != nil {
+			return code(err)
+		}
+		if _, err := s.Nack(); err != nil && !errors.Is(err, mm2.ErrNoData) {
+			return code(err)
+		}
+		for {
+			if _, err := s.ReadBulk(*bp); err != nil {
+				if !errors.Is(err, mm2.ErrNoData) {
+					return code(err)
+				}
+				break
+			}
+			n, err := s.Ack()
+			if err != nil {
+				return code(err)
+			}
+			total += uint64(n)
+		}
+	}
+	l.downClean.Store(false)
+	if records != nil {
+		*records = C.uint64_t(total)
 	}
 	return rcOK
 }

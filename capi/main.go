@@ -1,23 +1,27 @@
-// Command capi is the C archive of mm2: the iMatrix Memory Manager v2 API
-// for C programs. Build it with
+// Command capi is the C archive of mm2: the iMatrix Memory Manager v2 for
+// C firmware. Build it with
 //
 //	go build -buildmode=c-archive -o libmm2.a ./capi
 //
-// and include capi/mm2.h, the hand-written header that documents every call,
-// its error codes and its thread-safety. docs/legacy.md explains linking and
-// the differences from the original C library.
+// The archive exports only the neutral core ABI of capi/mm2_core.h
+// (mm2_core_*: fixed-width types, no firmware type). The firmware compiles
+// the legacy layer in capi/legacy/ (mm2_api.h, mm2_api.c, mm2_v1.c) with its
+// own common.h; that layer knows the firmware's csb/csd layouts and result
+// enumerators and calls the core. docs/legacy.md is the porting guide.
 //
 // The archive keeps one library instance in package state (a C library has
 // nowhere else to keep it): an mm2.Manager and a table of stream handles.
-// imx_configure_sensor stores a handle (table index + 1) and the instance
-// number in the caller's control_sensor_data_t, so the hot path indexes the
-// table instead of looking the sensor up, and no Go pointer ever reaches C.
-// Every export recovers from panics and returns IMX_ERROR, so nothing
+// mm2_core_configure returns a reference (instance number and table index),
+// which the legacy layer keeps in csd->mmcb, so the hot path indexes the
+// table instead of looking the sensor up, and no Go pointer reaches C.
+// Every C structure is read and written field by field, so nothing depends
+// on Go and C laying out a structure alike (they differ on 32-bit ARM).
+// Every export recovers from panics and returns MM2_CORE_ERROR, so nothing
 // unwinds across the C boundary.
 package main
 
 /*
-#include "mm2.h"
+#include "mm2_core.h"
 */
 import "C"
 
@@ -34,81 +38,82 @@ func main() {}
 
 // Result codes as Go values of the C type.
 const (
-	rcOK             = C.imx_result_t(C.IMX_SUCCESS)
-	rcError          = C.imx_result_t(C.IMX_ERROR)
-	rcOutOfMemory    = C.imx_result_t(C.IMX_OUT_OF_MEMORY)
-	rcInvalidParam   = C.imx_result_t(C.IMX_INVALID_PARAMETER)
-	rcInvalidEntry   = C.imx_result_t(C.IMX_INVALID_ENTRY)
-	rcTimeout        = C.imx_result_t(C.IMX_TIMEOUT)
-	rcNoData         = C.imx_result_t(C.IMX_NO_DATA)
-	rcInitError      = C.imx_result_t(C.IMX_INIT_ERROR)
-	rcNotInitialized = C.imx_result_t(C.IMX_NOT_INITIALIZED)
-	rcKindMismatch   = C.imx_result_t(C.IMX_KIND_MISMATCH)
-	rcUTCUnavailable = C.imx_result_t(C.IMX_UTC_NOT_AVAILABLE)
-	rcPoweringDown   = C.imx_result_t(C.IMX_POWERING_DOWN)
-	rcInvalidState   = C.imx_result_t(C.IMX_INVALID_STATE)
-	rcNoBackend      = C.imx_result_t(C.IMX_BACKEND_UNAVAILABLE)
-	rcDiskFull       = C.imx_result_t(C.IMX_DISK_FULL)
-	rcCorrupted      = C.imx_result_t(C.IMX_CORRUPTED)
-	rcIOError        = C.imx_result_t(C.IMX_IO_ERROR)
+	rcOK             = C.mm2_core_rc_t(C.MM2_CORE_OK)
+	rcError          = C.mm2_core_rc_t(C.MM2_CORE_ERROR)
+	rcOutOfMemory    = C.mm2_core_rc_t(C.MM2_CORE_OUT_OF_MEMORY)
+	rcInvalidParam   = C.mm2_core_rc_t(C.MM2_CORE_INVALID_PARAMETER)
+	rcInvalidEntry   = C.mm2_core_rc_t(C.MM2_CORE_INVALID_ENTRY)
+	rcInactive       = C.mm2_core_rc_t(C.MM2_CORE_INACTIVE)
+	rcTimeout        = C.mm2_core_rc_t(C.MM2_CORE_TIMEOUT)
+	rcNoData         = C.mm2_core_rc_t(C.MM2_CORE_NO_DATA)
+	rcInitError      = C.mm2_core_rc_t(C.MM2_CORE_INIT_ERROR)
+	rcNotInitialized = C.mm2_core_rc_t(C.MM2_CORE_NOT_INITIALIZED)
+	rcKindMismatch   = C.mm2_core_rc_t(C.MM2_CORE_KIND_MISMATCH)
+	rcUTCUnavailable = C.mm2_core_rc_t(C.MM2_CORE_UTC_NOT_AVAILABLE)
+	rcPoweringDown   = C.mm2_core_rc_t(C.MM2_CORE_POWERING_DOWN)
+	rcInvalidState   = C.mm2_core_rc_t(C.MM2_CORE_INVALID_STATE)
+	rcNoBackend      = C.mm2_core_rc_t(C.MM2_CORE_BACKEND_UNAVAILABLE)
+	rcDiskFull       = C.mm2_core_rc_t(C.MM2_CORE_DISK_FULL)
+	rcCorrupted      = C.mm2_core_rc_t(C.MM2_CORE_CORRUPTED)
+	rcIOError        = C.mm2_core_rc_t(C.MM2_CORE_IO_ERROR)
 )
 
-// library is one initialised instance: from imx_memory_manager_init to
-// imx_memory_manager_shutdown.
+// library is one initialised instance: from mm2_core_init to mm2_core_close.
 type library struct {
 	m        *mm2.Manager
-	instance uint32 // never 0, so a zeroed csd is never valid
+	instance uint32 // never 0, so a zero reference is never valid
 
-	mu    sync.Mutex                  // guards byID, n, fix; table stores happen under it
-	byID  map[mm2.StreamID]uint32     // handle of each configured stream
+	mu    sync.Mutex                  // guards byID and n; table stores happen under it
+	byID  map[mm2.StreamID]uint32     // handle (table index + 1) of each configured stream
 	n     int                         // handles issued
 	table []atomic.Pointer[sensorEnt] // fixed at MaxStreams: never reallocated, read without mu
-	fix   mm2.GPSFix                  // position for v1 write_tsd_evt with GPS
+
+	gps [mm2.MaxSources]atomic.Pointer[gpsConf]
+
+	// downClean: a power-down finished and nothing was acknowledged or
+	// reverted since, so another power-down has nothing to do (the firmware
+	// calls the per-sensor shutdown once per sensor).
+	downClean atomic.Bool
 }
 
 // sensorEnt is one handle's stream.
 type sensorEnt struct {
 	s        *mm2.Stream
 	id       mm2.StreamID
-	inactive atomic.Bool // writes refused (imx_deactivate_sensor)
+	rate     uint32      // sample_rate as configured (0 = EVT)
+	inactive atomic.Bool // writes and reads refused (mm2_core_set_active 0)
+}
+
+// gpsConf is a source's GPS sensors: ents[i] is nil where bit i of mask is clear.
+type gpsConf struct {
+	mask uint32
+	ents [4]*sensorEnt
 }
 
 var (
-	// lifeMu serialises init and shutdown; instances counts inits.
+	// lifeMu serialises init and close; instances counts inits.
 	lifeMu    sync.Mutex
 	instances uint32
 	// current is the running instance, nil when not initialised.
 	current atomic.Pointer[library]
 )
 
-// guard turns a panic into IMX_ERROR. Every export defers it (or guardU32,
-// guardBool) first.
-func guard(rc *C.imx_result_t) {
+// guard turns a panic into MM2_CORE_ERROR. Every export defers it (or
+// guardInt) first.
+func guard(rc *C.mm2_core_rc_t) {
 	if recover() != nil {
 		*rc = rcError
 	}
 }
 
-func guardU32(n *C.uint32_t) {
-	if recover() != nil {
-		*n = 0
-	}
-}
-
-func guardBool(b *C.bool) {
-	if recover() != nil {
-		*b = false
-	}
-}
-
-func guardInt(i *C.int) {
+func guardInt(i *C.int32_t) {
 	if recover() != nil {
 		*i = 0
 	}
 }
 
 // code maps an mm2 error onto its result code.
-func code(err error) C.imx_result_t {
+func code(err error) C.mm2_core_rc_t {
 	switch {
 	case err == nil:
 		return rcOK
@@ -137,36 +142,53 @@ func code(err error) C.imx_result_t {
 	return rcIOError
 }
 
-// validSource reports whether src names one of the MaxSources sources.
-func validSource(src C.imatrix_upload_source_t) bool {
-	return uint64(src) < mm2.MaxSources
+// running returns the running instance or MM2_CORE_NOT_INITIALIZED.
+func running() (*library, C.mm2_core_rc_t) {
+	l := current.Load()
+	if l == nil {
+		return nil, rcNotInitialized
+	}
+	return l, rcOK
 }
 
-// lookup resolves (src, csb, csd) to the running instance and the sensor's
-// handle entry: the hot path's only "look-up", an index and a comparison.
-func lookup(src C.imatrix_upload_source_t, csb *C.imx_control_sensor_block_t,
-	csd *C.control_sensor_data_t) (*library, *sensorEnt, C.imx_result_t) {
+// ref packs a handle for C: the instance in the high 32 bits.
+func (l *library) ref(h uint32) C.mm2_ref_t {
+	return C.mm2_ref_t(uint64(l.instance)<<32 | uint64(h))
+}
+
+// lookup resolves (ref, source, id) to the running instance and the
+// sensor's entry: the hot path's only "look-up", an index and a comparison.
+func lookup(ref C.mm2_ref_t, src, id C.uint32_t) (*library, *sensorEnt, C.mm2_core_rc_t) {
 	l := current.Load()
 	if l == nil {
 		return nil, nil, rcNotInitialized
 	}
-	if csb == nil || csd == nil || !validSource(src) {
+	if uint64(src) >= mm2.MaxSources {
 		return nil, nil, rcInvalidParam
 	}
-	h := uint32(csd.mm2_handle)
-	if uint32(csd.mm2_instance) != l.instance || h == 0 || uint64(h) > uint64(len(l.table)) {
+	h := uint32(ref)
+	if uint32(uint64(ref)>>32) != l.instance || h == 0 || uint64(h) > uint64(len(l.table)) {
 		return nil, nil, rcInvalidEntry
 	}
 	e := l.table[h-1].Load()
-	if e == nil || e.id != (mm2.StreamID{Source: mm2.Source(src), Sensor: uint32(csb.id)}) {
+	if e == nil || e.id != (mm2.StreamID{Source: mm2.Source(src), Sensor: uint32(id)}) {
 		return nil, nil, rcInvalidEntry
 	}
 	return l, e, rcOK
 }
 
+// active is lookup for the calls a deactivated sensor refuses.
+func active(ref C.mm2_ref_t, src, id C.uint32_t) (*library, *sensorEnt, C.mm2_core_rc_t) {
+	l, e, rc := lookup(ref, src, id)
+	if rc == rcOK && e.inactive.Load() {
+		return nil, nil, rcInactive
+	}
+	return l, e, rc
+}
+
 // handleFor returns the handle of s, issuing one on first use; a stream
 // configured again is active again.
-func (l *library) handleFor(s *mm2.Stream) uint32 {
+func (l *library) handleFor(s *mm2.Stream, rate uint32) uint32 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	id := s.ID()
@@ -179,9 +201,19 @@ func (l *library) handleFor(s *mm2.Stream) uint32 {
 		// a broken invariant of the root package.
 		panic("capi: stream table larger than the profile's MaxStreams")
 	}
-	l.table[l.n].Store(&sensorEnt{s: s, id: id})
+	l.table[l.n].Store(&sensorEnt{s: s, id: id, rate: rate})
 	l.n++
 	h := uint32(l.n)
 	l.byID[id] = h
 	return h
+}
+
+// entry returns the entry of a configured stream, nil if there is none.
+func (l *library) entry(id mm2.StreamID) *sensorEnt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h, ok := l.byID[id]; ok {
+		return l.table[h-1].Load()
+	}
+	return nil
 }

@@ -2,7 +2,9 @@
 # Cross-compiles mm2 for the ARM gateways (linux/arm GOARM=7 and linux/arm64,
 # static, CGO_ENABLED=0) and runs `mm2 selftest --quiet` for every valid
 # platform × backend configuration under qemu user-mode emulation (Debian's
-# qemu-user-static). Prints each summary line; exit status non-zero on any
+# qemu-user-static). Then builds the C archive libmm2.a with cgo and the
+# cross compilers (the firmware's own tests run in `go test ./capi`) and
+# prints its size. Prints each summary line; exit status non-zero on any
 # failure. The disk configuration runs in a temporary directory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,5 +38,21 @@ for target in arm:qemu-arm-static arm64:qemu-aarch64-static; do
       fail=1
     fi
   done
+done
+for target in arm:arm-linux-gnueabihf-gcc arm64:aarch64-linux-gnu-gcc; do
+  arch=${target%%:*}
+  cc=${target#*:}
+  if ! command -v "$cc" >/dev/null 2>&1; then
+    echo "arm.sh: $cc not found (scripts/test.sh installs the cross compilers)"
+    fail=1
+    continue
+  fi
+  lib="$work/libmm2-$arch.a"
+  if CGO_ENABLED=1 GOOS=linux GOARCH=$arch GOARM=7 CC=$cc go build -buildmode=c-archive -o "$lib" ./capi; then
+    printf 'linux/%-5s libmm2.a (cgo, %s): %s bytes\n' "$arch" "$cc" "$(wc -c <"$lib")"
+  else
+    echo "arm.sh: C archive for linux/$arch failed"
+    fail=1
+  fi
 done
 exit $fail

@@ -28,6 +28,13 @@ command -v go >/dev/null || { say "Go is required (https://go.dev/dl)"; exit 1; 
 apt_need gcc gcc || exit 1                       # the C archive's test program
 apt_need mosquitto mosquitto || exit 1           # a real MQTT broker for the uplink tests
 apt_need qemu-arm-static qemu-user-static || exit 1 # ARM self-test runs
+# The C archive's tests (go test ./capi): the test firmware is built for
+# armhf and arm64 with Debian's cross compilers (run under qemu) and with
+# musl, and as a CMake project (pkg-config and the in-tree snippet).
+for need in arm-linux-gnueabihf-gcc:gcc-arm-linux-gnueabihf aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu \
+            musl-gcc:musl-tools cmake:cmake make:make pkg-config:pkg-config; do
+  apt_need "${need%%:*}" "${need#*:}" || exit 1
+done
 
 say "go mod download"
 go mod download || exit 1

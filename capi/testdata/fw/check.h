@@ -1,10 +1,10 @@
-/* check.h - a minimal assertion kit shared by the C test programs. */
+/* check.h - a minimal assertion kit of the test firmware. */
 #ifndef CHECK_H
 #define CHECK_H
 
 #include <stdio.h>
 
-#include "mm2.h"
+#include "mm2_api.h"
 
 static int checks, failures;
 
@@ -18,15 +18,15 @@ static int checks, failures;
         }                                                                        \
     } while (0)
 
-/* RC checks the result code of a call. */
+/* RC checks the result of a call against a firmware enumerator. */
 #define RC(call, want)                                                           \
     do {                                                                         \
         imx_result_t rc_ = (call);                                               \
         checks++;                                                                \
         if (rc_ != (want)) {                                                     \
             failures++;                                                          \
-            fprintf(stderr, "%s:%d: FAIL: %s = %d (%s), want %s\n", __FILE__,    \
-                    __LINE__, #call, (int)rc_, imx_result_string(rc_), #want);   \
+            fprintf(stderr, "%s:%d: FAIL: %s = %d, want %s (%d)\n", __FILE__,    \
+                    __LINE__, #call, (int)rc_, #want, (int)(want));              \
         }                                                                        \
     } while (0)
 

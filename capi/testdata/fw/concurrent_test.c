@@ -1,13 +1,15 @@
 /*
  * concurrent_test.c - 4 writer threads and 1 reader/acker thread move
- * RECORDS records through libmm2.a; every record must arrive exactly once,
- * in order, checked by sequence number and value.
+ * RECORDS records through the legacy layer and libmm2.a; every record must
+ * arrive exactly once, in order, checked by value (each sensor's values
+ * are 0, 1, 2, ...).
  *
  *   concurrent_test [RECORDS]     default 1,000,000
  *
  * Each writer owns one sensor (two EVT, two TSD) and writes the values
- * 0..RECORDS/4-1. The pool rejects writes when full (MM2_OVERFLOW_REJECT_NEW),
- * and a writer retries after IMX_OUT_OF_MEMORY, so nothing may be dropped.
+ * 0..RECORDS/4-1. The pool rejects writes when full
+ * (MM2_CORE_OVERFLOW_REJECT_NEW), and a writer retries after
+ * IMX_OUT_OF_MEMORY, so nothing may be dropped.
  * The reader round-robins the sensors with bulk reads; every 8th batch it
  * NACKs instead of ACKing and must then get the same records again.
  */
@@ -24,7 +26,8 @@
 #define WRITERS 4
 #define BATCH 256
 
-static imx_control_sensor_block_t csb[WRITERS] = {{1, 0}, {2, 0}, {3, 1}, {4, 3600000}};
+static const uint32_t rate[WRITERS] = {0, 0, 1, 3600000};
+static imx_control_sensor_block_t csb[WRITERS];
 static control_sensor_data_t csd[WRITERS];
 static uint32_t per_writer;
 static volatile int writer_failed;
@@ -49,7 +52,7 @@ static void *writer(void *arg) {
             sched_yield(); /* the pool holds only pending data: let the reader ACK */
         }
         if (rc != IMX_SUCCESS) {
-            fprintf(stderr, "writer %d: record %u: %s\n", w, i, imx_result_string(rc));
+            fprintf(stderr, "writer %d: record %u: result %d\n", w, i, (int)rc);
             writer_failed = 1;
             return NULL;
         }
@@ -67,11 +70,11 @@ int main(int argc, char **argv) {
     uint32_t records = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 1000000u;
     pthread_t threads[WRITERS];
     static tsd_evt_value_t buf[BATCH];
-    uint64_t next[WRITERS];  /* next expected sequence number */
+    uint32_t next[WRITERS];  /* next expected value */
     uint64_t lost = 0, duplicated = 0, out_of_order = 0, received = 0, redelivered = 0;
     uint64_t batches = 0, nacks = 0;
-    mm2_config_t cfg;
-    mm2_stats_t st;
+    mm2_core_config_t cfg;
+    mm2_core_stats_t st;
     double start;
     int w;
 
@@ -79,12 +82,16 @@ int main(int argc, char **argv) {
     memset(&cfg, 0, sizeof cfg);
     cfg.platform = "linux";
     cfg.dir = "";
-    cfg.overflow = MM2_OVERFLOW_REJECT_NEW;
-    RC(imx_memory_manager_init_config(&cfg), IMX_SUCCESS);
+    cfg.overflow = MM2_CORE_OVERFLOW_REJECT_NEW;
+    RC(mm2_api_result(mm2_core_init(&cfg)), IMX_SUCCESS);
     for (w = 0; w < WRITERS; w++) {
+        memset(&csb[w], 0, sizeof csb[w]);
+        sprintf(csb[w].name, "Writer_%d", w);
+        csb[w].id = 1 + (uint32_t)w;
+        csb[w].sample_rate = rate[w];
         memset(&csd[w], 0, sizeof csd[w]);
         RC(imx_configure_sensor(IMX_UPLOAD_CAN_DEVICE, &csb[w], &csd[w]), IMX_SUCCESS);
-        next[w] = 1;
+        next[w] = 0;
     }
     if (failures) {
         return finish("concurrent_test");
@@ -117,32 +124,33 @@ int main(int argc, char **argv) {
             batches++;
             if (batches % 8 == 0) {
                 /* NACK: the same records must come back first, unchanged. */
-                uint64_t first = buf[0].sequence;
+                uint32_t first = buf[0].value;
+                uint64_t first_time = buf[0].timestamp;
                 uint16_t again = 0;
                 RC(imx_revert_all_pending(IMX_UPLOAD_CAN_DEVICE, &csb[w], &csd[w]), IMX_SUCCESS);
                 RC(imx_read_bulk_samples(IMX_UPLOAD_CAN_DEVICE, &csb[w], &csd[w], buf, filled, filled,
                                          &again),
                    IMX_SUCCESS);
-                EXPECT(again == filled && buf[0].sequence == first);
+                EXPECT(again == filled && buf[0].value == first && buf[0].timestamp == first_time);
                 nacks++;
                 redelivered += again;
             }
             for (i = 0; i < filled; i++) {
-                uint64_t seq = buf[i].sequence;
-                if (seq == next[w] && buf[i].value == (uint32_t)(seq - 1)) {
+                uint32_t v = buf[i].value;
+                if (v == next[w] && (rate[w] != 0 || buf[i].timestamp == 1000 + (uint64_t)v)) {
                     next[w]++;
                     received++;
-                } else if (seq < next[w]) {
+                } else if (v < next[w]) {
                     duplicated++;
-                } else if (seq > next[w]) {
-                    lost += seq - next[w];
-                    next[w] = seq + 1;
+                } else if (v > next[w]) {
+                    lost += v - next[w];
+                    next[w] = v + 1;
                 } else {
-                    out_of_order++; /* right sequence, wrong value */
+                    out_of_order++; /* right value, wrong timestamp */
                     next[w]++;
                 }
             }
-            RC(imx_erase_all_pending(IMX_UPLOAD_CAN_DEVICE, &csb[w], &csd[w], filled), IMX_SUCCESS);
+            RC(imx_erase_all_pending(IMX_UPLOAD_CAN_DEVICE, &csb[w], &csd[w]), IMX_SUCCESS);
         }
         if (idle) {
             sched_yield();
@@ -156,10 +164,10 @@ int main(int argc, char **argv) {
     EXPECT(received == (uint64_t)per_writer * WRITERS);
     EXPECT(lost == 0 && duplicated == 0 && out_of_order == 0);
     for (w = 0; w < WRITERS; w++) {
-        EXPECT(next[w] == (uint64_t)per_writer + 1);
+        EXPECT(next[w] == per_writer);
         EXPECT(imx_get_total_sample_count(IMX_UPLOAD_CAN_DEVICE, &csb[w], &csd[w]) == 0);
     }
-    RC(imx_get_memory_stats(&st), IMX_SUCCESS);
+    EXPECT(mm2_core_stats(&st) == MM2_CORE_OK);
     EXPECT(st.dropped_ram_full == 0 && st.pending_records == 0 && st.new_records == 0);
     EXPECT(st.used_sectors == 0);
     RC(imx_validate_sector_chains(IMX_UPLOAD_CAN_DEVICE, NULL, NULL), IMX_SUCCESS);
@@ -169,6 +177,6 @@ int main(int argc, char **argv) {
            (unsigned long long)duplicated, (unsigned long long)out_of_order,
            (unsigned long long)batches, (unsigned long long)nacks, (unsigned long long)redelivered,
            (unsigned long long)st.rejected_writes);
-    RC(imx_memory_manager_shutdown(0), IMX_SUCCESS);
+    RC(mm2_api_result(mm2_core_close(0)), IMX_SUCCESS);
     return finish("concurrent_test");
 }
