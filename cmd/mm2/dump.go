@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/humanize"
 )
 
 const dumpFields = `Each record: stream ("source/sensor"), source (number), sensor, kind (tsd|evt),
@@ -63,7 +64,7 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 	}
 	defer m.Close()
 	if dmg := m.Damage(); len(dmg) > 0 {
-		fmt.Fprintf(stderr, "mm2 dump: the store is damaged (%d places, first: %v); dumping what can be read (mm2 fsck for details)\n", len(dmg), dmg[0])
+		fmt.Fprintf(stderr, "mm2 dump: the store is damaged (%s, first: %v); dumping what can be read (mm2 fsck for details)\n", humanize.Count(len(dmg), "place"), dmg[0])
 	}
 	ids := m.Streams()
 	if want != nil {
@@ -91,7 +92,7 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 		err = ferr
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mm2 dump: after %d records: %v\n", n, err)
+		fmt.Fprintf(stderr, "mm2 dump: after %s: %v\n", humanize.Count(n, "record"), err)
 		return exitProblem
 	}
 	return exitOK

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/humanize"
 )
 
 const fsckFields = `JSON fields: dir, segments, frames (good ones), records (in good frames,
@@ -166,7 +167,7 @@ func printFsck(w io.Writer, out fsckJSON, asJSON bool) {
 		_ = enc.Encode(out)
 		return
 	}
-	fmt.Fprintf(w, "store %s\n", out.Dir)
+	fmt.Fprintf(w, "store in %s\n", out.Dir)
 	printVerify(w, out.fsckReport)
 	rep := out.Repair
 	if rep == nil {
@@ -217,12 +218,13 @@ func printVerify(w io.Writer, r fsckReport) {
 	case len(bad) > 0:
 		cp = "valid, damaged copy " + strings.Join(bad, ", ")
 	}
-	fmt.Fprintf(w, "segments %d, frames %d, records %d, bytes %d, checkpoint %s\n", r.Segments, r.Frames, r.Records, r.Bytes, cp)
+	fmt.Fprintf(w, "%s, %s, %s, %s, checkpoint %s\n", humanize.Count(r.Segments, "segment"), humanize.Count(r.Frames, "frame"),
+		humanize.Count(r.Records, "record"), humanize.Count(r.Bytes, "byte"), cp)
 	if r.Clean {
 		fmt.Fprintln(w, "clean")
 		return
 	}
-	fmt.Fprintf(w, "damage (%d):\n", len(r.Damage))
+	fmt.Fprintf(w, "damage (%s):\n", humanize.Count(len(r.Damage), "place"))
 	for _, d := range r.Damage {
 		fmt.Fprintf(w, "  %s offset %d: %s\n", orDash(d.File), d.Offset, d.Error)
 	}

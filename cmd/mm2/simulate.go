@@ -18,6 +18,7 @@ import (
 
 	"github.com/mm2go/mm2"
 	"github.com/mm2go/mm2/internal/gateway"
+	"github.com/mm2go/mm2/internal/humanize"
 	"github.com/mm2go/mm2/metrics"
 	"github.com/mm2go/mm2/uplink"
 )
@@ -198,18 +199,8 @@ func printProgress(w io.Writer, p gateway.Progress, total time.Duration) {
 		return fmt.Sprintf("%02d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
 	}
 	line := fmt.Sprintf("[%s / %s] %-22s pool %3.0f%%  disk %8s  backlog %8d  written %10d  delivered %10d  boot %d",
-		hms(p.Sim), hms(total), p.Phase, p.PoolPct, humanBytes(p.DiskBytes), p.Backlog, p.Written, p.Delivered, p.Boots)
+		hms(p.Sim), hms(total), p.Phase, p.PoolPct, humanize.Bytes(p.DiskBytes), p.Backlog, p.Written, p.Delivered, p.Boots)
 	fmt.Fprintf(w, "\r%s\x1b[K", line)
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // parseBytes reads a size: a number of bytes with an optional k, M or G

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/humanize"
 )
 
 // defaultStoreDir is where the tools look for a store without --dir (SPEC R-4).
@@ -306,11 +307,12 @@ func printStatus(w io.Writer, st statusJSON, view string) {
 	p, d, t := st.Pool, st.Disk, st.Totals
 	poolLine := fmt.Sprintf("pool: %d of %d sectors used (%.1f%%, %s), %d free, %d B sectors, space efficiency %.1f%%",
 		p.SectorsUsed, p.SectorsTotal, p.UsePct, p.Pressure, p.SectorsFree, p.SectorSize, p.SpaceEfficiencyPct)
-	diskLine := fmt.Sprintf("disk: %d bytes in %d segment files, %d records on disk; recovered %d records, skipped %d records (%d frames)",
-		d.Bytes, d.Files, d.Records, d.RecordsRecovered, d.RecordsSkipped, d.FramesSkipped)
+	diskLine := fmt.Sprintf("disk: %s (%s) in %s, %s on disk; recovered %s, skipped %s (%s)",
+		humanize.Count(d.Bytes, "byte"), humanize.Bytes(d.Bytes), humanize.Count(d.Files, "segment file"), humanize.Count(d.Records, "record"),
+		humanize.Count(d.RecordsRecovered, "record"), humanize.Count(d.RecordsSkipped, "record"), humanize.Count(d.FramesSkipped, "frame"))
 	switch view {
 	case "use":
-		fmt.Fprintf(w, "pool use %.1f%% (%s), disk %d bytes in %d files\n", p.UsePct, p.Pressure, d.Bytes, d.Files)
+		fmt.Fprintf(w, "pool use %.1f%% (%s), disk %s in %s\n", p.UsePct, p.Pressure, humanize.Bytes(d.Bytes), humanize.Count(d.Files, "file"))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "SOURCE\tSTREAMS\tNEW\tPENDING\tRAM\tDISK\tOLDEST UNACKED\tDROPS")
 		for _, s := range st.Sources {
@@ -354,7 +356,7 @@ func printStatus(w io.Writer, st statusJSON, view string) {
 		printDamage(w, st.Damage)
 		return
 	}
-	fmt.Fprintf(w, "store %s (profile %s)\n", st.Dir, st.Profile)
+	fmt.Fprintf(w, "store in %s (profile %s)\n", st.Dir, st.Profile)
 	fmt.Fprintln(w, poolLine)
 	fmt.Fprintln(w, diskLine)
 	if d.Error != "" {
@@ -383,7 +385,7 @@ func printDamage(w io.Writer, damage []damageJSON) {
 	if len(damage) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "damage found while reading (%d; run mm2 fsck):\n", len(damage))
+	fmt.Fprintf(w, "damage found while reading (%s; run mm2 fsck):\n", humanize.Count(len(damage), "place"))
 	for _, d := range damage {
 		fmt.Fprintf(w, "  %s offset %d: %s\n", orDash(d.File), d.Offset, d.Error)
 	}

@@ -115,6 +115,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	s.report.Elapsed = time.Since(wall)
 	s.report.SimulatedS, s.report.ElapsedS = s.report.Simulated.Seconds(), s.report.Elapsed.Seconds()
 	s.report.PowerDownOnSignalMs = float64(s.report.PowerDownOnSignal) / 1e6
+	s.report.fillEmpty()
 	return &s.report, nil
 }
 
