@@ -81,6 +81,12 @@ type Sender interface {
 	Send(ctx context.Context, b *Batch) error
 }
 
+// Connector is a Sender that knows whether its connection is up now, as
+// MQTT does; the metrics show it as mm2_uplink_connected.
+type Connector interface {
+	Connected() bool
+}
+
 // SenderFunc adapts a function to Sender.
 type SenderFunc func(ctx context.Context, b *Batch) error
 
@@ -238,6 +244,9 @@ func New(m *mm2.Manager, s Sender, cfg Config) (*Uplink, error) {
 
 // Config returns the configuration in force, defaults applied.
 func (u *Uplink) Config() Config { return u.cfg }
+
+// Sender returns the Sender the uplink sends through.
+func (u *Uplink) Sender() Sender { return u.s }
 
 // Wake ends an idle wait early, e.g. after a write burst. It never blocks.
 func (u *Uplink) Wake() {
