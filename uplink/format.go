@@ -22,7 +22,10 @@ import (
 
 // Format constants.
 const (
-	Magic0, Magic1 = 'M', '2'
+	// Magic0 and Magic1 are the first two bytes of every payload: "M2".
+	Magic0 = 'M'
+	// Magic1 is the second byte of every payload.
+	Magic1 = '2'
 	// Version is the payload format version written by Encode.
 	Version = 1
 	// headerFixed is magic, version and source.

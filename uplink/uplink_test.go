@@ -466,7 +466,9 @@ func TestBackoffSpacesRetries(t *testing.T) {
 	}
 	stop := runUplink(t, u)
 	waitFor(t, "six attempts", func() bool { mu.Lock(); defer mu.Unlock(); return len(at) >= 6 })
-	stop()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for i, w := range []time.Duration{20, 40, 80, 80, 80} {

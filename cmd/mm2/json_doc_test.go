@@ -207,11 +207,7 @@ func TestJSONOutputsMatchTheirDocumentation(t *testing.T) {
 	copyDir(t, damaged, repaired)
 	check("fsck", mustRun(0, "fsck", "--dir", ts.dir, "--json"), mustRun(1, "fsck", "--dir", damaged, "--json"),
 		mustRun(0, "fsck", "--dir", repaired, "--repair", "--json"))
-	var lines [][]byte
-	for _, l := range bytes.Split(bytes.TrimSpace(mustRun(0, "dump", "--dir", ts.dir)), []byte("\n")) {
-		lines = append(lines, l)
-	}
-	check("dump", lines...)
+	check("dump", bytes.Split(bytes.TrimSpace(mustRun(0, "dump", "--dir", ts.dir)), []byte("\n"))...)
 	check("stress", mustRun(0, "stress", "--ops", "400", "--json", "--quiet"),
 		mustRun(0, "stress", "--ops", "400", "--backend", "disk", "--crash-every", "100", "--json", "--quiet"))
 

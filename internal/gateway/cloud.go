@@ -185,8 +185,8 @@ func (c *Checker) Close(broker, clientID string) {
 	// A clean-session connection discards what the broker kept for us.
 	opts := paho.NewClientOptions().AddBroker(broker).SetClientID(clientID).SetCleanSession(true).
 		SetConnectTimeout(2 * time.Second)
-	clear := paho.NewClient(opts)
-	if tok := clear.Connect(); tok.WaitTimeout(2*time.Second) && tok.Error() == nil {
-		clear.Disconnect(0)
+	cleaner := paho.NewClient(opts)
+	if tok := cleaner.Connect(); tok.WaitTimeout(2*time.Second) && tok.Error() == nil {
+		cleaner.Disconnect(0)
 	}
 }

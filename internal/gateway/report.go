@@ -198,7 +198,7 @@ func (s *Sim) account(buffered []SeqSet) {
 		agg := r.Sources[src]
 		agg.add(c)
 		r.Sources[src] = agg
-		r.Counts.add(c)
+		r.add(c)
 	}
 	for _, id := range s.cloud.Streams() {
 		if !known[id] {

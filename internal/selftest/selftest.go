@@ -622,7 +622,7 @@ func (e *Env) verify(m *mm2.Manager) error {
 		switch {
 		case c != ss.Counts:
 			return fmt.Errorf("%v: Counts %+v, Stats say %+v", id, c, ss.Counts)
-		case !(ss.Acked <= ss.Read && ss.Read <= ss.Written):
+		case ss.Acked > ss.Read || ss.Read > ss.Written:
 			return fmt.Errorf("%v: positions acked %d, read %d, written %d out of order", id, ss.Acked, ss.Read, ss.Written)
 		case uint64(c.Pending) != ss.Read-ss.Acked || uint64(c.New) != ss.Written-ss.Read || c.Total != c.New+c.Pending:
 			return fmt.Errorf("%v: counts %+v disagree with positions acked %d, read %d, written %d", id, c, ss.Acked, ss.Read, ss.Written)
