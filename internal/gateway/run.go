@@ -369,8 +369,8 @@ func (s *Sim) crash(ctx context.Context, t int64) (int64, error) {
 	}
 	s.report.Crashes = append(s.report.Crashes, info)
 	s.report.Phases.Crash = true
-	s.logf("crash: %s held, %d recovered; %d destroyed inside the %v window (%s), %d outside it; %s unsynced lost",
-		humanize.Count(info.Held, "record"), info.Recovered, info.Destroyed, s.cfg.Sync, humanize.Count(info.Streams, "stream"), info.OutsideWindow, humanize.Count(lostBytes, "byte"))
+	s.logf("crash: %s held, %d recovered; %d destroyed inside the %v window (%s), %d outside it; %s of unsynced file tails cut",
+		humanize.Count(info.Held, "record"), info.Recovered, info.Destroyed, s.cfg.Sync, humanize.Count(info.Streams, "stream"), info.OutsideWindow, humanize.Bytes(lostBytes))
 	if info.OutsideWindow > 0 {
 		s.fail("the crash destroyed %s that the %v policy had made durable", humanize.Count(info.OutsideWindow, "record"), s.cfg.Sync)
 	}
