@@ -5,6 +5,12 @@
 // Everything is read at scrape time from Manager.Stats, each stream's Stats
 // (aggregated per source) and Uplink.Stats: the collector keeps no state and
 // adds nothing to the hot path. A scrape walks every stream once.
+//
+// Names follow the Prometheus conventions: base units in the name
+// (_bytes, _seconds, _ratio), _total on counters only. The counters are the
+// manager's and the uplink's own, which start at zero when the process (or,
+// in a gateway that reopens its store, the manager) starts again;
+// Prometheus's rate() and increase() treat that as a counter reset.
 package metrics
 
 import (
@@ -13,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,12 +62,18 @@ type Collector struct {
 
 	streams, records, written, acknowledged, dropped, sectors, oldest *prometheus.Desc
 
+	diskBytes, diskFiles, diskRecords, diskWritten, diskSyncs, diskCheckpoints *prometheus.Desc
+	diskRecovered, diskSkippedRecords, diskSkippedFrames, diskError, diskFull  *prometheus.Desc
+
+	upConnected, buildInfo *prometheus.Desc
+
 	upBatches, upRecords, upBytes, upAcks, upNacks, upAckedRecords, upNackedRecords *prometheus.Desc
 	upTimeouts, upConflicts, upFailures, upBackoff, upInFlight, upLatency           *prometheus.Desc
 }
 
 // New returns a collector over m and, when up is not nil, its uplink. Its
-// Registry holds it and the Go runtime collector.
+// Registry holds it, mm2_build_info, and the Go runtime (go_*) and process
+// (process_*) collectors.
 func New(m *mm2.Manager, up *uplink.Uplink) *Collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, labels, nil)
@@ -89,9 +102,24 @@ func New(m *mm2.Manager, up *uplink.Uplink) *Collector {
 		sectors:      d("sectors", "Sectors holding a source's records, per tier.", "source", "tier"),
 		oldest:       d("oldest_unacked_timestamp_seconds", "UTC of the oldest unacknowledged record of a source.", "source"),
 
+		diskBytes:          d("disk_bytes", "Bytes in the disk tier's segment files (0 on the mock backend)."),
+		diskFiles:          d("disk_files", "Segment files of the disk tier."),
+		diskRecords:        d("disk_records", "Unacknowledged records in the disk tier."),
+		diskWritten:        d("disk_written_bytes_total", "Bytes written to the device: segments, checkpoints and rewrites (flash wear)."),
+		diskSyncs:          d("disk_syncs_total", "fsync calls on files and directories."),
+		diskCheckpoints:    d("disk_checkpoints_total", "Checkpoints written."),
+		diskRecovered:      d("disk_recovered_records_total", "Unacknowledged records found on disk when the store was opened."),
+		diskSkippedRecords: d("disk_skipped_records_total", "Records in damaged frames skipped when the store was opened."),
+		diskSkippedFrames:  d("disk_skipped_frames_total", "Damaged frames skipped when the store was opened."),
+		diskError:          d("disk_error", "1 while the disk tier reports an error (writes then follow the RAM policy)."),
+		diskFull:           d("disk_full", "1 while that error is a full device (ENOSPC)."),
+
+		upConnected: d("uplink_connected", "1 while the uplink's sender has its connection up (present when the sender reports it, as MQTT does)."),
+		buildInfo:   d("build_info", "Module version, source revision and Go version of this binary (always 1).", "version", "revision", "goversion"),
+
 		upBatches:       d("uplink_batches_total", "Batches sent, retries included.", "source"),
-		upRecords:       d("uplink_records_sent_total", "Records in the batches sent, retries included.", "source"),
-		upBytes:         d("uplink_bytes_sent_total", "Payload bytes of the batches sent.", "source"),
+		upRecords:       d("uplink_sent_records_total", "Records in the batches sent, retries included.", "source"),
+		upBytes:         d("uplink_sent_bytes_total", "Payload bytes of the batches sent, retries included.", "source"),
 		upAcks:          d("uplink_acks_total", "Batches confirmed and ACKed.", "source"),
 		upNacks:         d("uplink_nacks_total", "Batches failed or timed out and NACKed.", "source"),
 		upAckedRecords:  d("uplink_acked_records_total", "Records ACKed after a confirmed batch.", "source"),
@@ -104,8 +132,41 @@ func New(m *mm2.Manager, up *uplink.Uplink) *Collector {
 		upLatency:       d("uplink_send_duration_seconds", "Time from send to confirmation or failure."),
 	}
 	c.reg = prometheus.NewRegistry()
-	c.reg.MustRegister(c, collectors.NewGoCollector())
+	c.reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return c
+}
+
+// modulePath is the module whose version mm2_build_info reports.
+const modulePath = "github.com/mm2go/mm2"
+
+// buildLabels are the version, revision and Go version of this binary: the
+// mm2 module's version (the main module's when mm2 is the main module,
+// "(devel)" for a build inside its own tree), the VCS revision the Go
+// toolchain stamped ("" when it stamped none, e.g. -buildvcs=false), and
+// runtime's Go version.
+func buildLabels() (version, revision, goVersion string) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown", "", "unknown"
+	}
+	version = bi.Main.Version
+	if bi.Main.Path != modulePath {
+		version = "unknown"
+		for _, d := range bi.Deps {
+			if d.Path == modulePath {
+				version = d.Version
+				if d.Replace != nil && d.Replace.Version != "" {
+					version = d.Replace.Version
+				}
+			}
+		}
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			revision = s.Value
+		}
+	}
+	return version, revision, bi.GoVersion
 }
 
 // Registry is the registry that Handler and Serve expose.
@@ -117,11 +178,14 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.info, c.poolSectors, c.sectorBytes, c.utilization, c.pressure, c.allocs, c.allocFails, c.frees,
 		c.rejected, c.efficiency, c.footprint, c.powering, c.utc,
 		c.streams, c.records, c.written, c.acknowledged, c.dropped, c.sectors, c.oldest,
+		c.diskBytes, c.diskFiles, c.diskRecords, c.diskWritten, c.diskSyncs, c.diskCheckpoints,
+		c.diskRecovered, c.diskSkippedRecords, c.diskSkippedFrames, c.diskError, c.diskFull, c.buildInfo,
 	} {
 		ch <- d
 	}
 	if c.up != nil {
 		for _, d := range []*prometheus.Desc{
+			c.upConnected,
 			c.upBatches, c.upRecords, c.upBytes, c.upAcks, c.upNacks, c.upAckedRecords, c.upNackedRecords,
 			c.upTimeouts, c.upConflicts, c.upFailures, c.upBackoff, c.upInFlight, c.upLatency,
 		} {
@@ -170,6 +234,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.footprint, float64(st.Footprint))
 	gauge(c.powering, b2f(st.PoweringDown))
 	gauge(c.utc, b2f(st.UTCAvailable))
+	gauge(c.diskBytes, float64(st.DiskBytes))
+	gauge(c.diskFiles, float64(st.DiskFiles))
+	gauge(c.diskRecords, float64(st.DiskRecords))
+	counter(c.diskWritten, st.BytesWritten)
+	counter(c.diskSyncs, st.Syncs)
+	counter(c.diskCheckpoints, st.Checkpoints)
+	counter(c.diskRecovered, st.RecordsRecovered)
+	counter(c.diskSkippedRecords, st.RecordsSkipped)
+	counter(c.diskSkippedFrames, st.FramesSkipped)
+	gauge(c.diskError, b2f(st.DiskError != ""))
+	gauge(c.diskFull, b2f(st.DiskFull))
+	version, revision, goVersion := buildLabels()
+	gauge(c.buildInfo, 1, version, revision, goVersion)
 
 	var src [mm2.MaxSources]perSource
 	for _, id := range c.m.Streams() {
@@ -221,6 +298,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 func (c *Collector) collectUplink(ch chan<- prometheus.Metric,
 	counter func(*prometheus.Desc, uint64, ...string), gauge func(*prometheus.Desc, float64, ...string)) {
 	us := c.up.Stats()
+	if conn, ok := c.up.Sender().(uplink.Connector); ok {
+		b := 0.0
+		if conn.Connected() {
+			b = 1
+		}
+		gauge(c.upConnected, b)
+	}
 	for _, src := range c.up.Config().Sources {
 		s, name := us.Sources[src], src.String()
 		counter(c.upBatches, s.Batches, name)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s", url, resp.Status)
 	}
@@ -67,7 +68,7 @@ func TestScrapedMetricsMoveWithWritesAndUplink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	defer func() { _ = m.Close() }()
 	ids := []mm2.StreamID{{Source: mm2.Gateway, Sensor: 1}, {Source: mm2.CAN, Sensor: 2}, {Source: mm2.CAN, Sensor: 3}}
 	for _, id := range ids {
 		h, err := m.Configure(id, mm2.EVT, 0)
@@ -164,7 +165,7 @@ func TestMetricsAreLintClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	defer func() { _ = m.Close() }()
 	if _, err := m.Configure(mm2.StreamID{Source: mm2.BLE, Sensor: 1}, mm2.TSD, time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +184,120 @@ func TestMetricsAreLintClean(t *testing.T) {
 		if n := testutil.CollectAndCount(c); n == 0 {
 			t.Error("no metrics collected")
 		}
+		problems, err = testutil.GatherAndLint(c.Registry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("registry: %s: %s", p.Metric, p.Text)
+		}
+	}
+}
+
+// connSender is a Sender that reports a connection state.
+type connSender struct{ up atomic.Bool }
+
+func (s *connSender) Send(context.Context, *uplink.Batch) error { return nil }
+func (s *connSender) Connected() bool                           { return s.up.Load() }
+
+// The disk tier's figures, recovery, the uplink's connection, the build and
+// the Go and process collectors are all in the scrape.
+func TestDiskBuildConnectionAndProcessMetrics(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *mm2.Manager {
+		m, err := mm2.Open(mm2.Options{Profile: mm2.ProfileLinux, Dir: dir, Sync: mm2.SyncAlways()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := open()
+	id := mm2.StreamID{Source: mm2.CAN, Sensor: 9}
+	h, err := m.Configure(id, mm2.EVT, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := h.WriteEVT(uint32(i), int64(1_700_000_000_000+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m = open() // recovers the 50 records
+	defer func() { _ = m.Close() }()
+	sender := &connSender{}
+	up, err := uplink.New(m, sender, uplink.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(m, up)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- c.ServeListener(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("ServeListener: %v", err)
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/metrics"
+
+	st := m.Stats()
+	got := scrape(t, url)
+	for series, want := range map[string]float64{
+		`mm2_disk_bytes`:                   float64(st.DiskBytes),
+		`mm2_disk_files`:                   float64(st.DiskFiles),
+		`mm2_disk_records`:                 float64(st.DiskRecords),
+		`mm2_disk_recovered_records_total`: 50,
+		`mm2_disk_skipped_records_total`:   0,
+		`mm2_disk_skipped_frames_total`:    0,
+		`mm2_disk_error`:                   0,
+		`mm2_disk_full`:                    0,
+		`mm2_uplink_connected`:             0,
+	} {
+		if v := get(t, got, series); v != want {
+			t.Errorf("%s = %v, want %v", series, v, want)
+		}
+	}
+	if st.DiskBytes == 0 || st.DiskFiles == 0 {
+		t.Errorf("the store reports no disk bytes or files: %+v", st)
+	}
+	written, syncs := get(t, got, `mm2_disk_written_bytes_total`), get(t, got, `mm2_disk_syncs_total`)
+	checkpoints := get(t, got, `mm2_disk_checkpoints_total`)
+	if err := m.PowerDown(context.Background()); err != nil { // writes a checkpoint, synced
+		t.Fatal(err)
+	}
+	sender.up.Store(true)
+	got = scrape(t, url)
+	if v := get(t, got, `mm2_disk_written_bytes_total`); v <= written {
+		t.Errorf("bytes written %v after a checkpoint, %v before", v, written)
+	}
+	if v := get(t, got, `mm2_disk_syncs_total`); v <= syncs {
+		t.Errorf("syncs %v after a checkpoint, %v before", v, syncs)
+	}
+	if v := get(t, got, `mm2_disk_checkpoints_total`); v != checkpoints+1 {
+		t.Errorf("checkpoints %v after one more, %v before", v, checkpoints)
+	}
+	if v := get(t, got, `mm2_uplink_connected`); v != 1 {
+		t.Errorf("mm2_uplink_connected = %v with the connection up", v)
+	}
+	build := ""
+	for series, v := range got {
+		if strings.HasPrefix(series, "mm2_build_info{") && v == 1 {
+			build = series
+		}
+	}
+	if !strings.Contains(build, `goversion="go`) || !strings.Contains(build, `version="`) {
+		t.Errorf("mm2_build_info: %q", build)
+	}
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "process_open_fds"} {
+		get(t, got, name)
 	}
 }
 
@@ -191,7 +306,7 @@ func TestServeStopsWithItsContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	defer func() { _ = m.Close() }()
 	c := New(m, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -60,6 +60,19 @@ if [ $test_status -ne 0 ]; then
   fail=1
 fi
 
+# golangci-lint at a pinned version (configuration: .golangci.yml), built
+# once into GOBIN and reused; the bench module is linted with the same file.
+golangci_version=v2.15.0
+say "golangci-lint $golangci_version"
+gobin=$(go env GOBIN); gobin=${gobin:-$(go env GOPATH)/bin}
+if ! "$gobin/golangci-lint" version 2>/dev/null | grep -q "version ${golangci_version#v} "; then
+  GOBIN="$gobin" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$golangci_version" || fail=1
+fi
+if [ -x "$gobin/golangci-lint" ]; then
+  "$gobin/golangci-lint" run ./... || fail=1
+  if [ -f bench/go.mod ]; then (cd bench && "$gobin/golangci-lint" run -c ../.golangci.yml ./...) || fail=1; fi
+fi
+
 if [ -x scripts/arm.sh ]; then
   say "ARM cross-builds under qemu"
   ./scripts/arm.sh || fail=1

@@ -22,7 +22,10 @@ import (
 
 // Format constants.
 const (
-	Magic0, Magic1 = 'M', '2'
+	// Magic0 and Magic1 are the first two bytes of every payload: "M2".
+	Magic0 = 'M'
+	// Magic1 is the second byte of every payload.
+	Magic1 = '2'
 	// Version is the payload format version written by Encode.
 	Version = 1
 	// headerFixed is magic, version and source.
@@ -117,10 +120,12 @@ func (z *sizer) add(s mm2.Sample, cost int) {
 }
 
 // fit returns how many of samples (one stream's, in order) fit in limit
-// bytes, opening a new run at every sequence gap, and commits them.
-func (z *sizer) fit(sensor uint32, samples []mm2.Sample, limit int) int {
+// bytes, opening a new run at every sequence gap, and commits them. With
+// cont, samples continue the stream of the previous fit (its open run goes
+// on when the sequence does); otherwise they start a new run.
+func (z *sizer) fit(sensor uint32, samples []mm2.Sample, limit int, cont bool) int {
 	n := 0
-	z.open = false
+	z.open = z.open && cont
 	for _, s := range samples {
 		save := *z
 		if !z.open || s.Seq != z.lastSeq+1 {

@@ -2,10 +2,16 @@ package uplink
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/mm2go/mm2"
@@ -89,30 +95,70 @@ func TestEncodeExtremeValues(t *testing.T) {
 	}
 }
 
-// TestPayloadBytes pins the documented layout (docs/uplink.md) to a worked example.
-func TestPayloadBytes(t *testing.T) {
-	b := Batch{Source: mm2.CAN, ID: 5, Runs: []Run{{Sensor: 300, Kind: mm2.TSD, Samples: []mm2.Sample{
-		{Value: 20, UTCms: 1000, Seq: 7},
-		{Value: 21, UTCms: 1100, Seq: 8},
-		{Value: 21, UTCms: 1200, Seq: 9},
-	}}}}
-	p, err := Encode(nil, &b)
+// TestWorkedExampleDecodes reads the worked example's bytes from
+// docs/uplink.md, decodes them (CRC included) into the batch the page
+// describes, and encodes that batch back to the same bytes.
+func TestWorkedExampleDecodes(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "uplink.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []byte{
-		'M', '2', 1, 3, // magic, version, source CAN
-		5, 1, // batch id, one run
-		0xac, 0x02, 1, 3, 7, // sensor 300, TSD, 3 records, first seq 7
-		20, 0xd0, 0x0f, // value 20, time 1000 (zigzag 2000)
-		1, 0x87, 0x0e, // value 20^21, delta 100 - 1000 = -900 (zigzag 1799)
-		0, 0, // same value, same delta
+	text := string(doc)
+	i := strings.Index(text, "Worked example")
+	if i < 0 {
+		t.Fatal("docs/uplink.md has no worked example")
 	}
-	if !bytes.Equal(p[:len(p)-4], want) {
-		t.Fatalf("payload\n% x\nwant\n% x", p[:len(p)-4], want)
+	open := strings.Index(text[i:], "```\n")
+	if open < 0 {
+		t.Fatal("no code block after the worked example")
 	}
-	if len(p) != len(want)+4 {
-		t.Fatalf("%d bytes, want %d", len(p), len(want)+4)
+	block := text[i+open+4:]
+	block = block[:strings.Index(block, "```")]
+	// Each line: hex bytes, then two spaces and the explanation.
+	var payload []byte
+	for _, line := range strings.Split(block, "\n") {
+		for _, tok := range strings.Fields(line) {
+			if len(tok) != 2 {
+				break
+			}
+			v, err := strconv.ParseUint(tok, 16, 8)
+			if err != nil {
+				break
+			}
+			payload = append(payload, byte(v))
+		}
+	}
+	const t0 = 1767225600000 // 2026-01-01T00:00:00Z
+	want := Batch{Source: mm2.CAN, ID: 5, Runs: []Run{
+		{Sensor: 300, Kind: mm2.TSD, Samples: []mm2.Sample{
+			{Value: 20, UTCms: t0, Seq: 7},
+			{Value: 21, UTCms: t0 + 100, Seq: 8},
+			{Value: 21, UTCms: t0 + 200, Seq: 9},
+		}},
+		{Sensor: 12, Kind: mm2.EVT, Samples: []mm2.Sample{
+			{Value: math.Float32bits(12.5), UTCms: t0 + 350, Seq: 41},
+			{Value: math.Float32bits(-0.75), UTCms: t0 + 1350, Seq: 42},
+		}},
+	}}
+	got, err := Decode(payload)
+	if err != nil {
+		t.Fatalf("Decode of the documented bytes (% x): %v", payload, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Decode = %+v\nwant %+v", got, want)
+	}
+	if math.Float32frombits(got.Runs[1].Samples[1].Value) != -0.75 {
+		t.Error("the EVT run's second value is not -0.75 as a float")
+	}
+	enc, err := Encode(nil, &want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(enc, payload) {
+		t.Fatalf("Encode of the example\n% x\ndocumented\n% x", enc, payload)
+	}
+	if crc := fmt.Sprintf("CRC-32C 0x%08x of the %d bytes above", binary.LittleEndian.Uint32(payload[len(payload)-4:]), len(payload)-4); !strings.Contains(block, crc) {
+		t.Errorf("the example's CRC line should say %q", crc)
 	}
 }
 

@@ -312,7 +312,11 @@ func runUplink(t *testing.T, u *Uplink) (stop func() error) {
 		})
 		return err
 	}
-	t.Cleanup(func() { stop() })
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("uplink Run: %v", err)
+		}
+	})
 	return stop
 }
 

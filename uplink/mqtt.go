@@ -25,7 +25,7 @@ const (
 	disconnectQuiesceMilli = 250
 )
 
-// ErrNotConnected: the MQTT client has no connection to the broker now; the
+// ErrNotConnected means the MQTT client has no connection to the broker now; the
 // batch was not published.
 var ErrNotConnected = errors.New("uplink: mqtt: not connected")
 

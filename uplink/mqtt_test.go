@@ -109,14 +109,15 @@ func (b *broker) stop() {
 	if b.cmd == nil {
 		return
 	}
-	b.cmd.Process.Signal(syscall.SIGCONT)
-	b.cmd.Process.Signal(syscall.SIGTERM)
+	// Errors here mean the broker has already exited, which is the goal.
+	_ = b.cmd.Process.Signal(syscall.SIGCONT)
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() { b.cmd.Wait(); close(done) }()
+	go func() { _ = b.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		b.cmd.Process.Kill()
+		_ = b.cmd.Process.Kill()
 		<-done
 	}
 	b.cmd = nil
@@ -126,7 +127,9 @@ func (b *broker) signal(sig os.Signal) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.cmd != nil {
-		b.cmd.Process.Signal(sig)
+		if err := b.cmd.Process.Signal(sig); err != nil {
+			panic(fmt.Sprintf("signal the broker: %v", err))
+		}
 	}
 }
 

@@ -3,9 +3,11 @@
 //
 // Sources are served in rotation (Gateway, Hosted, BLE, CAN, then 4..7).
 // Each source has at most one batch in flight. A batch is filled with
-// ReadBulk only with records that fit its byte and record limits: the
-// encoded size is computed on peeked records first, so nothing is read that
-// is not sent. When the Sender confirms delivery, exactly the streams of that
+// ReadBulk only with records that fit its byte and record limits: each read
+// asks for no more records than fit the room left even at the largest
+// encoding a record can have, and the exact size of what was read then
+// decides the room of the next read, so every record is read once and
+// nothing is read that is not sent. When the Sender confirms delivery, exactly the streams of that
 // batch are ACKed; when it fails, times out or confirms only after its
 // deadline, exactly those streams are NACKed (their records are read again,
 // in order, with the same sequence numbers) and the source backs off
@@ -21,6 +23,7 @@ package uplink
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,6 +81,12 @@ type Sender interface {
 	Send(ctx context.Context, b *Batch) error
 }
 
+// Connector is a Sender that knows whether its connection is up now, as
+// MQTT does; the metrics show it as mm2_uplink_connected.
+type Connector interface {
+	Connected() bool
+}
+
 // SenderFunc adapts a function to Sender.
 type SenderFunc func(ctx context.Context, b *Batch) error
 
@@ -96,7 +105,11 @@ type Config struct {
 	Poll        time.Duration // idle wait; 0 = DefaultPoll
 	Sources     []mm2.Source  // served sources in rotation order; nil = all MaxSources in order
 	Rand        *rand.Rand    // jitter for the backoff (half fixed, half random); nil = none
-	Logger      *slog.Logger  // nil = discard
+	// Clock is the time the backoff is set and checked against; nil =
+	// time.Now. Send latency and the Timeout are measured on the
+	// monotonic clock of the process, whatever Clock says.
+	Clock  func() time.Time
+	Logger *slog.Logger // nil = discard
 	// OnResult, if set, is called on the uplink's goroutine right after a
 	// batch was settled: err nil after its ACK, else the cause of its NACK
 	// (ErrConflict when delivered but NACKed because another reader
@@ -131,6 +144,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	bad := func(format string, a ...any) (Config, error) {
 		return c, fmt.Errorf("%w: uplink: %s", mm2.ErrInvalidArgument, fmt.Sprintf(format, a...))
@@ -175,7 +191,6 @@ type Uplink struct {
 	// The dispatcher's state: touched only by the goroutine in run.
 	src     [mm2.MaxSources]source
 	handles map[mm2.StreamID]*mm2.Stream
-	peek    []mm2.Sample
 	rot     int // index into cfg.Sources where the next round starts
 	nextID  uint64
 
@@ -222,7 +237,6 @@ func New(m *mm2.Manager, s Sender, cfg Config) (*Uplink, error) {
 		m: m, s: s, cfg: c, log: c.Logger,
 		wake:    make(chan struct{}, 1),
 		handles: make(map[mm2.StreamID]*mm2.Stream),
-		peek:    make([]mm2.Sample, c.MaxRecords),
 	}
 	u.stats.Latency = newHistogram()
 	return u, nil
@@ -230,6 +244,9 @@ func New(m *mm2.Manager, s Sender, cfg Config) (*Uplink, error) {
 
 // Config returns the configuration in force, defaults applied.
 func (u *Uplink) Config() Config { return u.cfg }
+
+// Sender returns the Sender the uplink sends through.
+func (u *Uplink) Sender() Sender { return u.s }
 
 // Wake ends an idle wait early, e.g. after a write burst. It never blocks.
 func (u *Uplink) Wake() {
@@ -277,7 +294,7 @@ func (u *Uplink) run(ctx context.Context, drain bool) (err error) {
 			i := (u.rot + k) % n
 			src := u.cfg.Sources[i]
 			st := &u.src[src]
-			if st.inFlight || time.Now().Before(st.retryAt) {
+			if st.inFlight || u.cfg.Clock().Before(st.retryAt) {
 				continue
 			}
 			b, err := u.build(src, ids)
@@ -300,7 +317,7 @@ func (u *Uplink) run(ctx context.Context, drain bool) (err error) {
 			return nil
 		}
 		wait := u.cfg.Poll
-		now := time.Now()
+		now := u.cfg.Clock()
 		for _, s := range u.cfg.Sources {
 			if st := &u.src[s]; !st.inFlight && st.retryAt.After(now) {
 				wait = min(wait, st.retryAt.Sub(now))
@@ -407,7 +424,7 @@ func (u *Uplink) settle(r result) error {
 	}
 	st.failures++
 	st.backoff = u.backoff(st.failures)
-	st.retryAt = time.Now().Add(st.backoff)
+	st.retryAt = u.cfg.Clock().Add(st.backoff)
 	u.count(r.src, func(s *SourceStats) {
 		s.Nacks++
 		s.NackedRecords += uint64(recs)
@@ -488,9 +505,8 @@ func (u *Uplink) build(src mm2.Source, ids []mm2.StreamID) (*Batch, error) {
 	used := 0
 	first := sort.Search(len(ids), func(i int) bool { return ids[i].Sensor >= st.next })
 	for k := range ids {
-		// Stop when not even the smallest record fits any more.
-		room := u.cfg.MaxBytes - z.size() - (4 + minRecordSize)
-		if used == u.cfg.MaxRecords || room < 0 {
+		// Stop when a record at its largest may not fit any more.
+		if used == u.cfg.MaxRecords || u.cfg.MaxBytes-z.size() < maxRecordCost {
 			break
 		}
 		id := ids[(first+k)%len(ids)]
@@ -511,8 +527,7 @@ func (u *Uplink) build(src mm2.Source, ids []mm2.StreamID) (*Batch, error) {
 		if c.New == 0 {
 			continue
 		}
-		want := min(u.cfg.MaxRecords-used, c.New, room/minRecordSize+1)
-		got, err := u.readFitting(h, &z, st.buf[used:used+want], u.peek[:want])
+		got, err := u.readFitting(h, &z, st.buf[used:used+min(c.New, u.cfg.MaxRecords-used)])
 		if err != nil {
 			return nil, err
 		}
@@ -531,54 +546,47 @@ func (u *Uplink) build(src mm2.Source, ids []mm2.StreamID) (*Batch, error) {
 	return b, nil
 }
 
-// readFitting peeks the next records of h, counts how many fit the batch
-// within MaxBytes (committing them to z), and reads exactly that many into
-// dst. If a concurrent drop changed the stream between the peek and the read,
-// the size is computed again on what was read; should that not fit, the read
-// is NACKed and the stream left out of this batch.
-func (u *Uplink) readFitting(h *mm2.Stream, z *sizer, dst, peek []mm2.Sample) (int, error) {
-	np, err := h.PeekBulk(peek)
-	if errors.Is(err, mm2.ErrNoData) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("uplink: peek %v: %w", h.ID(), err)
-	}
-	save := *z
-	k := z.fit(h.ID().Sensor, peek[:np], u.cfg.MaxBytes)
-	if k == 0 {
-		return 0, nil
-	}
-	got, err := h.ReadBulk(dst[:k])
-	if errors.Is(err, mm2.ErrNoData) {
-		*z = save
-		return 0, nil
-	}
-	if err != nil {
-		*z = save
-		return 0, fmt.Errorf("uplink: read %v: %w", h.ID(), err)
-	}
-	if got == k && sameSeqs(peek[:k], dst[:k]) {
-		return k, nil
-	}
-	*z = save
-	if z.fit(h.ID().Sensor, dst[:got], u.cfg.MaxBytes) == got {
-		return got, nil
-	}
-	*z = save
-	if _, err := h.Nack(); err != nil && !errors.Is(err, mm2.ErrNoData) {
-		return 0, fmt.Errorf("uplink: nack %v: %w", h.ID(), err)
-	}
-	return 0, nil
-}
+// maxRecordCost bounds what one record can add to a batch: its value and
+// time at their longest, the growth of its run's record count, and a run of
+// its own (sensor, kind, count and first sequence number, at their longest,
+// and the growth of the run count) should a sequence gap start one.
+const maxRecordCost = maxRecordSize + 1 + (binary.MaxVarintLen32 + 1 + 1 + binary.MaxVarintLen64) + 1
 
-func sameSeqs(a, b []mm2.Sample) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// readFitting reads into dst the next records of h that fit the batch
+// within MaxBytes, committing them to z, and returns how many it read. Each
+// ReadBulk asks for no more records than fit the room left at
+// maxRecordCost each, so whatever it returns fits; the exact size of what
+// was read then leaves room for the next ReadBulk, until the room is below
+// one record at its largest, dst is full or the stream has nothing more.
+// Every record is read once and sent: none is read only to be measured.
+func (u *Uplink) readFitting(h *mm2.Stream, z *sizer, dst []mm2.Sample) (int, error) {
+	sensor, n := h.ID().Sensor, 0
+	for n < len(dst) {
+		k := min(len(dst)-n, (u.cfg.MaxBytes-z.size())/maxRecordCost)
+		if k == 0 {
+			break
+		}
+		got, err := h.ReadBulk(dst[n : n+k])
+		if errors.Is(err, mm2.ErrNoData) {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("uplink: read %v: %w", h.ID(), err)
+		}
+		if fit := z.fit(sensor, dst[n:n+got], u.cfg.MaxBytes, n > 0); fit != got {
+			// Cannot happen while maxRecordCost bounds the encoding; should
+			// it, the stream's reads are undone rather than sent in part.
+			if _, err := h.Nack(); err != nil && !errors.Is(err, mm2.ErrNoData) {
+				return 0, fmt.Errorf("uplink: nack %v: %w", h.ID(), err)
+			}
+			return 0, fmt.Errorf("uplink: %d of %d records read from %v do not fit the batch", got-fit, got, h.ID())
+		}
+		n += got
+		if got < k {
+			break
 		}
 	}
-	return true
+	return n, nil
 }
 
 // appendRuns appends samples (one stream's, in order) as runs of consecutive

@@ -322,8 +322,10 @@ func TestBatchNeverReadsMoreThanItSends(t *testing.T) {
 				t.Errorf("batch %d: %v has %d pending, the batch carries %d", b.ID, id, c.Pending, inBatch[id])
 			}
 		}
-		// Filled: no stream's next record would have fitted as well.
-		if !couldTakeMore(t, m, b, ids, cfg.MaxBytes) {
+		// Filled: within one record at its largest encoding of the limit
+		// (each record is read once, so the last read asks only for what
+		// fits at that size), or no stream's next record would have fitted.
+		if EncodedSize(b) > cfg.MaxBytes-maxRecordCost || !couldTakeMore(t, m, b, ids, cfg.MaxBytes) {
 			full.Add(1)
 		}
 	}}
@@ -374,7 +376,7 @@ func TestSizerFitsExactlyTheLimit(t *testing.T) {
 		samples := randomSamples(rng, 1+rng.IntN(50))
 		limit := MinMaxBytes + rng.IntN(300)
 		z := newSizer(uint64(trial))
-		n := z.fit(3, samples, limit)
+		n := z.fit(3, samples, limit, false)
 		b := Batch{ID: uint64(trial), Runs: appendRuns(nil, 3, mm2.EVT, samples[:n])}
 		if n == 0 {
 			t.Fatalf("trial %d: nothing fits in %d bytes", trial, limit)
@@ -464,7 +466,9 @@ func TestBackoffSpacesRetries(t *testing.T) {
 	}
 	stop := runUplink(t, u)
 	waitFor(t, "six attempts", func() bool { mu.Lock(); defer mu.Unlock(); return len(at) >= 6 })
-	stop()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for i, w := range []time.Duration{20, 40, 80, 80, 80} {
@@ -700,5 +704,52 @@ func TestOnlyConfiguredSourcesAreServedInRotation(t *testing.T) {
 	h, _ := m.Stream(mm2.StreamID{Source: mm2.Hosted, Sensor: 1})
 	if c := h.Counts(); c.New != 30 {
 		t.Errorf("Hosted is not served but changed: %+v", c)
+	}
+}
+
+// The backoff runs on Config.Clock: after a failure with an hour's backoff
+// the uplink sends again only once that clock has moved an hour on, however
+// little real time passed.
+func TestBackoffUsesConfigClock(t *testing.T) {
+	m := openManager(t)
+	f := newFeed(t, m)
+	id := mm2.StreamID{Source: mm2.CAN, Sensor: 2}
+	f.write(id, 10)
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var now atomic.Int64
+	now.Store(t0.UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	var calls atomic.Int64
+	var secondAt atomic.Int64
+	send := SenderFunc(func(ctx context.Context, b *Batch) error {
+		if calls.Add(1) == 1 {
+			return errors.New("link down")
+		}
+		secondAt.CompareAndSwap(0, now.Load())
+		return nil
+	})
+	cfg := fastConfig()
+	cfg.MinBackoff, cfg.MaxBackoff, cfg.Clock = time.Hour, time.Hour, clock
+	u, err := New(m, send, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- u.Drain(ctx) }()
+	waitFor(t, "the first failure", func() bool { return u.Stats().Total.Nacks == 1 })
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d sends before the clock moved, want 1", n)
+	}
+	now.Store(t0.Add(time.Hour).UnixNano())
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Unix(0, secondAt.Load()); got.Before(t0.Add(time.Hour)) {
+		t.Errorf("second send at %v, before the backoff ended on the clock (%v)", got, t0.Add(time.Hour))
+	}
+	if c, _ := m.Stream(id); c.Counts().Total != 0 {
+		t.Errorf("%d records left after the drain", c.Counts().Total)
 	}
 }

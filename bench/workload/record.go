@@ -81,9 +81,9 @@ func get48(b []byte) uint64 {
 type Durability int
 
 const (
-	// Synced: every Append and Ack is on stable storage before it returns.
+	// Synced means every Append and Ack is on stable storage before it returns.
 	Synced Durability = iota
-	// NotSynced: nothing is fsynced; data reaches the OS and the disk when the OS decides.
+	// NotSynced means nothing is fsynced; data reaches the OS and the disk when the OS decides.
 	NotSynced
 )
 

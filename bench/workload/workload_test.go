@@ -97,9 +97,13 @@ func TestDrainDetectsALostRecord(t *testing.T) {
 	cfg := tinyConfig()
 	s := newMemStore(cfg.Streams)
 	gen := newGenerator(cfg)
-	s.Append(0, gen.batch(0))
+	if err := s.Append(0, gen.batch(0)); err != nil {
+		t.Fatal(err)
+	}
 	b := gen.batch(0)
-	s.Append(0, b[1:]) // seq 6 missing
+	if err := s.Append(0, b[1:]); err != nil { // seq 6 missing
+		t.Fatal(err)
+	}
 	var res Result
 	if err := drain(s, cfg, newChecker(cfg), &res); err == nil || !strings.Contains(err.Error(), "want seq 6") {
 		t.Fatalf("drain: %v", err)
@@ -111,7 +115,9 @@ func TestVerifyAfterCrashCountsLostAndDuplicated(t *testing.T) {
 	s := newMemStore(cfg.Streams)
 	gen := newGenerator(cfg)
 	for range 3 {
-		s.Append(0, gen.batch(0)) // seqs 1..15
+		if err := s.Append(0, gen.batch(0)); err != nil { // seqs 1..15
+			t.Fatal(err)
+		}
 	}
 	log := NewCrashLog(cfg.Streams)
 	for _, l := range []string{"ready", "w 0 15", "w 0 20", "a 0 5", "A 0 5", "a 0 8", "w 1 5", "junk"} {

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,17 +19,25 @@ import (
 // build is listed as unavailable and not run. The exit status is 0 only when
 // every pair that ran passed.
 func runConfigurations(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("configurations", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("configurations", stderr,
+		"usage: mm2 configurations [-t all|N[,N...]] [-n OPS] [-s SEED] [-v]",
+		"Runs the self-test of every platform × backend pair and prints a table. Ctrl-C (SIGINT) or SIGTERM",
+		"stops after the test in progress: the table and summary cover what ran, the rest is not run.",
+		"exit status: 0 every pair that ran passed, 1 a test failed, 2 bad usage,",
+		"3 none failed but some tests did not run (skipped in a pair, or interrupted)")
 	ops := fs.Int("ops", selftest.DefaultOps, "operations of the stress test (12) per configuration")
 	seed := fs.Uint64("seed", 1, "seed of the randomized tests")
 	tests := fs.String("test", "all", "all, or test numbers N[,N...] (a test that does not apply to a backend is left out there)")
 	verbose := fs.Bool("verbose", false, "print each failing configuration's failed tests")
-	if err := fs.Parse(args); err != nil {
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mm2 configurations: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	if fs.NArg() > 0 || *ops < 1 {
-		fmt.Fprintln(stderr, "mm2 configurations: usage: mm2 configurations [--test all|N[,N...]] [--ops N] [--seed S] [--verbose]")
+	if *ops < 1 {
+		fmt.Fprintf(stderr, "mm2 configurations: --ops %d: want at least 1\n", *ops)
 		return exitUsage
 	}
 	var nums []int
@@ -42,15 +51,24 @@ func runConfigurations(args []string, stdout, stderr io.Writer) int {
 			nums = append(nums, n)
 		}
 	}
+	ctx, stop := signalContext(context.Background(), func(sig os.Signal) {
+		fmt.Fprintf(stderr, "\nmm2 configurations: %v: stopping after the test in progress (a second signal ends the process at once)\n", sig)
+	})
+	defer stop()
+	interrupted := func() bool { return ctx.Err() != nil }
 	diskOK, diskWhy := selftest.DiskAvailable()
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PLATFORM\tBACKEND\tRESULT\tTESTS\tTIME\tNOTE")
-	status := exitPass
+	status := exitOK
 	var details []string
 	ran, passed := 0, 0
 	for _, p := range mm2.Profiles() {
 		for _, b := range selftest.Backends() {
-			cfg := selftest.Config{Profile: p, Backend: b, Ops: *ops, Seed: *seed, Fault: selftestFault}
+			if interrupted() {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t%s\n", p.Name, b, "not run", "interrupted")
+				continue
+			}
+			cfg := selftest.Config{Profile: p, Backend: b, Ops: *ops, Seed: *seed, Fault: selftestFault, Stop: interrupted}
 			for _, n := range nums {
 				if t, _ := selftest.Lookup(n); t.AppliesTo(b) {
 					cfg.Tests = append(cfg.Tests, n)
@@ -86,7 +104,7 @@ func runConfigurations(args []string, stdout, stderr io.Writer) int {
 				passed++
 				continue
 			}
-			if s := reportStatus(rep); s == exitFail || status == exitPass {
+			if s := reportStatus(rep); s == exitProblem || status == exitOK {
 				status = s
 			}
 			if *verbose {
@@ -98,15 +116,27 @@ func runConfigurations(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	wasInterrupted := interrupted()
+	stop() // cancels ctx: interrupted() is true from here on
 	_ = tw.Flush()
 	for _, d := range details {
 		fmt.Fprintln(stdout, d)
 	}
 	verdict := "PASS"
-	if status != exitPass {
+	switch status {
+	case exitProblem:
 		verdict = "FAIL"
+	case exitSkipped:
+		verdict = "SKIP"
 	}
-	fmt.Fprintf(stdout, "Configurations: %d/%d %s\n", passed, ran, verdict)
+	note := ""
+	if wasInterrupted {
+		note = " (interrupted)"
+		if status == exitOK {
+			status = exitSkipped
+		}
+	}
+	fmt.Fprintf(stdout, "Configurations: %d/%d %s%s\n", passed, ran, verdict, note)
 	return status
 }
 

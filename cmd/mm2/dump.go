@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -13,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/humanize"
 )
 
 const dumpFields = `Each record: stream ("source/sensor"), source (number), sensor, kind (tsd|evt),
@@ -26,35 +25,26 @@ sequence order. The store is opened read-only: nothing on disk changes.`
 const dumpBatch = 512
 
 func runDump(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dump", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("dump", stderr, "usage: mm2 dump [-d DIR] [-f jsonl|csv] [--stream SRC/SENSOR[,...]] [--pool-bytes N]\nWrites every unacknowledged record of a store.",
+		"exit status: 0 done, 1 not a store, the store cannot be read or a stream is not in it, 2 bad usage", dumpFields)
 	dir := fs.String("dir", defaultStoreDir, "store directory")
 	format := fs.String("format", "jsonl", "jsonl (one JSON object a line) or csv (with a header line)")
 	only := fs.String("stream", "", "only these streams: SRC/SENSOR[,SRC/SENSOR...], SRC a name (gateway, hosted, ble, can) or a number")
 	poolBytes := fs.Int("pool-bytes", 0, "RAM pool of the reading manager (0 = the linux profile's); at least the writer's, or RAM records do not fit")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mm2 dump [--dir D] [--format jsonl|csv] [--stream SRC/SENSOR] [--pool-bytes N]")
-		fmt.Fprintln(stderr, "Writes every unacknowledged record of a store. Exit status: 0 done, 1 the store cannot be read, 2 bad usage.")
-		fs.PrintDefaults()
-		fmt.Fprintln(stderr, dumpFields)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadArgs
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "mm2 dump: unexpected argument %q\n", fs.Arg(0))
-		return exitBadArgs
+		return exitUsage
 	}
 	if *format != "jsonl" && *format != "csv" {
 		fmt.Fprintf(stderr, "mm2 dump: unknown format %q (jsonl or csv)\n", *format)
-		return exitBadArgs
+		return exitUsage
 	}
 	if *poolBytes < 0 {
 		fmt.Fprintln(stderr, "mm2 dump: --pool-bytes must be >= 0")
-		return exitBadArgs
+		return exitUsage
 	}
 	var want []mm2.StreamID
 	if *only != "" {
@@ -62,19 +52,19 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 			id, err := parseStreamID(strings.TrimSpace(f))
 			if err != nil {
 				fmt.Fprintf(stderr, "mm2 dump: --stream: %v\n", err)
-				return exitBadArgs
+				return exitUsage
 			}
 			want = append(want, id)
 		}
 	}
 	m, err := openStore(*dir, *poolBytes)
 	if err != nil {
-		fmt.Fprintf(stderr, "mm2 dump: cannot read the store in %s: %v\n", *dir, err)
+		fmt.Fprintf(stderr, "mm2 dump: %v\n", storeErr(*dir, err))
 		return exitProblem
 	}
 	defer m.Close()
 	if dmg := m.Damage(); len(dmg) > 0 {
-		fmt.Fprintf(stderr, "mm2 dump: the store is damaged (%d places, first: %v); dumping what can be read (mm2 fsck for details)\n", len(dmg), dmg[0])
+		fmt.Fprintf(stderr, "mm2 dump: the store is damaged (%s, first: %v); dumping what can be read (mm2 fsck for details)\n", humanize.Count(len(dmg), "place"), dmg[0])
 	}
 	ids := m.Streams()
 	if want != nil {
@@ -102,7 +92,7 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 		err = ferr
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mm2 dump: after %d records: %v\n", n, err)
+		fmt.Fprintf(stderr, "mm2 dump: after %s: %v\n", humanize.Count(n, "record"), err)
 		return exitProblem
 	}
 	return exitOK

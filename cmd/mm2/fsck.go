@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/humanize"
 )
 
 const fsckFields = `JSON fields: dir, segments, frames (good ones), records (in good frames,
@@ -57,33 +56,20 @@ func reportOf(r mm2.VerifyReport) fsckReport {
 }
 
 func runFsck(args []string, stdout, stderr io.Writer) int {
-	fset := flag.NewFlagSet("fsck", flag.ContinueOnError)
-	fset.SetOutput(stderr)
+	fset := newFlags("fsck", stderr, "usage: mm2 fsck [-d DIR] [--repair] [-j]\nVerifies every frame of every segment and the checkpoint.",
+		"exit status: 0 clean (with --repair: clean after the repair), 1 damage found, not a store or the store cannot be read, 2 bad usage", fsckFields)
 	dir := fset.String("dir", defaultStoreDir, "store directory")
 	repair := fset.Bool("repair", false, "repair as recovery at Open would: cut torn tails, copy damaged files to corrupted/ and rewrite them with their good frames, quarantine a damaged checkpoint")
 	asJSON := fset.Bool("json", false, "print one JSON object")
-	fset.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mm2 fsck [--dir D] [--repair] [--json]")
-		fmt.Fprintln(stderr, "Verifies every frame of every segment and the checkpoint.")
-		fmt.Fprintln(stderr, "Exit status: 0 clean (with --repair: clean after the repair), 1 damage found or the store cannot be read, 2 bad usage.")
-		fset.PrintDefaults()
-		fmt.Fprintln(stderr, fsckFields)
-	}
-	if err := fset.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadArgs
+	if status, ok := parseFlags(fset, args); !ok {
+		return status
 	}
 	if fset.NArg() > 0 {
 		fmt.Fprintf(stderr, "mm2 fsck: unexpected argument %q\n", fset.Arg(0))
-		return exitBadArgs
+		return exitUsage
 	}
-	if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
-		if err == nil {
-			err = fmt.Errorf("not a directory")
-		}
-		fmt.Fprintf(stderr, "mm2 fsck: cannot read the store in %s: %v\n", *dir, err)
+	if err := checkStoreDir(*dir); err != nil {
+		fmt.Fprintf(stderr, "mm2 fsck: %v\n", storeErr(*dir, err))
 		return exitProblem
 	}
 	out := fsckJSON{Dir: *dir}
@@ -181,7 +167,7 @@ func printFsck(w io.Writer, out fsckJSON, asJSON bool) {
 		_ = enc.Encode(out)
 		return
 	}
-	fmt.Fprintf(w, "store %s\n", out.Dir)
+	fmt.Fprintf(w, "store in %s\n", out.Dir)
 	printVerify(w, out.fsckReport)
 	rep := out.Repair
 	if rep == nil {
@@ -232,12 +218,13 @@ func printVerify(w io.Writer, r fsckReport) {
 	case len(bad) > 0:
 		cp = "valid, damaged copy " + strings.Join(bad, ", ")
 	}
-	fmt.Fprintf(w, "segments %d, frames %d, records %d, bytes %d, checkpoint %s\n", r.Segments, r.Frames, r.Records, r.Bytes, cp)
+	fmt.Fprintf(w, "%s, %s, %s, %s, checkpoint %s\n", humanize.Count(r.Segments, "segment"), humanize.Count(r.Frames, "frame"),
+		humanize.Count(r.Records, "record"), humanize.Count(r.Bytes, "byte"), cp)
 	if r.Clean {
 		fmt.Fprintln(w, "clean")
 		return
 	}
-	fmt.Fprintf(w, "damage (%d):\n", len(r.Damage))
+	fmt.Fprintf(w, "damage (%s):\n", humanize.Count(len(r.Damage), "place"))
 	for _, d := range r.Damage {
 		fmt.Fprintf(w, "  %s offset %d: %s\n", orDash(d.File), d.Offset, d.Error)
 	}

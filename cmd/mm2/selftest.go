@@ -1,9 +1,10 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,17 +18,12 @@ import (
 // the exit status fail. The command line cannot reach it.
 var selftestFault selftest.Fault
 
-// Exit statuses of selftest and configurations.
-const (
-	exitPass    = 0 // every selected test ran and passed
-	exitFail    = 1 // a test failed
-	exitUsage   = 2 // bad flags or a combination that does not exist
-	exitSkipped = 3 // nothing failed, but some tests could not run
-)
-
 func runSelftest(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("selftest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("selftest", stderr,
+		"usage: mm2 selftest [-p linux|wiced|stm32] [-b mock|disk] [-t all|N[,N...]] [-n OPS] [-s SEED] [-q|-v|--detailed] [--list]",
+		"Ctrl-C (SIGINT) or SIGTERM stops after the test in progress (the stress test stops at once): the",
+		"summary covers what ran, the rest is skipped as interrupted, and the temporary directory is removed.",
+		"exit status: 0 all passed, 1 a test failed, 2 bad usage, 3 some tests did not run (none failed; also when interrupted)")
 	platform := fs.String("platform", "linux", "linux, wiced or stm32")
 	backend := fs.String("backend", "mock", "mock (RAM only) or disk (linux only)")
 	tests := fs.String("test", "all", "all, or test numbers N[,N...]")
@@ -38,13 +34,8 @@ func runSelftest(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("verbose", false, "one line per test with its figures")
 	detailed := fs.Bool("detailed", false, "as --verbose, plus the state of every manager a test used")
 	list := fs.Bool("list", false, "list the tests and exit")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mm2 selftest [--platform linux|wiced|stm32] [--backend mock|disk] [--test all|N[,N...]] [--ops N] [--quiet|--verbose|--detailed]")
-		fmt.Fprintln(stderr, "exit status: 0 all passed, 1 a test failed, 2 bad usage, 3 some tests could not run (none failed)")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "mm2 selftest: unexpected argument %q\n", fs.Arg(0))
@@ -58,7 +49,7 @@ func runSelftest(args []string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(stdout, "%4d  %s%s\n", t.Num, t.Name, only)
 		}
-		return exitPass
+		return exitOK
 	}
 	modes := 0
 	for _, b := range []bool{*quiet, *verbose, *detailed} {
@@ -79,7 +70,13 @@ func runSelftest(args []string, stdout, stderr io.Writer) int {
 	if !*quiet && cfg.Ops >= 1_000_000 {
 		cfg.Progress = func(done, total int) { progressBar(stderr, done, total) }
 	}
+	ctx, stop := signalContext(context.Background(), func(sig os.Signal) {
+		fmt.Fprintf(stderr, "\nmm2 selftest: %v: stopping after the test in progress (a second signal ends the process at once)\n", sig)
+	})
+	defer stop()
+	cfg.Stop = func() bool { return ctx.Err() != nil }
 	rep, err := selftest.Run(cfg)
+	stop()
 	if cfg.Progress != nil {
 		fmt.Fprintln(stderr)
 	}
@@ -132,11 +129,11 @@ func unwrapBad(err error) error {
 func reportStatus(rep selftest.Report) int {
 	switch {
 	case rep.Failed > 0:
-		return exitFail
+		return exitProblem
 	case rep.Skipped > 0:
 		return exitSkipped
 	}
-	return exitPass
+	return exitOK
 }
 
 // printResults prints one line per test; with figures, the numbers each
@@ -160,7 +157,11 @@ func printResults(w io.Writer, rep selftest.Report, figures, dumps bool) {
 			fmt.Fprintf(w, "           %s\n", strings.ReplaceAll(strings.TrimRight(r.Dump, "\n"), "\n", "\n           "))
 		}
 	}
-	fmt.Fprintf(w, "%d passed, %d failed, %d skipped in %s\n", rep.Passed, rep.Failed, rep.Skipped, rep.Elapsed.Round(1_000_000))
+	interrupted := ""
+	if rep.Interrupted {
+		interrupted = " (interrupted)"
+	}
+	fmt.Fprintf(w, "%d passed, %d failed, %d skipped in %s%s\n", rep.Passed, rep.Failed, rep.Skipped, rep.Elapsed.Round(1_000_000), interrupted)
 }
 
 func joinBackends(bs []selftest.Backend) string {

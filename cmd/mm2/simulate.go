@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/mm2go/mm2"
 	"github.com/mm2go/mm2/internal/gateway"
+	"github.com/mm2go/mm2/internal/humanize"
 	"github.com/mm2go/mm2/metrics"
 	"github.com/mm2go/mm2/uplink"
 )
@@ -38,8 +38,14 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 // simulate is the command with its context: cancelling ctx is what a
 // SIGTERM does.
 func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("simulate", stderr,
+		"usage: mm2 simulate [-d DIR] [--hours H] [-s SEED] [--mqtt URL] [--metrics-addr ADDR] [-j] [-q] [flags]\n"+
+			"Drives a simulated vehicle gateway (CAN, GPS, outages, a power cut, a crash) into a store and an MQTT\n"+
+			"uplink, and accounts for every record written: delivered, dropped with a reason, buffered, or lost.",
+		"Ctrl-C (SIGINT) or SIGTERM stops the drive, powers the store down and prints the accounting so far.",
+		"exit status: 0 every record accounted for (none lost or invented), 1 the accounting failed or the run could not",
+		"start (store directory, broker, metrics address), 2 bad usage",
+		"JSON fields (--json): docs/json.md, section mm2 simulate")
 	dir := fs.String("dir", "./mm2-data", "store directory (disk backend); emptied at start only if an earlier simulate made it")
 	hours := fs.Float64("hours", 1, "simulated driving time in hours")
 	seed := fs.Uint64("seed", 1, "random seed (event times)")
@@ -59,8 +65,8 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	drainTimeout := fs.Duration("drain-timeout", 60*time.Second, "real-time limit of the final drain")
 	device := fs.String("device", "", "device name in the MQTT topics (default derived from the seed)")
 	quiet := fs.Bool("quiet", false, "no progress line")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	bad := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "mm2 simulate: "+format+"\n", a...)
@@ -193,18 +199,8 @@ func printProgress(w io.Writer, p gateway.Progress, total time.Duration) {
 		return fmt.Sprintf("%02d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
 	}
 	line := fmt.Sprintf("[%s / %s] %-22s pool %3.0f%%  disk %8s  backlog %8d  written %10d  delivered %10d  boot %d",
-		hms(p.Sim), hms(total), p.Phase, p.PoolPct, humanBytes(p.DiskBytes), p.Backlog, p.Written, p.Delivered, p.Boots)
+		hms(p.Sim), hms(total), p.Phase, p.PoolPct, humanize.Bytes(p.DiskBytes), p.Backlog, p.Written, p.Delivered, p.Boots)
 	fmt.Fprintf(w, "\r%s\x1b[K", line)
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // parseBytes reads a size: a number of bytes with an optional k, M or G

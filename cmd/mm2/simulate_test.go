@@ -173,7 +173,7 @@ func TestSimulateSIGTERMKeepsUnackedData(t *testing.T) {
 		_, _ = io.Copy(&stderr, pipe)
 		close(copied)
 	}()
-	defer cmd.Process.Kill()
+	defer func() { _ = cmd.Process.Kill() }()
 	waitFor(t, "the first progress line", 30*time.Second, func() bool { return strings.Contains(stderr.String(), "boot 1") })
 	time.Sleep(300 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -3,38 +3,26 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/humanize"
 )
 
 // defaultStoreDir is where the tools look for a store without --dir (SPEC R-4).
 const defaultStoreDir = "mm2-data"
-
-// Exit statuses of status, fsck and dump.
-const (
-	exitOK      = 0 // done; fsck: the store is clean
-	exitProblem = 1 // the store cannot be read; fsck: damage found
-	exitBadArgs = 2 // bad usage
-)
 
 // openStore opens the store in dir for inspection: read-only (nothing on
 // disk changes), the linux profile with poolBytes (0 = the profile's), and
 // no disk cap below the largest possible, so that recovery in memory drops
 // nothing a bigger cap kept.
 func openStore(dir string, poolBytes int) (*mm2.Manager, error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
+	if err := checkStoreDir(dir); err != nil {
 		return nil, err
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("%s is not a directory", dir)
 	}
 	p := mm2.ProfileLinux
 	if poolBytes > 0 {
@@ -187,41 +175,32 @@ A store read from disk has no pending records: what was pending when it
 stopped is unread again (at-least-once delivery).`
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("status", stderr, "usage: mm2 status [-d DIR] [-j] [--view all|ram|disk|use] [--pool-bytes N]\nShows what a store holds without changing it.",
+		"exit status: 0 done, 1 not a store or the store cannot be read, 2 bad usage", statusFields)
 	dir := fs.String("dir", defaultStoreDir, "store directory")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	view := fs.String("view", "all", "all, ram (the pool), disk (the disk tier) or use (one line per source)")
 	poolBytes := fs.Int("pool-bytes", 0, "RAM pool of the reading manager (0 = the linux profile's); at least the writer's, or RAM records do not fit")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mm2 status [--dir D] [--json] [--view all|ram|disk|use] [--pool-bytes N]")
-		fmt.Fprintln(stderr, "Shows what a store holds without changing it. Exit status: 0 done, 1 the store cannot be read, 2 bad usage.")
-		fs.PrintDefaults()
-		fmt.Fprintln(stderr, statusFields)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadArgs
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "mm2 status: unexpected argument %q\n", fs.Arg(0))
-		return exitBadArgs
+		return exitUsage
 	}
 	switch *view {
 	case "all", "ram", "disk", "use":
 	default:
 		fmt.Fprintf(stderr, "mm2 status: unknown view %q (all, ram, disk or use)\n", *view)
-		return exitBadArgs
+		return exitUsage
 	}
 	if *poolBytes < 0 {
 		fmt.Fprintln(stderr, "mm2 status: --pool-bytes must be >= 0")
-		return exitBadArgs
+		return exitUsage
 	}
 	m, err := openStore(*dir, *poolBytes)
 	if err != nil {
-		fmt.Fprintf(stderr, "mm2 status: cannot read the store in %s: %v\n", *dir, err)
+		fmt.Fprintf(stderr, "mm2 status: %v\n", storeErr(*dir, err))
 		return exitProblem
 	}
 	defer m.Close()
@@ -328,11 +307,12 @@ func printStatus(w io.Writer, st statusJSON, view string) {
 	p, d, t := st.Pool, st.Disk, st.Totals
 	poolLine := fmt.Sprintf("pool: %d of %d sectors used (%.1f%%, %s), %d free, %d B sectors, space efficiency %.1f%%",
 		p.SectorsUsed, p.SectorsTotal, p.UsePct, p.Pressure, p.SectorsFree, p.SectorSize, p.SpaceEfficiencyPct)
-	diskLine := fmt.Sprintf("disk: %d bytes in %d segment files, %d records on disk; recovered %d records, skipped %d records (%d frames)",
-		d.Bytes, d.Files, d.Records, d.RecordsRecovered, d.RecordsSkipped, d.FramesSkipped)
+	diskLine := fmt.Sprintf("disk: %s (%s) in %s, %s on disk; recovered %s, skipped %s (%s)",
+		humanize.Count(d.Bytes, "byte"), humanize.Bytes(d.Bytes), humanize.Count(d.Files, "segment file"), humanize.Count(d.Records, "record"),
+		humanize.Count(d.RecordsRecovered, "record"), humanize.Count(d.RecordsSkipped, "record"), humanize.Count(d.FramesSkipped, "frame"))
 	switch view {
 	case "use":
-		fmt.Fprintf(w, "pool use %.1f%% (%s), disk %d bytes in %d files\n", p.UsePct, p.Pressure, d.Bytes, d.Files)
+		fmt.Fprintf(w, "pool use %.1f%% (%s), disk %s in %s\n", p.UsePct, p.Pressure, humanize.Bytes(d.Bytes), humanize.Count(d.Files, "file"))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "SOURCE\tSTREAMS\tNEW\tPENDING\tRAM\tDISK\tOLDEST UNACKED\tDROPS")
 		for _, s := range st.Sources {
@@ -376,7 +356,7 @@ func printStatus(w io.Writer, st statusJSON, view string) {
 		printDamage(w, st.Damage)
 		return
 	}
-	fmt.Fprintf(w, "store %s (profile %s)\n", st.Dir, st.Profile)
+	fmt.Fprintf(w, "store in %s (profile %s)\n", st.Dir, st.Profile)
 	fmt.Fprintln(w, poolLine)
 	fmt.Fprintln(w, diskLine)
 	if d.Error != "" {
@@ -405,7 +385,7 @@ func printDamage(w io.Writer, damage []damageJSON) {
 	if len(damage) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "damage found while reading (%d; run mm2 fsck):\n", len(damage))
+	fmt.Fprintf(w, "damage found while reading (%s; run mm2 fsck):\n", humanize.Count(len(damage), "place"))
 	for _, d := range damage {
 		fmt.Fprintf(w, "  %s offset %d: %s\n", orDash(d.File), d.Offset, d.Error)
 	}

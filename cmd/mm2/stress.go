@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -13,9 +12,38 @@ import (
 	"github.com/mm2go/mm2/internal/sim"
 )
 
+// stressJSON is the --json output of stress (docs/json.md).
+type stressJSON struct {
+	Ops             int            `json:"ops"`
+	OpsPerSec       float64        `json:"ops_per_sec"`
+	Violations      int            `json:"violations"`
+	Error           string         `json:"error,omitempty"`
+	Drops           int64          `json:"drops"`
+	Writes          int64          `json:"writes"`
+	RecordsCompared int64          `json:"records_compared"`
+	FullErrors      int64          `json:"full_errors"`
+	Seed            uint64         `json:"seed"`
+	ElapsedSec      float64        `json:"elapsed_sec"`
+	PerPlatform     map[string]int `json:"per_platform"`
+	Recoveries      int64          `json:"recoveries"`
+	Crashes         int64          `json:"crashes"`
+	DiskErrors      int64          `json:"disk_errors"`
+	Backend         string         `json:"backend"`
+	Interrupted     bool           `json:"interrupted"`
+}
+
+const stressFields = `JSON fields (--json prints one object): ops, ops_per_sec, violations, error
+(the first violation; omitted when none), drops, writes, records_compared,
+full_errors, seed, elapsed_sec, per_platform {platform: ops}, recoveries,
+crashes, disk_errors, backend, interrupted. Types and meanings: docs/json.md.`
+
 func runStress(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("stress", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("stress", stderr,
+		"usage: mm2 stress [-n OPS] [-s SEED] [-p linux|wiced|stm32|all] [-b mock|disk] [--crash-every K] [--sync POLICY] [-d DIR] [-j] [-q]\n"+
+			"Seeded random operations on the public API with the invariant check and a model comparison after each.",
+		"Ctrl-C (SIGINT) or SIGTERM stops the run: the figures cover the operations that ran (\"interrupted\": true in JSON).",
+		"exit status: 0 no violation, 1 an invariant violation or model mismatch, 2 bad usage",
+		stressFields)
 	ops := fs.Int("ops", 100_000, "operations to run (split across the platforms)")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed replays the same run")
 	platform := fs.String("platform", "all", "linux, wiced, stm32 or all")
@@ -28,8 +56,12 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 	streams := fs.Int("streams", 64, "streams per platform")
 	asJSON := fs.Bool("json", false, "print the figures as one JSON object")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mm2 stress: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
 	}
 	if *ops < 0 || *streams < 1 {
 		fmt.Fprintln(stderr, "mm2 stress: --ops must be >= 0 and --streams >= 1")
@@ -88,15 +120,17 @@ func runStress(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr)
 	}
 	if *asJSON {
-		out := map[string]any{
-			"ops": res.Ops, "ops_per_sec": res.OpsPerSec(), "violations": res.Violations,
-			"drops": res.Drops, "writes": res.Writes, "records_compared": res.Compared,
-			"full_errors": res.FullErrors, "seed": *seed, "elapsed_sec": res.Elapsed.Seconds(),
-			"per_platform": res.PerProfile, "recoveries": res.Reopens, "crashes": res.Crashes,
-			"disk_errors": res.DiskErrors, "backend": *backend, "interrupted": res.Interrupted,
+		out := stressJSON{
+			Ops: res.Ops, OpsPerSec: res.OpsPerSec(), Violations: res.Violations, Drops: res.Drops,
+			Writes: res.Writes, RecordsCompared: res.Compared, FullErrors: res.FullErrors, Seed: *seed,
+			ElapsedSec: res.Elapsed.Seconds(), PerPlatform: map[string]int{}, Recoveries: res.Reopens,
+			Crashes: res.Crashes, DiskErrors: res.DiskErrors, Backend: *backend, Interrupted: res.Interrupted,
+		}
+		for k, v := range res.PerProfile {
+			out.PerPlatform[k] = v
 		}
 		if res.FirstError != nil {
-			out["error"] = res.FirstError.Error()
+			out.Error = res.FirstError.Error()
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -524,6 +524,14 @@ func TestFsckRepairCheckpointJSON(t *testing.T) {
 func TestToolsUsage(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "none")
+	empty := t.TempDir() // a store with nothing in it: opened and closed
+	m, err := mm2.Open(mm2.Options{Profile: mm2.ProfileLinux, Dir: empty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -540,10 +548,13 @@ func TestToolsUsage(t *testing.T) {
 		{[]string{"status", "--dir", missing}, 1},
 		{[]string{"fsck", "--dir", missing}, 1},
 		{[]string{"dump", "--dir", missing}, 1},
-		{[]string{"dump", "--dir", dir, "--stream", "can/7"}, 1}, // no such stream
-		{[]string{"status", "--dir", dir}, 0},                    // an empty store
-		{[]string{"fsck", "--dir", dir}, 0},
-		{[]string{"dump", "--dir", dir}, 0},
+		{[]string{"status", "--dir", dir}, 1}, // a directory that is not a store
+		{[]string{"fsck", "--dir", dir}, 1},
+		{[]string{"dump", "--dir", dir}, 1},
+		{[]string{"dump", "--dir", empty, "--stream", "can/7"}, 1}, // no such stream
+		{[]string{"status", "--dir", empty}, 0},                    // an empty store
+		{[]string{"fsck", "--dir", empty}, 0},
+		{[]string{"dump", "--dir", empty}, 0},
 		{[]string{"status", "-h"}, 0},
 	} {
 		out, errOut, code := run(t, tc.args...)
@@ -553,6 +564,12 @@ func TestToolsUsage(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("the tools wrote into an empty directory: %v", entries)
+	}
+	for _, cmd := range []string{"status", "fsck", "dump"} {
+		_, errOut, _ := run(t, cmd, "--dir", dir)
+		if want := dir + " is not an mm2 store"; !strings.Contains(errOut, want) {
+			t.Errorf("%s on a directory that is not a store says %q, want %q", cmd, errOut, want)
+		}
 	}
 	if _, err := os.Stat(missing); err == nil {
 		t.Errorf("a tool created %s", missing)

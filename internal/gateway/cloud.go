@@ -34,14 +34,14 @@ type Received struct {
 
 // CheckerStats are the checker's totals.
 type CheckerStats struct {
-	Messages    uint64 // payloads received
-	Bytes       uint64
-	Records     uint64 // records in them, duplicates included
-	Unique      uint64 // records delivered for the first time
-	BadPayloads uint64 // payloads Decode refused
-	BadValues   uint64
-	Reordered   uint64
-	FirstError  string // the first bad payload or record, for the report
+	Messages    uint64 `json:"messages"`     // payloads received
+	Bytes       uint64 `json:"bytes"`        // bytes of those payloads
+	Records     uint64 `json:"records"`      // records in them, duplicates included
+	Unique      uint64 `json:"unique"`       // records delivered for the first time
+	BadPayloads uint64 `json:"bad_payloads"` // payloads Decode refused
+	BadValues   uint64 `json:"bad_values"`   // records whose value or time the signal model does not allow
+	Reordered   uint64 `json:"reordered"`    // records that arrived below a sequence number already delivered
+	FirstError  string `json:"first_error"`  // the first bad payload or record, for the report; "" when none
 }
 
 // NewChecker returns a checker accepting record times in [from, to] (ms).
@@ -185,8 +185,8 @@ func (c *Checker) Close(broker, clientID string) {
 	// A clean-session connection discards what the broker kept for us.
 	opts := paho.NewClientOptions().AddBroker(broker).SetClientID(clientID).SetCleanSession(true).
 		SetConnectTimeout(2 * time.Second)
-	clear := paho.NewClient(opts)
-	if tok := clear.Connect(); tok.WaitTimeout(2*time.Second) && tok.Error() == nil {
-		clear.Disconnect(0)
+	cleaner := paho.NewClient(opts)
+	if tok := cleaner.Connect(); tok.WaitTimeout(2*time.Second) && tok.Error() == nil {
+		cleaner.Disconnect(0)
 	}
 }

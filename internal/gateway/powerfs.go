@@ -216,7 +216,7 @@ func (f *powerFile) Sync() error {
 	if err := f.File.Sync(); err != nil {
 		return err
 	}
-	st, err := f.File.Stat()
+	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("gateway: stat after sync: %w", err)
 	}

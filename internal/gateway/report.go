@@ -8,14 +8,15 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/humanize"
 )
 
 // Dropped counts records discarded without being delivered, by reason.
 type Dropped struct {
-	RAMFull     uint64 `json:"ram-full"`
-	DiskCap     uint64 `json:"disk-cap"`
+	RAMFull     uint64 `json:"ram_full"`
+	DiskCap     uint64 `json:"disk_cap"`
 	Corrupt     uint64 `json:"corrupt"`
-	CrashWindow uint64 `json:"crash-window"`
+	CrashWindow uint64 `json:"crash_window"`
 	Total       uint64 `json:"total"`
 }
 
@@ -39,7 +40,7 @@ type Counts struct {
 	// DropsAlsoDelivered: records the store counted as dropped but the
 	// cloud got or the store still holds (drop counts are per stream, not
 	// per record: a dropped batch may have been in flight).
-	DropsAlsoDelivered uint64 `json:"drops_also_delivered,omitempty"`
+	DropsAlsoDelivered uint64 `json:"drops_also_delivered"`
 }
 
 func (c *Counts) add(o Counts) {
@@ -121,12 +122,35 @@ type Report struct {
 	Invented            uint64            `json:"invented"`
 	AckedNotReceived    uint64            `json:"acked_not_received"`
 	Stalls              int               `json:"stalls"`
-	RefusedWhy          map[string]uint64 `json:"refused_why,omitempty"`
+	RefusedWhy          map[string]uint64 `json:"refused_why"`
 	PowerDownOnSignal   time.Duration     `json:"-"`
-	PowerDownOnSignalMs float64           `json:"power_down_on_signal_ms,omitempty"`
+	PowerDownOnSignalMs float64           `json:"power_down_on_signal_ms"`
 	Events              []string          `json:"events"`
 	Errors              []string          `json:"errors"`
 	OK                  bool              `json:"ok"`
+}
+
+// fillEmpty makes every list and map of r empty rather than nil, so that
+// the JSON form has [] and {} where nothing happened, never null.
+func (r *Report) fillEmpty() {
+	if r.Sources == nil {
+		r.Sources = map[string]Counts{}
+	}
+	if r.RefusedWhy == nil {
+		r.RefusedWhy = map[string]uint64{}
+	}
+	if r.Crashes == nil {
+		r.Crashes = []CrashInfo{}
+	}
+	if r.PowerCuts == nil {
+		r.PowerCuts = []PowerCutInfo{}
+	}
+	if r.Events == nil {
+		r.Events = []string{}
+	}
+	if r.Errors == nil {
+		r.Errors = []string{}
+	}
 }
 
 // account closes the books: every record written, per stream, is
@@ -174,7 +198,7 @@ func (s *Sim) account(buffered []SeqSet) {
 		agg := r.Sources[src]
 		agg.add(c)
 		r.Sources[src] = agg
-		r.Counts.add(c)
+		r.add(c)
 	}
 	for _, id := range s.cloud.Streams() {
 		if !known[id] {
@@ -189,17 +213,17 @@ func (s *Sim) account(buffered []SeqSet) {
 	r.Phases.DiskCap = r.Dropped.DiskCap > 0
 	r.RefusedWhy = s.v.RefusedWhy
 	if r.Lost > 0 {
-		s.fail("%d records lost: written, never delivered, not in the store, and not explained by a drop or by a crash inside the sync window", r.Lost)
+		s.fail("%s lost: written, never delivered, not in the store, and not explained by a drop or by a crash inside the sync window", humanize.Count(r.Lost, "record"))
 	}
 	if r.Invented > 0 {
-		s.fail("the cloud received %d records the vehicle never wrote", r.Invented)
+		s.fail("the cloud received %s the vehicle never wrote", humanize.Count(r.Invented, "record"))
 	}
 	if r.Cloud.BadPayloads > 0 || r.Cloud.BadValues > 0 {
 		s.fail("the cloud found %d bad payloads and %d records with a wrong value or time (first: %s)",
 			r.Cloud.BadPayloads, r.Cloud.BadValues, r.Cloud.FirstError)
 	}
 	if r.Cloud.Reordered > 0 {
-		s.fail("%d records reached the cloud out of order (first arrival below a sequence number already delivered)", r.Cloud.Reordered)
+		s.fail("%s reached the cloud out of order (first arrival below a sequence number already delivered)", humanize.Count(r.Cloud.Reordered, "record"))
 	}
 	r.Errors = s.errs
 	r.OK = len(s.errs) == 0
@@ -230,35 +254,35 @@ func (r *Report) WriteTable(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintf(w, "(dropped: ram-full, disk-cap, corrupt counted by the store; crash-window: destroyed by a crash inside the %s window)\n", r.Sync)
 	if r.BufferedDelivered > 0 {
-		fmt.Fprintf(w, "%d of the buffered records already reached the cloud (their ACK was lost in a crash) and will arrive again\n", r.BufferedDelivered)
+		fmt.Fprintf(w, "%s of the buffered ones already reached the cloud (their ACK was lost in a crash) and will arrive again\n", humanize.Count(r.BufferedDelivered, "record"))
 	}
 	if r.Refused > 0 {
-		fmt.Fprintf(w, "%d writes were refused by the store (not written): %v\n", r.Refused, r.RefusedWhy)
+		fmt.Fprintf(w, "%s refused by the store (not written): %v\n", humanize.Count(r.Refused, "write"), r.RefusedWhy)
 	}
 	if r.DropsAlsoDelivered > 0 {
-		fmt.Fprintf(w, "%d records counted as dropped were delivered or are still buffered\n", r.DropsAlsoDelivered)
+		fmt.Fprintf(w, "%s counted as dropped delivered or still buffered\n", humanize.Count(r.DropsAlsoDelivered, "record"))
 	}
 	fmt.Fprintf(w, "\nsimulated %s in %s (%.0fx real time), %d streams (%d CAN signals), sync %s\n",
 		fmtDur(r.Simulated), r.Elapsed.Round(100*time.Millisecond), r.Simulated.Seconds()/max(r.Elapsed.Seconds(), 1e-9),
 		r.Streams, r.CANSignals, r.Sync)
 	fmt.Fprintf(w, "phases: outage spilled to disk %s, disk cap %s, power cut %s, crash %s\n",
 		yes(r.Phases.OutageSpill), yes(r.Phases.DiskCap), yes(r.Phases.PowerCut), yes(r.Phases.Crash))
-	fmt.Fprintf(w, "store: peak pool %.0f %%, peak disk %s\n", r.PeakPoolPct, bytesIEC(r.PeakDiskBytes))
+	fmt.Fprintf(w, "store: peak pool %.0f %%, peak disk %s\n", r.PeakPoolPct, humanize.Bytes(r.PeakDiskBytes))
 	fmt.Fprintf(w, "uplink: %d batches (%s), %d ACKed, %d NACKed (%d timeouts)\n",
-		r.Uplink.Batches, bytesIEC(int64(r.Uplink.Bytes)), r.Uplink.Acks, r.Uplink.Nacks, r.Uplink.Timeouts)
+		r.Uplink.Batches, humanize.Bytes(int64(r.Uplink.Bytes)), r.Uplink.Acks, r.Uplink.Nacks, r.Uplink.Timeouts)
 	fmt.Fprintf(w, "cloud: %d payloads decoded, %d records checked against the signal model, %d bad payloads, %d bad records, %d out of order\n",
 		r.Cloud.Messages, r.Cloud.Records, r.Cloud.BadPayloads, r.Cloud.BadValues, r.Cloud.Reordered)
 	for _, p := range r.PowerCuts {
-		fmt.Fprintf(w, "power cut at %s: PowerDown in %v, %d records held, %d recovered, %d not recovered\n",
-			p.At, p.PowerDown.Round(time.Millisecond), p.Held, p.Recovered, p.NotRecovered)
+		fmt.Fprintf(w, "power cut at %s: PowerDown in %v, %s held, %d recovered, %d not recovered\n",
+			p.At, p.PowerDown.Round(time.Millisecond), humanize.Count(p.Held, "record"), p.Recovered, p.NotRecovered)
 	}
 	for _, c := range r.Crashes {
 		window := "all newer than the last checkpoint"
 		if c.OutsideWindow > 0 {
 			window = fmt.Sprintf("and %d older than the last checkpoint: outside the window, counted as lost", c.OutsideWindow)
 		}
-		fmt.Fprintf(w, "crash at %s: %d records held, %d recovered (a record whose ACK the crash forgot comes back), %d destroyed in %d streams (%s); %s of unsynced file tails cut\n",
-			c.At, c.Held, c.Recovered, c.Destroyed, c.Streams, window, bytesIEC(c.UnsyncedBytesLost))
+		fmt.Fprintf(w, "crash at %s: %s held, %d recovered (a record whose ACK the crash forgot comes back), %d destroyed in %s (%s); %s of unsynced file tails cut\n",
+			c.At, humanize.Count(c.Held, "record"), c.Recovered, c.Destroyed, humanize.Count(c.Streams, "stream"), window, humanize.Bytes(c.UnsyncedBytesLost))
 	}
 	if len(r.Crashes) > 0 {
 		fmt.Fprintln(w, "  a crash abandons the manager (nothing closed or synced) and cuts every store file back to its last fsync:")
@@ -266,8 +290,8 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintln(w, "  kept are directory changes no fsync covered (a real power cut may undo them) and whole synced files")
 	}
 	if r.Interrupted {
-		fmt.Fprintf(w, "interrupted by a signal: powered down in %v, %d records left in the store for the next start\n",
-			r.PowerDownOnSignal.Round(time.Millisecond), r.Buffered)
+		fmt.Fprintf(w, "interrupted by a signal: powered down in %v, %s left in the store for the next start\n",
+			r.PowerDownOnSignal.Round(time.Millisecond), humanize.Count(r.Buffered, "record"))
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintln(w, "ERROR:", e)
@@ -284,14 +308,4 @@ func yes(b bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-func bytesIEC(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/mm2go/mm2/internal/humanize"
 )
 
 // rebootMs is how long the gateway takes to come back after a crash.
@@ -27,8 +29,8 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	for i := range held {
 		if held[i].Len() > 0 {
 			s.stopUplink()
-			return nil, fmt.Errorf("the store in %s is not empty (%v holds %d records): start from an empty directory",
-				s.cfg.Dir, s.sig[i].ID, held[i].Len())
+			return nil, fmt.Errorf("the store in %s is not empty (%v holds %s): start from an empty directory",
+				s.cfg.Dir, s.sig[i].ID, humanize.Count(held[i].Len(), "record"))
 		}
 	}
 	if s.cfg.Offline {
@@ -103,7 +105,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 		if err != nil {
 			s.fail("PowerDown on the signal: %v", err)
 		} else {
-			s.logf("powered down in %v: %d records stay in the store for the next start", s.report.PowerDownOnSignal.Round(time.Millisecond), totalLen(buffered))
+			s.logf("powered down in %v: %s stay in the store for the next start", s.report.PowerDownOnSignal.Round(time.Millisecond), humanize.Count(totalLen(buffered), "record"))
 		}
 	} else if err := s.b.m.Close(); err != nil {
 		s.fail("close the store: %v", err)
@@ -115,6 +117,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	s.report.Elapsed = time.Since(wall)
 	s.report.SimulatedS, s.report.ElapsedS = s.report.Simulated.Seconds(), s.report.Elapsed.Seconds()
 	s.report.PowerDownOnSignalMs = float64(s.report.PowerDownOnSignal) / 1e6
+	s.report.fillEmpty()
 	return &s.report, nil
 }
 
@@ -147,8 +150,8 @@ func (s *Sim) apply(ctx context.Context, e event, t int64) (int64, error) {
 		s.failing.Store(false)
 		s.inOutage = false
 		s.setPhase(PhaseDriving)
-		s.logf("outage %d ends: pool %.0f %%, %d records unacknowledged, %d bytes on disk, %d dropped at the disk cap so far",
-			e.n, st.UtilizationPct, st.New+st.Pending, st.DiskBytes, st.Drops.DiskCap)
+		s.logf("outage %d ends: pool %.0f %%, %s unacknowledged, %s on disk, %d dropped at the disk cap so far",
+			e.n, st.UtilizationPct, humanize.Count(st.New+st.Pending, "record"), humanize.Bytes(st.DiskBytes), st.Drops.DiskCap)
 	case "powercut":
 		return s.powerCut(ctx, t)
 	case "crash":
@@ -185,7 +188,7 @@ func (s *Sim) catchUp(ctx context.Context, backlog uint64) {
 		}
 		if time.Now().After(deadline) {
 			s.report.Stalls++
-			s.logf("the uplink made too little progress for 30 s (%d records unacknowledged); driving on", backlog)
+			s.logf("the uplink made too little progress for 30 s (%s unacknowledged); driving on", humanize.Count(backlog, "record"))
 			break
 		}
 		s.b.up.Wake()
@@ -206,14 +209,14 @@ func (s *Sim) drain(ctx context.Context) bool {
 	s.failing.Store(false)
 	s.inOutage = false
 	st := s.observe(ctx)
-	s.logf("end of the drive: draining %d records (%d bytes on disk)", st.New+st.Pending, st.DiskBytes)
+	s.logf("end of the drive: draining %s (%s on disk)", humanize.Count(st.New+st.Pending, "record"), humanize.Bytes(st.DiskBytes))
 	deadline := time.Now().Add(s.cfg.DrainTimeout)
 	for st.New+st.Pending > 0 {
 		if ctx.Err() != nil {
 			return false
 		}
 		if time.Now().After(deadline) {
-			s.logf("drain timed out after %v with %d records left", s.cfg.DrainTimeout, st.New+st.Pending)
+			s.logf("drain timed out after %v with %s left", s.cfg.DrainTimeout, humanize.Count(st.New+st.Pending, "record"))
 			break
 		}
 		s.b.up.Wake()
@@ -242,7 +245,7 @@ func (s *Sim) settle(d time.Duration) {
 		}
 		if time.Now().After(deadline) {
 			s.report.AckedNotReceived = missing
-			s.fail("%d records confirmed by the broker never reached the cloud subscriber", missing)
+			s.fail("%s confirmed by the broker never reached the cloud subscriber", humanize.Count(missing, "record"))
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -325,10 +328,10 @@ func (s *Sim) powerCut(ctx context.Context, t int64) (int64, error) {
 	}
 	s.report.PowerCuts = append(s.report.PowerCuts, info)
 	s.report.Phases.PowerCut = true
-	s.logf("power cut: PowerDown took %v; %d records held, %d recovered after %v parked (%d not recovered)",
-		took.Round(time.Millisecond), info.Held, info.Recovered, s.cfg.Parked, info.NotRecovered)
+	s.logf("power cut: PowerDown took %v; %s held, %d recovered after %v parked (%d not recovered)",
+		took.Round(time.Millisecond), humanize.Count(info.Held, "record"), info.Recovered, s.cfg.Parked, info.NotRecovered)
 	if info.NotRecovered > 0 {
-		s.fail("the power cut lost %d records that PowerDown should have saved", info.NotRecovered)
+		s.fail("the power cut lost %s that PowerDown should have saved", humanize.Count(info.NotRecovered, "record"))
 	}
 	s.restorePhase()
 	return t, nil
@@ -366,10 +369,10 @@ func (s *Sim) crash(ctx context.Context, t int64) (int64, error) {
 	}
 	s.report.Crashes = append(s.report.Crashes, info)
 	s.report.Phases.Crash = true
-	s.logf("crash: %d records held, %d recovered; %d destroyed inside the %v window (%d streams), %d outside it; %d unsynced bytes lost",
-		info.Held, info.Recovered, info.Destroyed, s.cfg.Sync, info.Streams, info.OutsideWindow, lostBytes)
+	s.logf("crash: %s held, %d recovered; %d destroyed inside the %v window (%s), %d outside it; %s of unsynced file tails cut",
+		humanize.Count(info.Held, "record"), info.Recovered, info.Destroyed, s.cfg.Sync, humanize.Count(info.Streams, "stream"), info.OutsideWindow, humanize.Bytes(lostBytes))
 	if info.OutsideWindow > 0 {
-		s.fail("the crash destroyed %d records that the %v policy had made durable", info.OutsideWindow, s.cfg.Sync)
+		s.fail("the crash destroyed %s that the %v policy had made durable", humanize.Count(info.OutsideWindow, "record"), s.cfg.Sync)
 	}
 	s.restorePhase()
 	return t, nil

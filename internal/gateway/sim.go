@@ -364,12 +364,7 @@ func (s *Sim) open(ctx context.Context) ([]SeqSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	gate := uplink.SenderFunc(func(ctx context.Context, b *uplink.Batch) error {
-		if s.failing.Load() {
-			return errUplinkFailing
-		}
-		return sender.Send(ctx, b)
-	})
+	gate := &gatedSender{mqtt: sender, failing: &s.failing}
 	b := &boot{fs: fs, m: m, sender: sender, done: make(chan struct{})}
 	index := map[mm2.StreamID]int{}
 	for i, sg := range s.sig {
@@ -537,3 +532,21 @@ func (s *Sim) observe(ctx context.Context) mm2.Stats {
 	s.mu.Unlock()
 	return st
 }
+
+// gatedSender is the MQTT sender behind the scripted "failing sends"
+// outage: while failing is set every Send fails without publishing. It
+// reports the MQTT connection (uplink.Connector) for the metrics.
+type gatedSender struct {
+	mqtt    *uplink.MQTT
+	failing *atomic.Bool
+}
+
+func (g *gatedSender) Send(ctx context.Context, b *uplink.Batch) error {
+	if g.failing.Load() {
+		return errUplinkFailing
+	}
+	return g.mqtt.Send(ctx, b)
+}
+
+// Connected reports the MQTT connection.
+func (g *gatedSender) Connected() bool { return g.mqtt.Connected() }

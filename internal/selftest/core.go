@@ -597,10 +597,10 @@ func testTSDEVT(e *Env) {
 	m := e.Open(nil)
 	per := tsdPerSector(e)
 	t := e.Configure(m, sid(mm2.Gateway, 1), mm2.TSD, ms(100))
-	var real []int64
+	var actual []int64
 	write := func(advance int64, v uint32) {
 		e.Advance(advance)
-		real = append(real, e.Now())
+		actual = append(actual, e.Now())
 		e.NoErr(t.WriteTSD(v), "WriteTSD %d", v)
 	}
 	for i := range 2 * per {
@@ -613,11 +613,11 @@ func testTSDEVT(e *Env) {
 	write(40, 103)   // early: 40 ms after the previous, 60 ms before the next slot
 	write(100, 104)
 	got := readAll(e, t)
-	Eq(e, len(got), len(real), "TSD records")
+	Eq(e, len(got), len(actual), "TSD records")
 	for i, smp := range got {
-		d := smp.UTCms - real[i]
+		d := smp.UTCms - actual[i]
 		if 2*max(d, -d) > 100 {
-			e.Failf("TSD sample %d (value %d) derived at %d, written at %d: %d ms off", i, smp.Value, smp.UTCms, real[i], d)
+			e.Failf("TSD sample %d (value %d) derived at %d, written at %d: %d ms off", i, smp.Value, smp.UTCms, actual[i], d)
 		}
 	}
 	Eq(e, t.Stats().SectorsRAM, 5, "sectors after a gap, a late and an early sample")

@@ -1,5 +1,13 @@
 package selftest
 
+// This file holds the self-tests numbered 18 to 20, which the original
+// harness did not have: 18 NACK redelivery (order, sequence numbers, values
+// and times of NACKed records), 19 GPS events (a write with a fix and its
+// companion streams) and 20 source isolation (what one source does never
+// touches another's streams). Tests 1–11 and 13 are in core.go, 14–17 (the disk
+// tier) in disk_tier.go, 100+n (the production bugs) in bugs.go and
+// disk_bugs.go, and 12 (the stress test) in stress.go.
+
 import (
 	"math"
 	"slices"
@@ -7,8 +15,7 @@ import (
 	"github.com/mm2go/mm2"
 )
 
-// Tests 18–20. Numbers 14–17 are kept for the disk tier: 14 tiering, 15 caps,
-// 16 power-down and recovery, 17 torn writes (Backends: []Backend{Disk}).
+// init registers tests 18–20.
 func init() {
 	register(Test{Num: 18, Name: "NACK redelivery", Run: testNackRedelivery})
 	register(Test{Num: 19, Name: "GPS events", Run: testGPSEvents})

@@ -112,6 +112,12 @@ type Config struct {
 	Fault Fault
 	// Progress, if set, receives the stress test's progress.
 	Progress func(done, total int)
+	// Stop, if set, is asked between tests and during the stress test;
+	// once it returns true the stress test ends its operations early (and
+	// is skipped unless it found a violation) and every test not yet run
+	// is skipped as interrupted (Report.Interrupted). Cleanup, such as
+	// removing the temporary directory, still happens.
+	Stop func() bool
 }
 
 // ErrBadConfig wraps every reason Validate refuses a Config: an impossible
@@ -234,6 +240,7 @@ type Report struct {
 	Results                 []Result
 	Passed, Failed, Skipped int
 	Elapsed                 time.Duration
+	Interrupted             bool // Config.Stop ended the run early
 }
 
 // OK is true when every selected test ran and passed.
@@ -281,7 +288,7 @@ func DiskAvailable() (ok bool, reason string) {
 	if err != nil {
 		return false, "no temporary directory: " + err.Error()
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	m, err := mm2.Open(mm2.Options{Profile: mm2.ProfileLinux, Dir: dir})
 	if err != nil {
 		if strings.Contains(err.Error(), "not available") {
@@ -327,14 +334,20 @@ func Run(cfg Config) (Report, error) {
 			skip = "no temporary directory: " + err.Error()
 		} else {
 			root = d
-			defer os.RemoveAll(d)
+			defer func() { _ = os.RemoveAll(d) }()
 		}
 	}
 	for _, t := range sel {
 		var res Result
-		if skip != "" {
+		if !rep.Interrupted && cfg.Stop != nil && cfg.Stop() {
+			rep.Interrupted = true
+		}
+		switch {
+		case rep.Interrupted:
+			res = Result{Test: t, Status: Skip, Reason: "interrupted"}
+		case skip != "":
 			res = Result{Test: t, Status: Skip, Reason: skip}
-		} else {
+		default:
 			res = runOne(cfg, t, root)
 		}
 		switch res.Status {
@@ -526,6 +539,9 @@ func (e *Env) Fig(name string, v any) {
 	e.figures = append(e.figures, Figure{name, v})
 }
 
+// stopped reports whether Config.Stop asks the run to end.
+func (e *Env) stopped() bool { return e.cfg.Stop != nil && e.cfg.Stop() }
+
 // Skip ends the test as skipped (not applicable), with the reason.
 func (e *Env) Skip(reason string) {
 	panic(skipped{reason})
@@ -606,7 +622,7 @@ func (e *Env) verify(m *mm2.Manager) error {
 		switch {
 		case c != ss.Counts:
 			return fmt.Errorf("%v: Counts %+v, Stats say %+v", id, c, ss.Counts)
-		case !(ss.Acked <= ss.Read && ss.Read <= ss.Written):
+		case ss.Acked > ss.Read || ss.Read > ss.Written:
 			return fmt.Errorf("%v: positions acked %d, read %d, written %d out of order", id, ss.Acked, ss.Read, ss.Written)
 		case uint64(c.Pending) != ss.Read-ss.Acked || uint64(c.New) != ss.Written-ss.Read || c.Total != c.New+c.Pending:
 			return fmt.Errorf("%v: counts %+v disagree with positions acked %d, read %d, written %d", id, c, ss.Acked, ss.Read, ss.Written)

@@ -45,7 +45,7 @@ func testStress(e *Env) {
 		if i == 0 {
 			n += ops % runs
 		}
-		cfg := sim.StressConfig{Ops: n, Seed: e.cfg.Seed + uint64(i), Profiles: []mm2.Profile{e.Profile()}}
+		cfg := sim.StressConfig{Ops: n, Seed: e.cfg.Seed + uint64(i), Profiles: []mm2.Profile{e.Profile()}, Stop: e.cfg.Stop}
 		if e.cfg.Progress != nil {
 			cfg.Progress = func(d, _ int) {
 				mu.Lock()
@@ -92,6 +92,9 @@ func testStress(e *Env) {
 	e.Fig("ops_per_sec", fmt.Sprintf("%.0f", float64(total.Ops)/max(elapsed.Seconds(), 1e-9)))
 	if violations > 0 {
 		e.Failf("%d invariant violations; first: %v", violations, total.FirstError)
+	}
+	if total.Ops < ops && e.stopped() {
+		e.Skip(fmt.Sprintf("interrupted after %d of %d operations (no violation)", total.Ops, ops))
 	}
 	e.True(total.Ops == ops, "ran %d of %d operations", total.Ops, ops)
 	e.True(total.Writes > 0 && total.Compared > 0, "the run wrote %d and compared %d records", total.Writes, total.Compared)
@@ -151,8 +154,14 @@ func stressModel(e *Env) {
 			violations, first = 1, fmt.Errorf("op %d: %w", done, err)
 			break
 		}
-		if e.cfg.Progress != nil && done%4096 == 0 {
-			e.cfg.Progress(done, ops)
+		if done%4096 == 0 {
+			if e.cfg.Progress != nil {
+				e.cfg.Progress(done, ops)
+			}
+			if e.stopped() {
+				done++ // this operation ran
+				break
+			}
 		}
 	}
 	violations = e.tamper(violations)
@@ -165,6 +174,9 @@ func stressModel(e *Env) {
 	e.Fig("ops_per_sec", fmt.Sprintf("%.0f", float64(done)/max(time.Since(start).Seconds(), 1e-9)))
 	if violations > 0 {
 		e.Failf("%d invariant violations; first: %v", violations, first)
+	}
+	if done < ops && e.stopped() {
+		e.Skip(fmt.Sprintf("interrupted after %d of %d operations (no violation)", done, ops))
 	}
 	e.True(done == ops, "ran %d of %d operations", done, ops)
 }

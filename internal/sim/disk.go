@@ -56,7 +56,7 @@ func (md *Model) Reopen() error {
 	md.FillDisk(false)
 	md.IOErrors(false)
 	if err := md.M.Close(); err != nil {
-		return fmt.Errorf("Close: %v", err)
+		return fmt.Errorf("close: %w", err)
 	}
 	return md.reopen(md.Fault, true)
 }
