@@ -187,6 +187,10 @@ func (s *MQTT) Close() error {
 		close(s.stop)
 		<-s.done
 		if s.client.IsConnected() {
+			if w := s.cfg.Will; w != nil && w.Online != nil {
+				// A clean stop sends no will: say offline ourselves.
+				s.client.Publish(w.Topic, w.QoS, w.Retain, w.Payload).WaitTimeout(time.Second)
+			}
 			s.client.Disconnect(disconnectQuiesceMilli)
 		}
 	})
