@@ -137,10 +137,13 @@ func (in *GPSD) Report(line []byte, sink Sink) {
 	if r.Class != "TPV" || r.Mode < 2 {
 		return
 	}
-	t, err := time.Parse(time.RFC3339Nano, r.Time)
-	if err != nil {
-		sink.Malformed(fmt.Errorf("gpsd: TPV time %s", sanitize([]byte(r.Time))))
-		return
+	t := time.Now() // a fix without a time (gpsd's first report) is stamped on arrival
+	if r.Time != "" {
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, r.Time); err != nil {
+			sink.Malformed(fmt.Errorf("gpsd: TPV time %s", sanitize([]byte(r.Time))))
+			return
+		}
 	}
 	alt := r.Alt
 	if alt == nil {
