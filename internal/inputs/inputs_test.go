@@ -259,11 +259,11 @@ func TestLineProtocolOverTCPUDPAndUnix(t *testing.T) {
 			lines := []string{
 				"env,room=a temp=21.5,count=7i 1700000000000\n",
 				"env,room=b temp=19,count=-3i 1700000000001\n",
-				"env temp=\"warm\"\n",           // a string: malformed
+				"env temp=\"warm\"\n",             // a string: malformed
 				"env,room=a temp=1.5,count=2.5\n", // 2.5 as int: malformed, nothing of the point stored
-				"env,room=a temp=\n",             // syntax: malformed
-				"cpu usage=3\n",                  // unmapped measurement
-				"env other=1\n",                  // unmapped field
+				"env,room=a temp=\n",              // syntax: malformed
+				"cpu usage=3\n",                   // unmapped measurement
+				"env other=1\n",                   // unmapped field
 			}
 			if network == "udp" {
 				c.Write([]byte(strings.Join(lines, "")))
