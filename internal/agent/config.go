@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -137,6 +138,8 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
+var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
 // Load reads and validates the file at path.
 func Load(path string) (*Plan, error) {
 	data, err := os.ReadFile(path)
@@ -154,6 +157,11 @@ func Parse(name string, data []byte) (*Plan, error) {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			return nil, &ConfigError{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+		}
+		// Type mismatches come as "toml: line N (last key "K"): reason".
+		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &ConfigError{File: name, Line: line, Key: m[2], Msg: m[3]}
 		}
 		return nil, &ConfigError{File: name, Msg: err.Error()}
 	}

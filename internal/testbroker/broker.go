@@ -181,8 +181,20 @@ func (b *Broker) Stop() {
 	b.cmd = nil
 }
 
-// makeCerts writes a CA, a server certificate for 127.0.0.1 and localhost,
-// a client certificate, and a client certificate of another CA.
+// Certs are PEM files made for a test.
+type Certs struct {
+	CAFile, CertFile, KeyFile, RogueCertFile, RogueKeyFile string
+}
+
+// MakeCerts writes ca.pem, server.pem and server.key (for 127.0.0.1 and
+// localhost), client.pem and client.key signed by the CA, and rogue.pem and
+// rogue.key signed by another CA, into dir.
+func MakeCerts(t testing.TB, dir string) Certs {
+	b := &Broker{t: t, Dir: dir}
+	b.makeCerts()
+	return Certs{b.CAFile, b.CertFile, b.KeyFile, b.RogueCertFile, b.RogueKeyFile}
+}
+
 func (b *Broker) makeCerts() {
 	ca, caKey := b.cert(nil, nil, "mm2 test CA", true)
 	b.CAFile = b.write("ca.pem", ca, nil)
