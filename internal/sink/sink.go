@@ -47,7 +47,7 @@ type Sink struct {
 	buf     []byte
 
 	payloads, records, duplicates, badPayloads, statusMsgs atomic.Uint64
-	connected                                              atomic.Bool
+	connected, subscribed                                  atomic.Bool
 	gapLog                                                 time.Time
 }
 
@@ -160,12 +160,15 @@ func (s *Sink) Run(ctx context.Context) error {
 		s.connected.Store(true)
 		s.log.Info("connected; subscribing", "broker", s.opts.Broker, "topic", sub)
 		tok := c.Subscribe(sub, 1, handler)
-		if tok.WaitTimeout(10*time.Second) && tok.Error() != nil {
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			s.log.Error("subscribe failed", "topic", sub, "err", tok.Error())
+			return
 		}
+		s.subscribed.Store(true)
 	})
 	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 		s.connected.Store(false)
+		s.subscribed.Store(false)
 		s.log.Warn("connection lost", "err", err)
 	})
 	// Messages of a kept session can arrive before the subscription is
@@ -191,6 +194,10 @@ func (s *Sink) Run(ctx context.Context) error {
 
 // Connected reports whether the broker connection is up.
 func (s *Sink) Connected() bool { return s.connected.Load() }
+
+// Subscribed reports whether the subscription of the current connection
+// was confirmed by the broker.
+func (s *Sink) Subscribed() bool { return s.subscribed.Load() }
 
 var (
 	descPayloads   = prometheus.NewDesc("mm2_sink_payloads_total", "Payloads decoded.", nil, nil)
