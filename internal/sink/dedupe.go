@@ -7,6 +7,13 @@ import "sort"
 // in Missing) so that memory stays bounded whatever arrives.
 const MaxAhead = 1 << 20
 
+// JumpAtLeast is the smallest forward jump of a stream's sequence numbers
+// taken as a renumbering rather than missing records: after a crash the
+// store continues its numbering a reservation (2^20) higher, so that no
+// number is ever used twice (docs/durability.md). A jump is counted in
+// Jumped, not Missing; what was missing below it stays counted.
+const JumpAtLeast = 1 << 16
+
 // seqs tracks one stream's sequence numbers: every number up to floor has
 // been seen (or given up), and ahead holds those seen above it.
 type seqs struct {
@@ -17,6 +24,8 @@ type seqs struct {
 	lost    uint64 // given up below floor
 	unique  uint64
 	first   uint64
+	jumped  uint64 // numbers skipped by renumbering jumps
+	jumps   int
 }
 
 // add records seq and reports whether it is new. The first number a stream
@@ -28,6 +37,12 @@ func (q *seqs) add(seq uint64) bool {
 	}
 	if seq <= q.floor {
 		return false
+	}
+	if seq > q.max+JumpAtLeast {
+		q.lost += q.missing() - q.lost
+		q.jumped += seq - q.max - 1
+		q.jumps++
+		q.floor, q.max, q.ahead = seq-1, seq-1, nil
 	}
 	if seq == q.floor+1 {
 		q.floor++
@@ -85,5 +100,7 @@ type StreamReport struct {
 	Records uint64 `json:"records"` // unique records written
 	First   uint64 `json:"first_seq"`
 	Max     uint64 `json:"max_seq"`
-	Missing uint64 `json:"missing"` // numbers between first and max not seen
+	Missing uint64 `json:"missing"` // numbers between first and max not seen, jumps excluded
+	Jumps   int    `json:"jumps"`   // renumberings (the gateway restarted after a crash)
+	Jumped  uint64 `json:"jumped"`  // numbers the jumps skipped
 }

@@ -101,7 +101,9 @@ func (s *Sink) Handle(topic string, payload []byte) {
 				q = &seqs{}
 				s.streams[r.Stream] = q
 			}
-			if q.started && r.Seq > q.max+1 {
+			if q.started && r.Seq > q.max+JumpAtLeast {
+				s.log.Info("sequence jump: the gateway restarted after a crash", "stream", r.Stream, "from_seq", q.max, "to_seq", r.Seq)
+			} else if q.started && r.Seq > q.max+1 {
 				s.gap(r.Stream, q.max+1, r.Seq-1)
 			}
 		}
@@ -133,7 +135,8 @@ func (s *Sink) Report() []StreamReport {
 	defer s.mu.Unlock()
 	out := make([]StreamReport, 0, len(s.streams))
 	for name, q := range s.streams {
-		out = append(out, StreamReport{Stream: name, Records: q.unique, First: q.first, Max: q.max, Missing: q.missing()})
+		out = append(out, StreamReport{Stream: name, Records: q.unique, First: q.first, Max: q.max, Missing: q.missing(),
+			Jumps: q.jumps, Jumped: q.jumped})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Stream < out[j].Stream })
 	return out
@@ -165,6 +168,7 @@ func (s *Sink) Run(ctx context.Context) error {
 			return
 		}
 		s.subscribed.Store(true)
+		s.log.Info("subscribed", "topic", sub)
 	})
 	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 		s.connected.Store(false)

@@ -28,8 +28,17 @@ func TestSeqsDropsDuplicatesAndCountsGaps(t *testing.T) {
 	}
 	q.add(20)
 	q.add(21)
-	q.giveUp() // as when MaxAhead is exceeded: 11..19 are given up
-	if q.floor != 21 || q.lost != 9 || q.missing() != 9 || q.add(15) {
+	jump := JumpAtLeast + 21 + 5
+	if !q.add(uint64(jump)) || !q.add(uint64(jump+1)) || q.jumps != 1 || q.jumped != uint64(jump-22) || q.missing() != 9 || len(q.ahead) != 0 {
+		t.Fatalf("jump: jumps %d jumped %d missing %d ahead %d", q.jumps, q.jumped, q.missing(), len(q.ahead))
+	}
+	q = seqs{}
+	q.add(5)
+	q.add(10)
+	q.add(20)
+	q.add(21)
+	q.giveUp() // as when MaxAhead is exceeded: 6..9 are given up
+	if q.floor != 10 || q.lost != 4 || q.missing() != 13 || q.add(7) {
 		t.Errorf("after giving up: floor %d lost %d missing %d", q.floor, q.lost, q.missing())
 	}
 }
