@@ -28,6 +28,8 @@ command -v go >/dev/null || { say "Go is required (https://go.dev/dl)"; exit 1; 
 apt_need gcc gcc || exit 1                       # the C archive's test program
 apt_need mosquitto mosquitto || exit 1           # a real MQTT broker for the uplink tests
 apt_need qemu-arm-static qemu-user-static || exit 1 # ARM self-test runs
+# gpsd fed by gpsfake for the gpsd input's test (it falls back to a scripted server).
+{ apt_need gpsd gpsd && apt_need gpsfake gpsd-clients; } || say "no gpsd/gpsfake: TestGPSDWithGpsfake skips"
 
 say "go mod download"
 go mod download || exit 1

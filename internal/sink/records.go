@@ -81,6 +81,8 @@ func AppendJSON(dst []byte, r *Record) []byte {
 	dst = append(dst, `","value":`...)
 	if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
 		dst = append(dst, "null"...)
+	} else if r.Value == math.Trunc(r.Value) && math.Abs(r.Value) < 1e15 {
+		dst = strconv.AppendFloat(dst, r.Value, 'f', -1, 64) // integers in full, not 1.1e+09
 	} else {
 		dst = strconv.AppendFloat(dst, r.Value, 'g', -1, 64)
 	}
