@@ -90,7 +90,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func buildMM2(t *testing.T) string {
+func buildMM2(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "mm2")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

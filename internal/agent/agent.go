@@ -231,8 +231,11 @@ func (a *Agent) startInputsLocked(list []PlannedInput) {
 		ctx, cancel := context.WithCancel(context.Background())
 		ri := &runningInput{pi: pi, cancel: cancel, done: make(chan struct{})}
 		a.running[pi.Ident] = ri
-		s := &sink{name: pi.Input.Name(), streams: hs, c: a.countersOf(pi.Input.Name()),
+		s := &sink{name: pi.Input.Name(), streams: make(map[uint64]*mm2.Stream, len(hs)), c: a.countersOf(pi.Input.Name()),
 			log: a.log, rl: &inputs.RateLog{Every: logEvery}}
+		for id, h := range hs {
+			s.streams[streamKey(id)] = h
+		}
 		go a.runInput(ctx, ri, s)
 	}
 }
@@ -272,14 +275,14 @@ func (a *Agent) runInput(ctx context.Context, ri *runningInput, s *sink) {
 // sink is the inputs.Sink of one input.
 type sink struct {
 	name    string
-	streams map[mm2.StreamID]*mm2.Stream
+	streams map[uint64]*mm2.Stream // by streamKey
 	c       *counters
 	log     *slog.Logger
 	rl      *inputs.RateLog
 }
 
 func (s *sink) Record(id mm2.StreamID, v uint32, utcMs int64) {
-	h := s.streams[id]
+	h := s.streams[streamKey(id)]
 	if h == nil {
 		s.c.unmapped.Add(1)
 		return
@@ -297,6 +300,9 @@ func (s *sink) Record(id mm2.StreamID, v uint32, utcMs int64) {
 	}
 	s.c.records.Add(1)
 }
+
+// streamKey packs a stream id for a cheap map lookup per record.
+func streamKey(id mm2.StreamID) uint64 { return uint64(id.Source)<<32 | uint64(id.Sensor) }
 
 func (s *sink) Malformed(err error) {
 	s.c.malformed.Add(1)

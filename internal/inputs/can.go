@@ -57,6 +57,10 @@ type CAN struct {
 
 const canExtended = 1 << 31
 
+// replayAhead is how far ahead of its timestamps a replay may run before
+// it sleeps.
+const replayAhead = 10 * time.Millisecond
+
 // NewCAN validates c, reads the DBC file and returns the input. Signals
 // get sensors SensorBase, SensorBase+1, … in the order of the DBC file
 // (messages as listed, signals as listed within each).
@@ -278,7 +282,9 @@ func (in *CAN) replayOnce(ctx context.Context, sink Sink) error {
 		}
 		if in.speed > 0 {
 			due := start.Add(time.Duration((ts - first) / in.speed * float64(time.Second)))
-			if wait := time.Until(due); wait > 2*time.Millisecond {
+			// Sleep only when well ahead: frames are often a millisecond
+			// apart, and a timer per frame would cost more than decoding.
+			if wait := time.Until(due); wait > replayAhead {
 				t := time.NewTimer(wait)
 				select {
 				case <-ctx.Done():
@@ -296,19 +302,79 @@ func (in *CAN) replayOnce(ctx context.Context, sink Sink) error {
 	return nil
 }
 
-// ParseCandump reads one line of candump -l: "(1436509052.249713) can0 123#DEADBEEF".
+// ParseCandump reads one line of candump -l: "(1436509052.249713) can0 123#DEADBEEF"
+// (3 hex digits: standard ID, 8: extended; "R" after # for a remote frame).
 func ParseCandump(b []byte) (float64, can.Frame, error) {
 	var f can.Frame
-	fields := bytes.Fields(b)
-	if len(fields) != 3 || len(fields[0]) < 3 || fields[0][0] != '(' || fields[0][len(fields[0])-1] != ')' {
-		return 0, f, fmt.Errorf("not a candump -l line: %s", sanitize(b))
+	bad := func(what string) (float64, can.Frame, error) {
+		return 0, f, fmt.Errorf("%s in %s", what, sanitize(b))
 	}
-	ts, err := strconv.ParseFloat(string(fields[0][1:len(fields[0])-1]), 64)
+	if len(b) < 3 || b[0] != '(' {
+		return bad("not a candump -l line")
+	}
+	end := bytes.IndexByte(b, ')')
+	if end < 0 {
+		return bad("not a candump -l line")
+	}
+	ts, err := strconv.ParseFloat(string(b[1:end]), 64)
 	if err != nil || ts < 0 {
-		return 0, f, fmt.Errorf("bad timestamp in %s", sanitize(b))
+		return bad("bad timestamp")
 	}
-	if err := f.UnmarshalString(string(fields[2])); err != nil {
-		return 0, f, fmt.Errorf("bad frame in %s: %v", sanitize(b), err)
+	rest := bytes.TrimLeft(b[end+1:], " \t")
+	sp := bytes.IndexAny(rest, " \t")
+	if sp <= 0 {
+		return bad("no interface and frame")
+	}
+	frame := bytes.TrimSpace(rest[sp:])
+	hash := bytes.IndexByte(frame, '#')
+	if hash != 3 && hash != 8 {
+		return bad("bad frame ID")
+	}
+	var id uint32
+	for _, c := range frame[:hash] {
+		v, ok := unhex(c)
+		if !ok {
+			return bad("bad frame ID")
+		}
+		id = id<<4 | uint32(v)
+	}
+	f.ID, f.IsExtended = id, hash == 8
+	data := frame[hash+1:]
+	if len(data) > 0 && data[0] == 'R' {
+		f.IsRemote = true
+		if len(data) == 2 && data[1] >= '0' && data[1] <= '8' {
+			f.Length = data[1] - '0'
+		} else if len(data) != 1 {
+			return bad("bad remote frame")
+		}
+	} else {
+		if len(data)%2 != 0 || len(data) > 16 {
+			return bad("bad frame data")
+		}
+		for i := 0; i < len(data); i += 2 {
+			hi, ok1 := unhex(data[i])
+			lo, ok2 := unhex(data[i+1])
+			if !ok1 || !ok2 {
+				return bad("bad frame data")
+			}
+			f.Data[i/2] = hi<<4 | lo
+		}
+		f.Length = uint8(len(data) / 2)
+	}
+	if err := f.Validate(); err != nil {
+		return bad(err.Error())
 	}
 	return ts, f, nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }

@@ -510,3 +510,30 @@ func TestHostMetrics(t *testing.T) {
 		t.Error("interval 5ms accepted")
 	}
 }
+
+func TestParseCandump(t *testing.T) {
+	for line, want := range map[string]string{
+		"(1.500000) can0 123#DEADBEEF":           "1.5 123#DEADBEEF",
+		"(2.000000)  vcan1  18FEF1FE#01":         "2 18FEF1FE#01",
+		"(3.000000) can0 7FF#":                   "3 7FF#",
+		"(4.000000) can0 100#R":                  "4 100#R",
+		"(5.000000) can0 100#R4":                 "5 100#R4",
+		"(6.000000) can0 1234#00":                "error",
+		"(7.000000) can0 123#0":                  "error",
+		"(8.000000) can0 123#001122334455667788": "error",
+		"(x) can0 123#00":                        "error",
+		"(9.0) can0":                             "error",
+		"can0 123#00":                            "error",
+		"(1.0) can0 800#00":                      "error", // standard IDs end at 7FF
+		"(1.0) can0 12G#00":                      "error",
+	} {
+		ts, f, err := ParseCandump([]byte(line))
+		got := "error"
+		if err == nil {
+			got = fmt.Sprint(ts, " ", f.String())
+		}
+		if got != want {
+			t.Errorf("%q: %s, want %s", line, got, want)
+		}
+	}
+}
