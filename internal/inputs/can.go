@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -60,6 +61,9 @@ const canExtended = 1 << 31
 // replayAhead is how far ahead of its timestamps a replay may run before
 // it sleeps.
 const replayAhead = 10 * time.Millisecond
+
+// candumpMaxLine bounds a line of a candump log (a CAN FD line is under 200 bytes).
+const candumpMaxLine = 4096
 
 // NewCAN validates c, reads the DBC file and returns the input. Signals
 // get sensors SensorBase, SensorBase+1, … in the order of the DBC file
@@ -258,17 +262,31 @@ func (in *CAN) replayOnce(ctx context.Context, sink Sink) error {
 		return fmt.Errorf("%s: %w", in.name, err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 4096), 4096)
+	r := bufio.NewReaderSize(f, candumpMaxLine)
 	var first float64
 	var start time.Time
 	line := 0
-	for sc.Scan() {
+	for {
+		raw, err := r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			line++
+			sink.Malformed(fmt.Errorf("can: %s line %d: longer than %d bytes", in.replay, line, candumpMaxLine))
+			for err == bufio.ErrBufferFull {
+				_, err = r.ReadSlice('\n')
+			}
+			continue
+		}
+		if err != nil && len(raw) == 0 {
+			if err == io.EOF {
+				return nil
+			}
+			return fmt.Errorf("%s: line %d: %w", in.name, line+1, err)
+		}
 		line++
 		if line%256 == 0 && ctx.Err() != nil {
 			return nil
 		}
-		b := bytes.TrimSpace(sc.Bytes())
+		b := bytes.TrimSpace(raw)
 		if len(b) == 0 || b[0] == '#' {
 			continue
 		}
@@ -296,10 +314,6 @@ func (in *CAN) replayOnce(ctx context.Context, sink Sink) error {
 		}
 		in.Frame(frame, time.Now().UnixMilli(), sink)
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: line %d: %w", in.name, line+1, err)
-	}
-	return nil
 }
 
 // ParseCandump reads one line of candump -l: "(1436509052.249713) can0 123#DEADBEEF"

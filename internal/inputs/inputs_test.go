@@ -537,3 +537,19 @@ func TestParseCandump(t *testing.T) {
 		}
 	}
 }
+
+func TestCANReplaySkipsOverlongLines(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "long.log")
+	os.WriteFile(log, []byte("(1.0) can0 200#0001\n("+strings.Repeat("9", 10000)+"\n(1.1) can0 200#0002"), 0o600)
+	in, err := NewCAN(CANConfig{DBC: "testdata/vehicle.dbc", Replay: log, ReplaySpeed: f64(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &memSink{}
+	if err := in.Run(context.Background(), s, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if recs, bad, _ := s.snapshot(); len(recs) != 2 || len(bad) != 1 {
+		t.Errorf("%d records (want both frames, the last without a newline), malformed %v", len(recs), bad)
+	}
+}
