@@ -240,6 +240,14 @@ func Parse(name string, data []byte) (*Plan, error) {
 			return nil, err
 		}
 	}
+	// Names label metrics and logs: one name, one input.
+	named := map[string]string{}
+	for _, pi := range p.Inputs {
+		if o, dup := named[pi.Input.Name()]; dup {
+			return fail(pi.Key+".name", "%q is also the name of %s; give each input its own name", pi.Input.Name(), o)
+		}
+		named[pi.Input.Name()] = pi.Key
+	}
 	// Two inputs must not write one stream: their records would interleave
 	// under one sequence, and a kind or period clash would stop one input.
 	owner := map[mm2.StreamID]string{}

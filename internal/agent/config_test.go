@@ -61,6 +61,7 @@ interface = "can0"
 `, 1, "inputs.line_protocol[0]", "which inputs.can[0] writes too"},
 		{"gpsd sensors", "[[inputs.gpsd]]\naddress = \"127.0.0.1:2947\"\n", 1, "inputs.gpsd[0].latitude", "at least one"},
 		{"host interval", "[[inputs.host]]\ninterval = \"never\"\n", 2, "inputs.host[0].interval", "positive duration"},
+		{"same name", "[[inputs.host]]\ninterval = \"1s\"\n[[inputs.host]]\nsensor_base = 10\n", 3, "inputs.host[1].name", "give each input its own name"},
 		{"unknown input key", "[[inputs.host]]\ninterval = \"1s\"\n[[inputs.host]]\nsensor_base = 10\ncolour = \"red\"\n", 5, "inputs.host.colour", "unknown key"},
 	}
 	for _, c := range cases {
