@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/mm2go/mm2"
 	"github.com/mm2go/mm2/internal/testbroker"
 	"github.com/mm2go/mm2/uplink"
@@ -82,6 +84,24 @@ func TestHandleWritesEachRecordOnce(t *testing.T) {
 	}
 	if s.duplicates.Load() != 2 || s.badPayloads.Load() != 1 || s.statusMsgs.Load() != 1 || s.records.Load() != 6 {
 		t.Errorf("dups %d bad %d status %d records %d", s.duplicates.Load(), s.badPayloads.Load(), s.statusMsgs.Load(), s.records.Load())
+	}
+	want := `
+# HELP mm2_sink_duplicates_total Records dropped as duplicates of a (stream, seq) already written.
+# TYPE mm2_sink_duplicates_total counter
+mm2_sink_duplicates_total 2
+# HELP mm2_sink_records_total Records written (duplicates dropped).
+# TYPE mm2_sink_records_total counter
+mm2_sink_records_total 6
+# HELP mm2_sink_bad_payloads_total Messages that did not decode; nothing of them was written.
+# TYPE mm2_sink_bad_payloads_total counter
+mm2_sink_bad_payloads_total 1
+# HELP mm2_sink_streams Streams seen.
+# TYPE mm2_sink_streams gauge
+mm2_sink_streams 2
+`
+	if err := testutil.CollectAndCompare(s, strings.NewReader(want), "mm2_sink_duplicates_total",
+		"mm2_sink_records_total", "mm2_sink_bad_payloads_total", "mm2_sink_streams"); err != nil {
+		t.Error(err)
 	}
 	rep := s.Report()
 	if len(rep) != 2 || rep[0] != (StreamReport{Stream: "gw1/can/3", Records: 5, First: 1, Max: 5}) {
