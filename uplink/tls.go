@@ -49,8 +49,9 @@ func (f TLSFiles) Config() (*tls.Config, error) {
 
 // Will is the MQTT last will: the broker publishes Payload on Topic when the
 // connection drops without a clean disconnect. When Online is set it is
-// published (same topic, QoS and retain flag) after every connection, so a
-// retained will reads "offline" only while the gateway is away.
+// published (same topic, QoS and retain flag) after every connection, and
+// Payload by MQTT.Close before it disconnects, so a retained status reads
+// Online exactly while the gateway is connected.
 type Will struct {
 	Topic   string
 	Payload []byte
