@@ -564,3 +564,22 @@ func TestCANReplaySkipsOverlongLines(t *testing.T) {
 		t.Errorf("%d records (want both frames, the last without a newline), malformed %v", len(recs), bad)
 	}
 }
+
+func TestRateLogHoldsBackAndCounts(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	r := &RateLog{Every: time.Hour}
+	for range 5 {
+		r.Log(log, "malformed input skipped")
+	}
+	if n := strings.Count(buf.String(), "\n"); n != 1 {
+		t.Fatalf("%d lines within the interval:\n%s", n, buf.String())
+	}
+	r.mu.Lock()
+	r.last = r.last.Add(-2 * time.Hour) // the interval has passed
+	r.mu.Unlock()
+	r.Log(log, "malformed input skipped")
+	if !strings.Contains(buf.String(), "suppressed=4") {
+		t.Errorf("the next line does not count the 4 held back:\n%s", buf.String())
+	}
+}
