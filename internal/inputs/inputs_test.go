@@ -583,3 +583,14 @@ func TestRateLogHoldsBackAndCounts(t *testing.T) {
 		t.Errorf("the next line does not count the 4 held back:\n%s", buf.String())
 	}
 }
+
+func TestCANReplayLoops(t *testing.T) {
+	in, err := NewCAN(CANConfig{DBC: "testdata/vehicle.dbc", Replay: "testdata/drive.log", ReplaySpeed: f64(0), ReplayLoop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := runInput(t, in)
+	waitFor(t, "three passes over the log", func() bool {
+		return len(s.floats(mm2.StreamID{Source: mm2.CAN, Sensor: 4})) >= 3 // one Distance a pass
+	})
+}
