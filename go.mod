@@ -3,9 +3,12 @@ module github.com/mm2go/mm2
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/eclipse/paho.mqtt.golang v1.5.1
+	github.com/influxdata/line-protocol/v2 v2.2.1
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/prometheus/client_golang v1.25.0
+	go.einride.tech/can v0.17.0
 	go.uber.org/goleak v1.3.0
 	pgregory.net/rapid v1.3.0
 )

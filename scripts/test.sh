@@ -35,6 +35,8 @@ for need in arm-linux-gnueabihf-gcc:gcc-arm-linux-gnueabihf aarch64-linux-gnu-gc
             musl-gcc:musl-tools cmake:cmake make:make pkg-config:pkg-config; do
   apt_need "${need%%:*}" "${need#*:}" || exit 1
 done
+# gpsd fed by gpsfake for the gpsd input's test (it falls back to a scripted server).
+{ apt_need gpsd gpsd && apt_need gpsfake gpsd-clients; } || say "no gpsd/gpsfake: TestGPSDWithGpsfake skips"
 
 say "go mod download"
 go mod download || exit 1

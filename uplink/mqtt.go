@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,8 @@ type MQTTConfig struct {
 	PublishTimeout time.Duration // when Send's ctx has no deadline; 0 = DefaultPublishTimeout
 	KeepAlive      time.Duration // 0 = DefaultKeepAlive
 	Logger         *slog.Logger  // nil = discard
+	TLS            *tls.Config   // for ssl:// or tls:// brokers; nil = the system defaults (see TLSFiles)
+	Will           *Will         // last will, and the message published on every connection; nil = none
 }
 
 // MQTT is a Sender that publishes each batch at QoS 1 to
@@ -108,6 +111,15 @@ func NewMQTT(cfg MQTTConfig) (*MQTT, error) {
 			default:
 			}
 		})
+	if cfg.TLS != nil {
+		opts.SetTLSConfig(cfg.TLS)
+	}
+	if w := cfg.Will; w != nil {
+		opts.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retain)
+		if w.Online != nil {
+			opts.SetOnConnectHandler(func(c mqtt.Client) { c.Publish(w.Topic, w.QoS, w.Retain, w.Online) })
+		}
+	}
 	s.client = mqtt.NewClient(opts)
 	go s.connectLoop()
 	return s, nil
@@ -175,6 +187,10 @@ func (s *MQTT) Close() error {
 		close(s.stop)
 		<-s.done
 		if s.client.IsConnected() {
+			if w := s.cfg.Will; w != nil && w.Online != nil {
+				// A clean stop sends no will: say offline ourselves.
+				s.client.Publish(w.Topic, w.QoS, w.Retain, w.Payload).WaitTimeout(time.Second)
+			}
 			s.client.Disconnect(disconnectQuiesceMilli)
 		}
 	})

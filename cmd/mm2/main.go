@@ -32,6 +32,9 @@ var commands = map[string]command{
 	"status":         {"what a store holds, per source and stream (read-only)", runStatus},
 	"fsck":           {"verify every frame of a store; --repair quarantines and cuts", runFsck},
 	"dump":           {"every unacknowledged record of a store as JSONL or CSV (read-only)", runDump},
+	"run":            {"the gateway agent: inputs (CAN, gpsd, host, line protocol) → store → MQTT uplink (--config FILE)", runRun},
+	"decode":         {"uplink payloads from a file or stdin as JSON lines", runDecode},
+	"sink":           {"the cloud side: subscribe, decode, drop duplicates, report gaps, write JSON lines", runSink},
 }
 
 func main() {
