@@ -78,7 +78,7 @@ func engineSample() *Engine {
 	cfg := engine.Quick()
 	pol := func(name string, written, disk, idle int64) engine.PolicyResult {
 		return engine.PolicyResult{Policy: name, Label: name,
-			Write: workload.Result{Written: written, Drained: written, WriteSeconds: 1, DiskBytes: disk, DeviceWriteBytes: 2 * disk, DeviceDrainBytes: -1},
+			Write:            workload.Result{Written: written, Drained: written, WriteSeconds: 1, DiskBytes: disk, DeviceWriteBytes: 2 * disk, DeviceDrainBytes: -1},
 			CloseDeviceBytes: 4096, ReopenSeconds: 0.01, IdleSeconds: 5, IdleTicks: 50, IdleDeviceBytes: idle}
 	}
 	return &Engine{
