@@ -100,7 +100,8 @@ func writeSetup(b *strings.Builder, r Report) {
 		"going round the streams), as Telegraf's disk buffer and the OpenTelemetry persistent queue hold every sensor's readings. "+
 		"Each peer keeps them as they come, in one queue, %d bytes per record (the 2-byte stream number added), and drains that queue entry by entry; "+
 		"mm2 writes each sample to its own stream and drains stream by stream, as its uplink does.\n", c.Batch, c.Batch, workload.MixedPackedSize)
-	fmt.Fprintf(b, "- A phase still running after %s stops and is marked capped; its rate is over what it did.\n", c.PhaseLimit)
+	fmt.Fprintf(b, "- A phase still running after %s stops and is marked capped; its rate is over what it did. "+
+		"With a time budget (-budget; -quick has one) each run's cap is lowered to share what is left of it; the notes give the cap.\n", c.PhaseLimit)
 	fmt.Fprintf(b, "- Durability: *synced* = every append and every ack is on stable storage when it returns (mm2: its default sync policy, %s, "+
 		"plus Manager.Sync after every append of an entry and every ack); *not synced* = the peers fsync nothing, mm2 runs its default sync policy (%s).\n",
 		mm2.SyncPolicy{}, mm2.SyncPolicy{})

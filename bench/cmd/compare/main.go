@@ -21,12 +21,13 @@ import (
 	"github.com/mm2go/mm2/bench/workload"
 )
 
-// quickBudget is the default time of a -quick run, everything included; quickEnginePhase
-// caps each write and drain of the policy runs in it (the synced policies cannot finish
-// workload a's samples in a few seconds; their rates are over what they did).
+// quickBudget is the default time of a -quick run, everything included. quickEnginePhase
+// and fullEnginePhase cap each write and drain of the policy runs (a policy that syncs each
+// sample cannot write workload a's samples in minutes; its figures are over what it did).
 const (
 	quickBudget      = 2*time.Minute + 40*time.Second
 	quickEnginePhase = 2 * time.Second
+	fullEnginePhase  = time.Minute
 )
 
 func main() {
@@ -154,7 +155,7 @@ func runParent(f flags, cfg workload.Config) error {
 		}
 	}
 	if f.engine && slices.ContainsFunc(systems, func(s peers.System) bool { return s.Name == report.Reference }) {
-		enginePhase := cfg.PhaseLimit
+		enginePhase := min(cfg.PhaseLimit, fullEnginePhase)
 		if f.quick {
 			enginePhase = quickEnginePhase
 		}
