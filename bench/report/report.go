@@ -92,14 +92,21 @@ func writeSetup(b *strings.Builder, r Report) {
 		"(6-byte sequence, 6-byte UTC ms, 4-byte value; the stream is the queue or key prefix): kinder to them than their real "+
 		"encodings. One entry per append of %d samples; reads ask for up to %d samples, each read is acknowledged before the next.\n",
 		c.Streams, c.PeriodMs, workload.PackedSize, c.Batch, c.ReadBatch)
-	fmt.Fprintf(b, "- Workload a: %d samples per stream (%s samples), written round-robin, then drained round-robin with ACK.\n",
-		c.SamplesPerStream, count(int64(c.SamplesPerStream*c.Streams)))
-	fmt.Fprintf(b, "- Workload b: one producer and one consumer goroutine for %s.\n", c.ConcurrentFor)
-	fmt.Fprintf(b, "- Workload c: written round-robin until the store occupies %s on disk, then drained.\n", mb(c.OutageBytes))
-	fmt.Fprintf(b, "- Workload d: the samples of workload a, written as entries of %d samples of consecutive streams (one sample of each of %d streams, "+
-		"going round the streams), as Telegraf's disk buffer and the OpenTelemetry persistent queue hold every sensor's readings. "+
-		"Each peer keeps them as they come, in one queue, %d bytes per record (the 2-byte stream number added), and drains that queue entry by entry; "+
-		"mm2 writes each sample to its own stream and drains stream by stream, as its uplink does.\n", c.Batch, c.Batch, workload.MixedPackedSize)
+	workloads := map[string]string{
+		workload.Bulk: fmt.Sprintf("%d samples per stream (%s samples), written round-robin, then drained round-robin with ACK",
+			c.SamplesPerStream, count(int64(c.SamplesPerStream*c.Streams))),
+		workload.Concurrent: fmt.Sprintf("one producer and one consumer goroutine for %s", c.ConcurrentFor),
+		workload.Outage:     fmt.Sprintf("written round-robin until the store occupies %s on disk, then drained", mb(c.OutageBytes)),
+		workload.Mixed: fmt.Sprintf("the samples of workload a, written as entries of %d samples of consecutive streams (one sample of each of %d streams, "+
+			"going round the streams), as Telegraf's disk buffer and the OpenTelemetry persistent queue hold every sensor's readings. "+
+			"Each peer keeps them as they come, in one queue, %d bytes per record (the 2-byte stream number added), and drains that queue entry by entry; "+
+			"mm2 writes each sample to its own stream and drains stream by stream, as its uplink does", c.Batch, c.Batch, workload.MixedPackedSize),
+	}
+	for _, name := range workload.Names() {
+		if ranWorkload(r, name) {
+			fmt.Fprintf(b, "- Workload %s: %s.\n", name, workloads[name])
+		}
+	}
 	fmt.Fprintf(b, "- A phase still running after %s stops and is marked capped; its rate is over what it did. "+
 		"With a time budget (-budget; -quick has one) each run's cap is lowered to share what is left of it; the notes give the cap.\n", c.PhaseLimit)
 	fmt.Fprintf(b, "- Durability: *synced* = every append and every ack is on stable storage when it returns (mm2: its default sync policy, %s, "+
@@ -148,12 +155,17 @@ func diskShare(res workload.Result, l limits.Limits) string {
 	return fmt.Sprintf("%s/s (%.1f %%)", mb(int64(bps)), 100*bps/limit)
 }
 
-func writeWorkload(b *strings.Builder, r Report, name, title string) {
-	ran := false
+func ranWorkload(r Report, name string) bool {
 	for _, res := range r.Results {
-		ran = ran || res.Workload == name
+		if res.Workload == name {
+			return true
+		}
 	}
-	if !ran {
+	return false
+}
+
+func writeWorkload(b *strings.Builder, r Report, name, title string) {
+	if !ranWorkload(r, name) {
 		return
 	}
 	fmt.Fprintf(b, "## %s\n\n", title)

@@ -57,8 +57,11 @@ func TestReportHasEveryTableHeader(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	if strings.Contains(out, "## Workload c") {
+	if strings.Contains(out, "## Workload c") || strings.Contains(out, "- Workload c:") {
 		t.Error("report has a section for a workload that did not run")
+	}
+	if !strings.Contains(out, "- Workload a: 1000 samples per stream (500.0 k samples)") {
+		t.Error("report does not describe workload a")
 	}
 }
 
