@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mm2go/mm2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mm2go/mm2"
 	"github.com/mm2go/mm2/metrics"
 
 	"github.com/mm2go/mm2/bench/workload"
