@@ -52,16 +52,16 @@ func writePolicies(b *strings.Builder, e *Engine) {
 		fmt.Fprintf(b, " (measured over %s and scaled to a minute)", c.IdleFor)
 	}
 	b.WriteString(". The idle spells of all policies run at once, after every write run; so do their drains, whose rates are therefore not shown.\n\n")
-	b.WriteString("| policy | samples | write samples/s | disk B/sample | device B/sample written | device bytes at Close | device B/sample drained | reopen | idle device bytes/minute | note |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| policy | samples | write samples/s | disk B/sample | empty store | device B/sample written | device bytes at Close | device B/sample drained | reopen | idle device bytes/minute | note |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, p := range e.Policies {
 		w := p.Write
 		note := w.Note
 		if p.Err != "" {
 			note = strings.TrimPrefix(note+"; ", "; ") + "**error: " + p.Err + "**"
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s |\n", p.Label, count(w.Written), count(int64(w.WriteRate())),
-			w.BytesPerSample(), perSample(w.DeviceBytesPerWrite()), bytesOrUnknown(p.CloseDeviceBytes),
+		fmt.Fprintf(b, "| %s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", p.Label, count(w.Written), count(int64(w.WriteRate())),
+			w.BytesPerSample(), mb(w.DiskBytesEmpty), perSample(w.DeviceBytesPerWrite()), bytesOrUnknown(p.CloseDeviceBytes),
 			perSample(w.DeviceBytesPerDrain()), duration(p.ReopenSeconds), idleFigure(p), cell(note))
 	}
 	b.WriteString("\n")

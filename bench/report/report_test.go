@@ -110,8 +110,8 @@ func TestReportStatesMM2sOwnFiguresAgainstTheirGoals(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"## mm2 under each sync policy", "(measured over 5s and scaled to a minute)",
-		"| default (on-power-down) | 1000 | 1000 | 4.00 | 8.00 | 4096 B | – | 10.0 ms | 0 B (50 ticks) |",
-		"| always | 100 | 100 | 50.00 | 100.00 | 4096 B | – | 10.0 ms | 48.0 KB (50 ticks) |",
+		"| default (on-power-down) | 1000 | 1000 | 4.00 | 0.0 KB | 8.00 | 4096 B | – | 10.0 ms | 0 B (50 ticks) |",
+		"| always | 100 | 100 | 50.00 | 0.0 KB | 100.00 | 4096 B | – | 10.0 ms | 48.0 KB (50 ticks) |",
 		"## mm2: new streams", "| 2048 | 30.0 ms | 14.6 µs | 2.00 ms | 8192 B |",
 		"## mm2: write latency while other goroutines sync, scrape and check",
 		"| WriteTSD, from when due | 300.0 k | 0.1 µs | 60.0 µs | 1.00 ms | 2.00 ms |",
@@ -140,7 +140,7 @@ func TestReportHasWorkloadDAndItsRatios(t *testing.T) {
 	r := sample()
 	synced := workload.Synced.String()
 	r.Results = append(r.Results,
-		workload.Result{System: "mm2", Durability: synced, Workload: workload.Mixed, Written: 1000, Drained: 1000, WriteSeconds: 1, DrainSeconds: 1, DiskBytes: 4000, DeviceWriteBytes: 8000},
+		workload.Result{System: "mm2", Durability: synced, Workload: workload.Mixed, Written: 1000, Drained: 1000, WriteSeconds: 1, DrainSeconds: 1, DiskBytes: 4000, DiskBytesEmpty: 1024, DeviceWriteBytes: 8000},
 		workload.Result{System: "wal", Durability: synced, Workload: workload.Mixed, Written: 1000, Drained: 1000, WriteSeconds: 0.5, DrainSeconds: 2, DiskBytes: 18000, DeviceWriteBytes: -1})
 	var b strings.Builder
 	if err := Write(&b, r); err != nil {
@@ -149,8 +149,8 @@ func TestReportHasWorkloadDAndItsRatios(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"## Workload d: one queue of entries mixing every stream, then drain",
-		"| mm2 | synced | 1000 | 1000 | 1000 | 4.00 | 8.00 |",
-		"| wal | synced | 1000 | 2000 | 500 | 18.00 | – |",
+		"| mm2 | synced | 1000 | 1000 | 1000 | 4.00 | 1.0 KB | 8.00 |",
+		"| wal | synced | 1000 | 2000 | 500 | 18.00 | 0.0 KB | – |",
 		"| d | synced | wal | 2.00× | 0.50× | 4.50× |",
 		"| workload d, synced, drain samples/s | ≥ 1.2× best peer | 1000 | wal (500) | 2.00× | yes |",
 		"| workload d, synced, disk B/sample | ≤ 4.2 | 4.00 | wal (18.00) | 0.22× | yes |",

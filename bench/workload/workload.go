@@ -72,9 +72,11 @@ type Result struct {
 	Drained      int64   // samples read and acknowledged
 	WriteSeconds float64 // wall time of the write phase (workload b: the whole window)
 	DrainSeconds float64
-	DiskBytes    int64  // on disk after writing, before draining (workload b: at the end)
-	WriteMallocs uint64 // heap allocations during the write phase
-	DrainMallocs uint64
+	DiskBytes    int64 // on disk after writing, before draining (workload b: at the end)
+	// DiskBytesEmpty is on disk after Open, before the first write.
+	DiskBytesEmpty int64
+	WriteMallocs   uint64 // heap allocations during the write phase
+	DrainMallocs   uint64
 	// DeviceWriteBytes and DeviceDrainBytes are the write_bytes of /proc/self/io during the
 	// write and the drain phase (workload b: the whole window, in DeviceWriteBytes); -1 when
 	// the kernel does not report them.
@@ -290,9 +292,21 @@ func Drain(s Store, cfg Config, res *Result) error {
 	return drain(s, cfg, newChecker(cfg), res)
 }
 
+// measureEmpty takes the disk bytes of the store before anything is written: what it
+// preallocates (a journal, a first segment) counts in its bytes per sample, amortized only
+// over a long run.
+func measureEmpty(s Store, res *Result) error {
+	var err error
+	res.DiskBytesEmpty, err = s.DiskBytes()
+	return err
+}
+
 // WriteBulk is the write phase of workload a; it ends with the disk bytes measured.
 func WriteBulk(s Store, cfg Config, res *Result) error {
 	res.Workload = Bulk
+	if err := measureEmpty(s, res); err != nil {
+		return err
+	}
 	gen := newGenerator(cfg)
 	rounds := cfg.SamplesPerStream / cfg.Batch
 	start := time.Now()
@@ -325,6 +339,9 @@ write:
 // each to its stream), then everything drained with ACK.
 func RunMixed(s Store, cfg Config, res *Result) error {
 	res.Workload = Mixed
+	if err := measureEmpty(s, res); err != nil {
+		return err
+	}
 	gen := newGenerator(cfg)
 	entries := cfg.Streams * cfg.SamplesPerStream / cfg.Batch
 	start := time.Now()
@@ -354,6 +371,9 @@ func RunMixed(s Store, cfg Config, res *Result) error {
 // then drain everything.
 func RunOutage(s Store, cfg Config, res *Result) error {
 	res.Workload = Outage
+	if err := measureEmpty(s, res); err != nil {
+		return err
+	}
 	gen := newGenerator(cfg)
 	start := time.Now()
 	m0 := Mallocs()
@@ -388,6 +408,9 @@ func RunOutage(s Store, cfg Config, res *Result) error {
 // and acknowledging round-robin, both for ConcurrentFor.
 func RunConcurrent(s Store, cfg Config, res *Result) error {
 	res.Workload = Concurrent
+	if err := measureEmpty(s, res); err != nil {
+		return err
+	}
 	deadline := time.Now().Add(cfg.ConcurrentFor)
 	start := time.Now()
 	m0 := Mallocs()
