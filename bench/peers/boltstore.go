@@ -20,6 +20,7 @@ import (
 // per queue: a bbolt file each, which costs more).
 type boltStore struct {
 	path    string
+	codec   workload.Codec
 	db      *bolt.DB
 	streams []*boltStream
 }
@@ -41,8 +42,8 @@ var (
 	boltKeyDispatched = []byte("di")
 )
 
-// OpenBolt opens the bbolt adapter.
-func OpenBolt(dir string, d workload.Durability, streams int) (workload.Store, error) {
+// OpenBolt opens the bbolt adapter: one bucket per queue of the layout.
+func OpenBolt(dir string, d workload.Durability, streams int, layout workload.Layout) (workload.Store, error) {
 	path := filepath.Join(dir, "queue.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		NoSync:         d == workload.NotSynced,
@@ -52,7 +53,8 @@ func OpenBolt(dir string, d workload.Durability, streams int) (workload.Store, e
 	if err != nil {
 		return nil, fmt.Errorf("bbolt: %w", err)
 	}
-	s := &boltStore{path: dir, db: db}
+	s := &boltStore{path: dir, codec: workload.CodecFor(layout), db: db}
+	streams = s.codec.Queues(streams)
 	err = db.Update(func(tx *bolt.Tx) error {
 		for i := range streams {
 			st := &boltStream{bucket: []byte(fmt.Sprintf("s%03d", i))}
@@ -109,7 +111,7 @@ func (s *boltStore) Append(stream uint16, recs []workload.Record) error {
 	st := s.streams[stream]
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.buf = workload.Pack(st.buf[:0], recs)
+	st.buf = s.codec.Pack(st.buf[:0], recs)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(st.bucket)
 		if err := b.Put(st.itemKey(st.wi), st.buf); err != nil {
@@ -141,10 +143,10 @@ func (s *boltStore) Read(stream uint16, dst []workload.Record) (int, error) {
 			if data == nil {
 				return fmt.Errorf("stream %d: item %d missing", stream, ri)
 			}
-			if n+workload.PackedCount(data) > len(dst) {
+			if n+s.codec.Count(data) > len(dst) {
 				break
 			}
-			k, err := workload.Unpack(dst[n:], stream, data)
+			k, err := s.codec.Unpack(dst[n:], stream, data)
 			if err != nil {
 				return err
 			}
@@ -190,6 +192,8 @@ func (s *boltStore) Ack(stream uint16) (int, error) {
 	st.pending = 0
 	return n, nil
 }
+
+func (s *boltStore) Queues() int { return len(s.streams) }
 
 func (s *boltStore) DiskBytes() (int64, error) { return workload.DirBytes(s.path) }
 

@@ -19,6 +19,7 @@ const dqueItemsPerSegment = 50
 // read with Peek and acknowledged with Dequeue, so one entry is pending at a time.
 type dqueStore struct {
 	dir     string
+	codec   workload.Codec
 	streams []*dqueStream
 }
 
@@ -35,9 +36,11 @@ type dqueItem struct {
 
 func newDQueItem() interface{} { return &dqueItem{} }
 
-// OpenDQue opens the dque adapter. Not synced is dque's turbo mode.
-func OpenDQue(dir string, d workload.Durability, streams int) (workload.Store, error) {
-	s := &dqueStore{dir: dir}
+// OpenDQue opens the dque adapter: one queue per queue of the layout. Not synced is dque's
+// turbo mode.
+func OpenDQue(dir string, d workload.Durability, streams int, layout workload.Layout) (workload.Store, error) {
+	s := &dqueStore{dir: dir, codec: workload.CodecFor(layout)}
+	streams = s.codec.Queues(streams)
 	for i := range streams {
 		q, err := dque.NewOrOpen(fmt.Sprintf("s%03d", i), dir, dqueItemsPerSegment, newDQueItem)
 		if err != nil {
@@ -58,7 +61,7 @@ func OpenDQue(dir string, d workload.Durability, streams int) (workload.Store, e
 
 func (s *dqueStore) Append(stream uint16, recs []workload.Record) error {
 	// dque keeps the item it is given in its in-memory segment: a fresh slice per entry.
-	item := &dqueItem{Data: workload.Pack(make([]byte, 0, len(recs)*workload.PackedSize), recs)}
+	item := &dqueItem{Data: s.codec.Pack(make([]byte, 0, len(recs)*s.codec.Size()), recs)}
 	return s.streams[stream].q.Enqueue(item)
 }
 
@@ -80,10 +83,10 @@ func (s *dqueStore) Read(stream uint16, dst []workload.Record) (int, error) {
 	if !ok {
 		return 0, fmt.Errorf("dque: stream %d: unexpected item %T", stream, v)
 	}
-	if workload.PackedCount(item.Data) > len(dst) {
-		return 0, fmt.Errorf("dque: stream %d: entry of %d records does not fit %d", stream, workload.PackedCount(item.Data), len(dst))
+	if s.codec.Count(item.Data) > len(dst) {
+		return 0, fmt.Errorf("dque: queue %d: entry of %d records does not fit %d", stream, s.codec.Count(item.Data), len(dst))
 	}
-	n, err := workload.Unpack(dst, stream, item.Data)
+	n, err := s.codec.Unpack(dst, stream, item.Data)
 	if err != nil {
 		return 0, err
 	}
@@ -105,6 +108,8 @@ func (s *dqueStore) Ack(stream uint16) (int, error) {
 	st.pending = 0
 	return n, nil
 }
+
+func (s *dqueStore) Queues() int { return len(s.streams) }
 
 func (s *dqueStore) DiskBytes() (int64, error) { return workload.DirBytes(s.dir) }
 

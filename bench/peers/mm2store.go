@@ -18,42 +18,59 @@ const mm2Period = time.Second
 // mm2DiskCap lets the outage workload fill its target without mm2 dropping at its cap.
 const mm2DiskCap = 4 << 30
 
-// mm2Store drives mm2 through its public API: the disk backend with the linux profile, one
-// TSD stream per workload stream, WriteTSD per sample with an injected clock, ReadBulk into a
-// reused buffer, Ack.
-type mm2Store struct {
-	dir     string
-	m       *mm2.Manager
-	now     atomic.Int64 // UTC ms the clock returns: the time of the sample being written
-	streams []*mm2.Stream
-	bufs    [][]mm2.Sample // per stream, reused by Read
-	synced  bool           // Sync after each batch and ack
+// MM2Config says how the adapter opens mm2.
+type MM2Config struct {
+	// Policy is Options.Sync; the zero value is mm2's default policy.
+	Policy mm2.SyncPolicy
+	// SyncEach calls Manager.Sync after every appended entry and every ACK: the same
+	// durability as a peer that syncs each entry (the synced rows).
+	SyncEach bool
+	// Streams are configured at Open: 0, 1, ... as Gateway sensors.
+	Streams int
+}
+
+// MM2Store drives mm2 through its public API: the disk backend with the linux profile, one
+// TSD stream per workload stream whatever the layout, WriteTSD per sample with an injected
+// clock, ReadBulk into a reused buffer, Ack.
+type MM2Store struct {
+	dir      string
+	m        *mm2.Manager
+	now      atomic.Int64 // UTC ms the clock returns: the time of the sample being written
+	streams  []*mm2.Stream
+	bufs     [][]mm2.Sample // per stream, reused by Read
+	syncEach bool
 }
 
 func mm2System() System {
 	return System{
 		Name:   "mm2",
 		UsedBy: "this project (disk backend, linux profile)",
-		Layout: "one TSD stream per sensor, WriteTSD per sample with an injected clock, ReadBulk and Ack",
+		Layout: "one TSD stream per sensor in every workload, WriteTSD per sample with an injected clock, ReadBulk and Ack",
 		Open:   OpenMM2,
 	}
 }
 
-// OpenMM2 opens mm2 in dir with SyncOnPowerDown; synced adds a Manager.Sync after every
-// appended batch and every ack (the same durability as a peer's sync per entry: the batch's
-// records, the RAM tier and the cursors are durable when the call returns).
-func OpenMM2(dir string, d workload.Durability, streams int) (workload.Store, error) {
-	return openMM2(dir, dir, d, streams)
+// OpenMM2 opens mm2 in dir under its default sync policy; synced adds a Manager.Sync after
+// every appended entry and every ack (the same durability as a peer's sync per entry: the
+// entry's records and the cursors are durable when the call returns). mm2 keeps one stream
+// per sensor under either layout.
+func OpenMM2(dir string, d workload.Durability, streams int, _ workload.Layout) (workload.Store, error) {
+	return OpenMM2With(dir, MM2Config{SyncEach: d == workload.Synced, Streams: streams})
+}
+
+// OpenMM2With opens mm2 in dir as c says.
+func OpenMM2With(dir string, c MM2Config) (*MM2Store, error) {
+	return openMM2(dir, dir, c)
 }
 
 // openMM2 opens mm2 with its data under dataDir ("" = the RAM-only mock backend, for tests)
 // and counts the disk bytes under dir.
-func openMM2(dir, dataDir string, d workload.Durability, streams int) (*mm2Store, error) {
-	s := &mm2Store{dir: dir, synced: d != workload.NotSynced}
+func openMM2(dir, dataDir string, c MM2Config) (*MM2Store, error) {
+	s := &MM2Store{dir: dir, syncEach: c.SyncEach}
 	m, err := mm2.Open(mm2.Options{
 		Dir:          dataDir,
 		Profile:      mm2.ProfileLinux,
-		Sync:         mm2.SyncOnPowerDown(),
+		Sync:         c.Policy,
 		DiskCapBytes: mm2DiskCap,
 		Clock:        func() time.Time { return time.UnixMilli(s.now.Load()) },
 	})
@@ -61,7 +78,7 @@ func openMM2(dir, dataDir string, d workload.Durability, streams int) (*mm2Store
 		return nil, err
 	}
 	s.m = m
-	for i := range streams {
+	for i := range c.Streams {
 		st, err := m.Configure(mm2.StreamID{Source: mm2.Gateway, Sensor: uint32(i)}, mm2.TSD, mm2Period)
 		if err != nil {
 			m.Close()
@@ -69,25 +86,29 @@ func openMM2(dir, dataDir string, d workload.Durability, streams int) (*mm2Store
 		}
 		s.streams = append(s.streams, st)
 	}
-	s.bufs = make([][]mm2.Sample, streams)
+	s.bufs = make([][]mm2.Sample, c.Streams)
 	return s, nil
 }
 
-func (s *mm2Store) Append(stream uint16, recs []workload.Record) error {
-	st := s.streams[stream]
+// Manager is the manager the adapter drives.
+func (s *MM2Store) Manager() *mm2.Manager { return s.m }
+
+// Append writes each record to its own stream, stamped with its own time, whatever queue
+// says (one queue per stream is mm2's design).
+func (s *MM2Store) Append(_ uint16, recs []workload.Record) error {
 	for _, r := range recs {
 		s.now.Store(r.UTC)
-		if err := st.WriteTSD(r.Value); err != nil {
+		if err := s.streams[r.Stream].WriteTSD(r.Value); err != nil {
 			return err
 		}
 	}
-	if s.synced {
+	if s.syncEach {
 		return s.m.Sync()
 	}
 	return nil
 }
 
-func (s *mm2Store) Read(stream uint16, dst []workload.Record) (int, error) {
+func (s *MM2Store) Read(stream uint16, dst []workload.Record) (int, error) {
 	buf := s.bufs[stream]
 	if len(buf) < len(dst) {
 		buf = make([]mm2.Sample, len(dst))
@@ -106,7 +127,7 @@ func (s *mm2Store) Read(stream uint16, dst []workload.Record) (int, error) {
 	return n, nil
 }
 
-func (s *mm2Store) Ack(stream uint16) (int, error) {
+func (s *MM2Store) Ack(stream uint16) (int, error) {
 	n, err := s.streams[stream].Ack()
 	if errors.Is(err, mm2.ErrNoData) {
 		return 0, nil // nothing was pending
@@ -114,12 +135,15 @@ func (s *mm2Store) Ack(stream uint16) (int, error) {
 	if err != nil {
 		return n, err
 	}
-	if s.synced {
+	if s.syncEach {
 		return n, s.m.Sync()
 	}
 	return n, nil
 }
 
-func (s *mm2Store) DiskBytes() (int64, error) { return workload.DirBytes(s.dir) }
+// Queues is one per stream under every layout.
+func (s *MM2Store) Queues() int { return len(s.streams) }
 
-func (s *mm2Store) Close() error { return s.m.Close() }
+func (s *MM2Store) DiskBytes() (int64, error) { return workload.DirBytes(s.dir) }
+
+func (s *MM2Store) Close() error { return s.m.Close() }

@@ -9,7 +9,7 @@ import (
 // TestMM2AdapterMapsRecordsExactly runs the adapter on mm2's RAM-only backend: what comes
 // back must be the workload's records, sequence, time and value, so the checker accepts it.
 func TestMM2AdapterMapsRecordsExactly(t *testing.T) {
-	s, err := openMM2(t.TempDir(), "", workload.NotSynced, 2)
+	s, err := openMM2(t.TempDir(), "", MM2Config{Streams: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

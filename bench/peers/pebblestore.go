@@ -16,6 +16,7 @@ import (
 // deletes the entries read.
 type pebbleStore struct {
 	dir     string
+	codec   workload.Codec
 	db      *pebble.DB
 	wo      *pebble.WriteOptions
 	streams []*pebbleStream
@@ -47,13 +48,15 @@ func pebbleKey(dst *[10]byte, stream uint16, i uint64) []byte {
 	return dst[:]
 }
 
-// OpenPebble opens the pebble adapter with default options; synced writes use pebble.Sync.
-func OpenPebble(dir string, d workload.Durability, streams int) (workload.Store, error) {
+// OpenPebble opens the pebble adapter with default options, keys prefixed by the queue of
+// the layout; synced writes use pebble.Sync.
+func OpenPebble(dir string, d workload.Durability, streams int, layout workload.Layout) (workload.Store, error) {
 	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleQuiet{}})
 	if err != nil {
 		return nil, fmt.Errorf("pebble: %w", err)
 	}
-	s := &pebbleStore{dir: dir, db: db, wo: pebble.Sync}
+	s := &pebbleStore{dir: dir, codec: workload.CodecFor(layout), db: db, wo: pebble.Sync}
+	streams = s.codec.Queues(streams)
 	if d == workload.NotSynced {
 		s.wo = pebble.NoSync
 	}
@@ -85,7 +88,7 @@ func (s *pebbleStore) Append(stream uint16, recs []workload.Record) error {
 	st := s.streams[stream]
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.buf = workload.Pack(st.buf[:0], recs)
+	st.buf = s.codec.Pack(st.buf[:0], recs)
 	if err := s.db.Set(pebbleKey(&st.key, stream, st.next), st.buf, s.wo); err != nil {
 		return err
 	}
@@ -110,10 +113,10 @@ func (s *pebbleStore) Read(stream uint16, dst []workload.Record) (int, error) {
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
 		data := it.Value()
-		if n+workload.PackedCount(data) > len(dst) {
+		if n+s.codec.Count(data) > len(dst) {
 			break
 		}
-		k, err := workload.Unpack(dst[n:], stream, data)
+		k, err := s.codec.Unpack(dst[n:], stream, data)
 		if err != nil {
 			it.Close()
 			return 0, err
@@ -156,6 +159,8 @@ func (s *pebbleStore) Ack(stream uint16) (int, error) {
 	st.pending = 0
 	return n, nil
 }
+
+func (s *pebbleStore) Queues() int { return len(s.streams) }
 
 func (s *pebbleStore) DiskBytes() (int64, error) { return workload.DirBytes(s.dir) }
 

@@ -45,7 +45,7 @@ func TestAdaptersRoundTripAndRedeliverUnacked(t *testing.T) {
 		for _, d := range []workload.Durability{workload.Synced, workload.NotSynced} {
 			t.Run(sys.Name+"/"+d.String(), func(t *testing.T) {
 				dir := t.TempDir()
-				s, err := sys.Open(dir, d, 2)
+				s, err := sys.Open(dir, d, 2, workload.PerStream)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -74,7 +74,7 @@ func TestAdaptersRoundTripAndRedeliverUnacked(t *testing.T) {
 				if err := s.Close(); err != nil {
 					t.Fatal(err)
 				}
-				s, err = sys.Open(dir, d, 2)
+				s, err = sys.Open(dir, d, 2, workload.PerStream)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -93,5 +93,72 @@ func TestAdaptersRoundTripAndRedeliverUnacked(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAdaptersOneQueueRoundTrip writes entries mixing two streams to queue 0, reads and acks
+// once, reopens, and expects every record not acked back, each stream in order, none twice.
+func TestAdaptersOneQueueRoundTrip(t *testing.T) {
+	for _, sys := range All() {
+		if sys.Unavailable != nil {
+			continue
+		}
+		t.Run(sys.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := sys.Open(dir, workload.NotSynced, 2, workload.OneQueue)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var entries [][]workload.Record
+			for from := uint64(1); from <= 11; from += 5 {
+				entries = append(entries, append(batch(0, from, 5), batch(1, from, 5)...))
+			}
+			for _, e := range entries {
+				if err := s.Append(0, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dst := make([]workload.Record, 10)
+			n, err := s.Read(0, dst)
+			if err != nil || n == 0 {
+				t.Fatalf("read: %d %v", n, err)
+			}
+			acked := map[workload.Record]bool{}
+			for _, r := range dst[:n] {
+				acked[r] = true
+			}
+			if _, err := s.Ack(0); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if s, err = sys.Open(dir, workload.NotSynced, 2, workload.OneQueue); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			got := map[uint16][]workload.Record{}
+			for q := range s.Queues() {
+				for _, r := range readAll(t, s, uint16(q)) {
+					got[r.Stream] = append(got[r.Stream], r)
+				}
+			}
+			for st := uint16(0); st < 2; st++ {
+				var want []workload.Record
+				for _, r := range batch(st, 1, 15) {
+					if !acked[r] {
+						want = append(want, r)
+					}
+				}
+				if len(got[st]) != len(want) {
+					t.Fatalf("stream %d: got %d records, want %d", st, len(got[st]), len(want))
+				}
+				for i := range want {
+					if got[st][i] != want[i] {
+						t.Fatalf("stream %d record %d: got %+v, want %+v", st, i, got[st][i], want[i])
+					}
+				}
+			}
+		})
 	}
 }

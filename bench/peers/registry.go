@@ -21,25 +21,25 @@ func All() []System {
 		{
 			Name:   "wal",
 			UsedBy: "Telegraf's disk buffer (github.com/tidwall/wal)",
-			Layout: "one log per stream, one entry per batch, read by index, ack = TruncateFront",
+			Layout: "one log per queue, one entry per batch, read by index, ack = TruncateFront",
 			Open:   OpenWAL,
 		},
 		{
 			Name:   "bbolt",
 			UsedBy: "OpenTelemetry collector's persistent queue (go.etcd.io/bbolt)",
-			Layout: "one bucket per stream, one key per batch plus read, write and dispatched index keys, one transaction per append, read and ack",
+			Layout: "one bucket per queue, one key per batch plus read, write and dispatched index keys, one transaction per append, read and ack",
 			Open:   OpenBolt,
 		},
 		{
 			Name:   "dque",
 			UsedBy: "github.com/joncrlsn/dque",
-			Layout: "one queue per stream, one gob-encoded item per batch, read = Peek, ack = Dequeue",
+			Layout: "one dque queue per queue, one gob-encoded item per batch, read = Peek, ack = Dequeue",
 			Open:   OpenDQue,
 		},
 		{
 			Name:   "pebble",
 			UsedBy: "key-value store (github.com/cockroachdb/pebble)",
-			Layout: "one key per batch (stream, index), read by iterator, ack = DeleteRange",
+			Layout: "one key per batch (queue, index), read by iterator, ack = point deletes in one batch",
 			Open:   OpenPebble,
 		},
 	}

@@ -15,6 +15,7 @@ import (
 // a packed batch, reading walks the index, and an ack truncates the front of the log.
 type walStore struct {
 	dir     string
+	codec   workload.Codec
 	streams []*walStream
 }
 
@@ -26,9 +27,10 @@ type walStream struct {
 	buf      []byte
 }
 
-// OpenWAL opens the wal adapter.
-func OpenWAL(dir string, d workload.Durability, streams int) (workload.Store, error) {
-	s := &walStore{dir: dir}
+// OpenWAL opens the wal adapter: one log per queue of the layout.
+func OpenWAL(dir string, d workload.Durability, streams int, layout workload.Layout) (workload.Store, error) {
+	s := &walStore{dir: dir, codec: workload.CodecFor(layout)}
+	streams = s.codec.Queues(streams)
 	opts := *wal.DefaultOptions
 	opts.NoSync = d == workload.NotSynced
 	opts.AllowEmpty = true // an ack may erase everything, as Telegraf's buffer does
@@ -57,7 +59,7 @@ func (s *walStore) Append(stream uint16, recs []workload.Record) error {
 	if err != nil {
 		return err
 	}
-	st.buf = workload.Pack(st.buf[:0], recs)
+	st.buf = s.codec.Pack(st.buf[:0], recs)
 	return st.log.Write(last+1, st.buf)
 }
 
@@ -75,10 +77,10 @@ func (s *walStore) Read(stream uint16, dst []workload.Record) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if n+workload.PackedCount(data) > len(dst) {
+		if n+s.codec.Count(data) > len(dst) {
 			break
 		}
-		k, err := workload.Unpack(dst[n:], stream, data)
+		k, err := s.codec.Unpack(dst[n:], stream, data)
 		if err != nil {
 			return n, err
 		}
@@ -103,6 +105,8 @@ func (s *walStore) Ack(stream uint16) (int, error) {
 	st.pending = 0
 	return n, nil
 }
+
+func (s *walStore) Queues() int { return len(s.streams) }
 
 func (s *walStore) DiskBytes() (int64, error) { return workload.DirBytes(s.dir) }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mm2go/mm2"
+
 	"github.com/mm2go/mm2/bench/limits"
 	"github.com/mm2go/mm2/bench/workload"
 )
@@ -38,6 +40,7 @@ type Report struct {
 	Systems  []System
 	Results  []workload.Result
 	Crashes  []Crash
+	Engine   *Engine // mm2's own figures; nil when not measured
 	Started  time.Time
 	Elapsed  time.Duration
 }
@@ -61,7 +64,9 @@ func Write(w io.Writer, r Report) error {
 	writeWorkload(b, r, workload.Bulk, "Workload a: write, then drain with ACK")
 	writeWorkload(b, r, workload.Concurrent, "Workload b: producer and consumer at once")
 	writeWorkload(b, r, workload.Outage, "Workload c: long outage, then drain")
+	writeWorkload(b, r, workload.Mixed, "Workload d: one queue of entries mixing every stream, then drain")
 	writeCrashes(b, r)
+	writeEngine(b, r)
 	writeRatios(b, r)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -87,15 +92,33 @@ func writeSetup(b *strings.Builder, r Report) {
 		"(6-byte sequence, 6-byte UTC ms, 4-byte value; the stream is the queue or key prefix): kinder to them than their real "+
 		"encodings. One entry per append of %d samples; reads ask for up to %d samples, each read is acknowledged before the next.\n",
 		c.Streams, c.PeriodMs, workload.PackedSize, c.Batch, c.ReadBatch)
-	fmt.Fprintf(b, "- Workload a: %d samples per stream (%s samples), written round-robin, then drained round-robin with ACK.\n",
-		c.SamplesPerStream, count(int64(c.SamplesPerStream*c.Streams)))
-	fmt.Fprintf(b, "- Workload b: one producer and one consumer goroutine for %s.\n", c.ConcurrentFor)
-	fmt.Fprintf(b, "- Workload c: written round-robin until the store occupies %s on disk, then drained.\n", mb(c.OutageBytes))
-	fmt.Fprintf(b, "- A phase still running after %s stops and is marked capped; its rate is over what it did.\n", c.PhaseLimit)
-	fmt.Fprintf(b, "- Durability: *synced* = every append and every ack is on stable storage when it returns (mm2: SyncOnPowerDown plus Manager.Sync after every append and ack: "+
-		"the frames, the log and a checkpoint with the RAM tier and the cursors are synced); *not synced* = nothing is fsynced (mm2: SyncOnPowerDown).\n")
+	workloads := map[string]string{
+		workload.Bulk: fmt.Sprintf("%d samples per stream (%s samples), written round-robin, then drained round-robin with ACK",
+			c.SamplesPerStream, count(int64(c.SamplesPerStream*c.Streams))),
+		workload.Concurrent: fmt.Sprintf("one producer and one consumer goroutine for %s", c.ConcurrentFor),
+		workload.Outage:     fmt.Sprintf("written round-robin until the store occupies %s on disk, then drained", mb(c.OutageBytes)),
+		workload.Mixed: fmt.Sprintf("the samples of workload a, written as entries of %d samples of consecutive streams (one sample of each of %d streams, "+
+			"going round the streams), as Telegraf's disk buffer and the OpenTelemetry persistent queue hold every sensor's readings. "+
+			"Each peer keeps them as they come, in one queue, %d bytes per record (the 2-byte stream number added), and drains that queue entry by entry; "+
+			"mm2 writes each sample to its own stream and drains stream by stream, as its uplink does", c.Batch, c.Batch, workload.MixedPackedSize),
+	}
+	for _, name := range workload.Names() {
+		if ranWorkload(r, name) {
+			fmt.Fprintf(b, "- Workload %s: %s.\n", name, workloads[name])
+		}
+	}
+	fmt.Fprintf(b, "- A phase still running after %s stops and is marked capped; its rate is over what it did. "+
+		"With a time budget (-budget; -quick has one) each run's cap is lowered to share what is left of it; the notes give the cap.\n", c.PhaseLimit)
+	fmt.Fprintf(b, "- Durability: *synced* = every append and every ack is on stable storage when it returns (mm2: its default sync policy, %s, "+
+		"plus Manager.Sync after every append of an entry and every ack); *not synced* = the peers fsync nothing, mm2 runs its default sync policy (%s).\n",
+		mm2.SyncPolicy{}, mm2.SyncPolicy{})
 	fmt.Fprintf(b, "- Every drained sample is checked: right stream, sequence in order with no gap or repeat, right value and time.\n")
-	fmt.Fprintf(b, "- Disk bytes are allocated blocks of every file in the store's directory, after writing and before draining.\n\n")
+	fmt.Fprintf(b, "- Disk bytes are allocated blocks of every file in the store's directory, after writing and before draining. "+
+		"*Empty store* is what the store occupied after Open, before its first write (preallocated files): it is counted in the bytes per sample, "+
+		"a fixed cost that a longer run spreads over more samples.\n")
+	fmt.Fprintf(b, "- Device bytes are `write_bytes` of the child's `/proc/self/io` over the write phase: what the process sent, or will send, to the block device. "+
+		"The kernel charges a page when it is first dirtied, so a page rewritten after it was flushed counts again (that is the flash wear); "+
+		"a page dirtied and deleted before it was flushed counts too. – means the kernel did not report it.\n\n")
 	fmt.Fprintf(b, "| system | as used by | how the adapter uses it |\n|---|---|---|\n")
 	for _, s := range r.Systems {
 		layout := s.Layout
@@ -134,21 +157,26 @@ func diskShare(res workload.Result, l limits.Limits) string {
 	return fmt.Sprintf("%s/s (%.1f %%)", mb(int64(bps)), 100*bps/limit)
 }
 
-func writeWorkload(b *strings.Builder, r Report, name, title string) {
-	ran := false
+func ranWorkload(r Report, name string) bool {
 	for _, res := range r.Results {
-		ran = ran || res.Workload == name
+		if res.Workload == name {
+			return true
+		}
 	}
-	if !ran {
+	return false
+}
+
+func writeWorkload(b *strings.Builder, r Report, name, title string) {
+	if !ranWorkload(r, name) {
 		return
 	}
 	fmt.Fprintf(b, "## %s\n\n", title)
 	if name == workload.Concurrent {
-		b.WriteString("| system | durability | written samples/s | drained samples/s | backlog at end | disk at end | allocs/sample written | peak RSS | note |\n")
-		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+		b.WriteString("| system | durability | written samples/s | drained samples/s | backlog at end | disk at end | device B/sample written | allocs/sample written | peak RSS | note |\n")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	} else {
-		b.WriteString("| system | durability | samples | write samples/s | drain samples/s | disk B/sample | disk write rate (% of limit) | allocs/sample write | allocs/sample drain | peak RSS | note |\n")
-		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		b.WriteString("| system | durability | samples | write samples/s | drain samples/s | disk B/sample | empty store | device B/sample written | disk write rate (% of limit) | allocs/sample write | allocs/sample drain | peak RSS | note |\n")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	}
 	for _, res := range r.Results {
 		if res.Workload != name {
@@ -160,14 +188,14 @@ func writeWorkload(b *strings.Builder, r Report, name, title string) {
 		}
 		note = strings.ReplaceAll(note, "|", "/")
 		if name == workload.Concurrent {
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %.2f | %s | %s |\n", res.System, res.Durability,
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %s |\n", res.System, res.Durability,
 				count(int64(res.WriteRate())), count(int64(res.DrainRate())), count(res.Written-res.Drained),
-				mb(res.DiskBytes), res.AllocsPerWrite(), mb(res.PeakRSS), note)
+				mb(res.DiskBytes), perSample(res.DeviceBytesPerWrite()), res.AllocsPerWrite(), mb(res.PeakRSS), note)
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %.2f | %s | %.2f | %.2f | %s | %s |\n", res.System, res.Durability,
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %.2f | %s | %s | %s | %.2f | %.2f | %s | %s |\n", res.System, res.Durability,
 			count(res.Written), count(int64(res.WriteRate())), count(int64(res.DrainRate())), res.BytesPerSample(),
-			diskShare(res, r.Limits), res.AllocsPerWrite(), res.AllocsPerDrain(), mb(res.PeakRSS), note)
+			mb(res.DiskBytesEmpty), perSample(res.DeviceBytesPerWrite()), diskShare(res, r.Limits), res.AllocsPerWrite(), res.AllocsPerDrain(), mb(res.PeakRSS), note)
 	}
 	b.WriteString("\n")
 }
@@ -193,6 +221,14 @@ func writeCrashes(b *strings.Builder, r Report) {
 			count(c.Recovered), c.Lost, c.Duplicated, c.Corrupt, duration(c.ReopenSeconds), note)
 	}
 	b.WriteString("\n")
+}
+
+// perSample formats a bytes-per-sample figure; a negative one is unknown.
+func perSample(v float64) string {
+	if v < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v)
 }
 
 func duration(sec float64) string {

@@ -132,7 +132,7 @@ type CrashResult struct {
 func VerifyAfterCrash(open Opener, dir string, d Durability, cfg Config, log *CrashLog) (CrashResult, error) {
 	res := CrashResult{Reported: log.ReportedWritten()}
 	start := time.Now()
-	s, err := open(dir, d, cfg.Streams)
+	s, err := open(dir, d, cfg.Streams, PerStream)
 	if err != nil {
 		return res, fmt.Errorf("reopen: %w", err)
 	}

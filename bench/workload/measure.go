@@ -2,6 +2,7 @@ package workload
 
 import (
 	"bufio"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -72,4 +73,75 @@ func PeakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// DeviceIO is the process's storage I/O from /proc/self/io: write_bytes counts the bytes the
+// process caused to be sent to the block device (charged when a page-cache page is first
+// dirtied, so a page rewritten after it was flushed counts again); cancelled_write_bytes are
+// dirty pages later truncated before they were written.
+type DeviceIO struct {
+	WriteBytes, CancelledWriteBytes, ReadBytes int64
+}
+
+// ReadDeviceIO reads /proc/self/io. The error says when the kernel does not provide it.
+func ReadDeviceIO() (DeviceIO, error) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return DeviceIO{}, fmt.Errorf("device I/O counters: %w", err)
+	}
+	return parseDeviceIO(string(b))
+}
+
+// parseDeviceIO reads the text of /proc/<pid>/io.
+func parseDeviceIO(text string) (DeviceIO, error) {
+	var io DeviceIO
+	found := 0
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return DeviceIO{}, fmt.Errorf("device I/O counters: %s: %w", k, err)
+		}
+		switch k {
+		case "write_bytes":
+			io.WriteBytes, found = n, found+1
+		case "cancelled_write_bytes":
+			io.CancelledWriteBytes, found = n, found+1
+		case "read_bytes":
+			io.ReadBytes, found = n, found+1
+		}
+	}
+	if found != 3 {
+		return DeviceIO{}, fmt.Errorf("device I/O counters: /proc/self/io lacks write_bytes, cancelled_write_bytes or read_bytes")
+	}
+	return io, nil
+}
+
+// DeviceWriteMeter measures the bytes written to the device since StartDeviceWrites. When
+// the counters cannot be read it reports -1, so a table shows the figure as unknown instead
+// of 0 (the goal of an idle store).
+type DeviceWriteMeter struct {
+	start DeviceIO
+	ok    bool
+}
+
+// StartDeviceWrites starts a meter.
+func StartDeviceWrites() DeviceWriteMeter {
+	io, err := ReadDeviceIO()
+	return DeviceWriteMeter{start: io, ok: err == nil}
+}
+
+// Written is the write_bytes since Start, or -1 when unknown.
+func (m DeviceWriteMeter) Written() int64 {
+	if !m.ok {
+		return -1
+	}
+	io, err := ReadDeviceIO()
+	if err != nil {
+		return -1
+	}
+	return io.WriteBytes - m.start.WriteBytes
 }

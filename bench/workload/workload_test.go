@@ -7,21 +7,30 @@ import (
 	"time"
 )
 
-// memStore is a Store in RAM, for testing the workloads themselves.
+// memStore is a Store in RAM, for testing the workloads themselves. It keeps queues queues;
+// with route set it keeps each record in its stream's queue whatever queue Append names
+// (as mm2 does), else in the queue named (as a peer does).
 type memStore struct {
-	mu   sync.Mutex
-	q    [][]Record
-	read []int
+	mu    sync.Mutex
+	q     [][]Record
+	read  []int
+	route bool
 }
 
-func newMemStore(streams int) *memStore {
-	return &memStore{q: make([][]Record, streams), read: make([]int, streams)}
+func newMemStore(queues int) *memStore {
+	return &memStore{q: make([][]Record, queues), read: make([]int, queues)}
 }
 
-func (m *memStore) Append(st uint16, recs []Record) error {
+func (m *memStore) Append(queue uint16, recs []Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.q[st] = append(m.q[st], recs...)
+	for _, r := range recs {
+		q := queue
+		if m.route {
+			q = r.Stream
+		}
+		m.q[q] = append(m.q[q], r)
+	}
 	return nil
 }
 
@@ -41,6 +50,8 @@ func (m *memStore) Ack(st uint16) (int, error) {
 	m.read[st] = 0
 	return n, nil
 }
+
+func (m *memStore) Queues() int { return len(m.q) }
 
 func (m *memStore) DiskBytes() (int64, error) {
 	m.mu.Lock()
@@ -125,12 +136,89 @@ func TestVerifyAfterCrashCountsLostAndDuplicated(t *testing.T) {
 	}
 	// The store still holds 1..15: 1..5 were acked (duplicates), 16..20 reported but missing,
 	// 6..8 in the ack window (neither), stream 1's 1..5 missing.
-	open := func(string, Durability, int) (Store, error) { return s, nil }
+	open := func(string, Durability, int, Layout) (Store, error) { return s, nil }
 	res, err := VerifyAfterCrash(open, "", Synced, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Duplicated != 5 || res.Lost != 10 || res.Recovered != 15 || res.Reported != 25 || res.Corrupt != 0 {
 		t.Fatalf("got %+v", res)
+	}
+}
+
+func TestMixedWorkloadDrainsOneQueueAndPerStreamStores(t *testing.T) {
+	cfg := tinyConfig()
+	routed := newMemStore(cfg.Streams)
+	routed.route = true
+	for name, s := range map[string]*memStore{"one queue": newMemStore(1), "per stream": routed} {
+		var res Result
+		if err := Run(Mixed, s, cfg, &res); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want := int64(cfg.Streams * cfg.SamplesPerStream)
+		if res.Written != want || res.Drained != want {
+			t.Fatalf("%s: written %d drained %d, want %d", name, res.Written, res.Drained, want)
+		}
+	}
+}
+
+func TestMixedEntriesTakeConsecutiveStreams(t *testing.T) {
+	cfg := tinyConfig() // 3 streams, entries of 5
+	gen := newGenerator(cfg)
+	gen.mixedBatch()
+	second := gen.mixedBatch()
+	want := []struct {
+		stream uint16
+		seq    uint64
+	}{{2, 2}, {0, 3}, {1, 3}, {2, 3}, {0, 4}}
+	for i, w := range want {
+		if second[i].Stream != w.stream || second[i].Seq != w.seq {
+			t.Fatalf("record %d of the second entry: stream %d seq %d, want stream %d seq %d",
+				i, second[i].Stream, second[i].Seq, w.stream, w.seq)
+		}
+	}
+}
+
+func TestDrainRejectsAForeignStreamInAPerStreamQueue(t *testing.T) {
+	cfg := tinyConfig()
+	s := newMemStore(cfg.Streams)
+	gen := newGenerator(cfg)
+	s.Append(0, gen.batch(1)) // stream 1's records in queue 0
+	var res Result
+	if err := drain(s, cfg, newChecker(cfg), &res); err == nil || !strings.Contains(err.Error(), "a stream it does not hold") {
+		t.Fatalf("drain: %v", err)
+	}
+}
+
+func TestOneQueueCodecKeepsTheStream(t *testing.T) {
+	c := CodecFor(OneQueue)
+	recs := []Record{{Stream: 3, Seq: 9, UTC: 1_700_000_000_000, Value: 1}, {Stream: 65535, Seq: 1, UTC: 0, Value: 7}}
+	b := c.Pack(nil, recs)
+	if len(b) != 2*MixedPackedSize || c.Count(b) != 2 || c.Queues(500) != 1 {
+		t.Fatalf("packed %d bytes, count %d, queues %d", len(b), c.Count(b), c.Queues(500))
+	}
+	got := make([]Record, 2)
+	if n, err := c.Unpack(got, 0, b); err != nil || n != 2 || got[0] != recs[0] || got[1] != recs[1] {
+		t.Fatalf("unpack: %d %v %+v", n, err, got)
+	}
+	if _, err := c.Unpack(got, 0, b[:MixedPackedSize+1]); err == nil {
+		t.Fatal("unpack of a torn record succeeded")
+	}
+	if per := CodecFor(PerStream); per.Size() != PackedSize || per.Queues(500) != 500 {
+		t.Fatalf("per-stream codec: size %d queues %d", per.Size(), per.Queues(500))
+	}
+}
+
+func TestParseDeviceIO(t *testing.T) {
+	text := "rchar: 6976\nwchar: 10\nsyscr: 10\nsyscw: 1\nread_bytes: 4096\nwrite_bytes: 8192\ncancelled_write_bytes: 512\n"
+	io, err := parseDeviceIO(text)
+	if err != nil || io != (DeviceIO{WriteBytes: 8192, CancelledWriteBytes: 512, ReadBytes: 4096}) {
+		t.Fatalf("got %+v %v", io, err)
+	}
+	if _, err := parseDeviceIO("rchar: 1\n"); err == nil {
+		t.Fatal("counters without write_bytes accepted")
+	}
+	if _, err := parseDeviceIO("write_bytes: x\n"); err == nil {
+		t.Fatal("a counter that is not a number accepted")
 	}
 }

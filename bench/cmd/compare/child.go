@@ -44,7 +44,11 @@ func runChild(mode, system, durability, name, dir string, cfg workload.Config) e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	s, err := sys.Open(dir, d, cfg.Streams)
+	layout := workload.PerStream
+	if mode == childRun {
+		layout = workload.LayoutOf(name)
+	}
+	s, err := sys.Open(dir, d, cfg.Streams, layout)
 	if err != nil {
 		return err
 	}
@@ -76,6 +80,11 @@ func joinClose(err error, s workload.Store) error {
 // childArgs builds the command line of a child.
 func childArgs(mode, system string, d workload.Durability, name, dir string, quick bool, phase time.Duration) []string {
 	args := []string{"-child", mode, "-system", system, "-durability", d.String(), "-workload", name, "-dir", dir}
+	return append(args, commonArgs(quick, phase)...)
+}
+
+func commonArgs(quick bool, phase time.Duration) []string {
+	var args []string
 	if phase > 0 {
 		args = append(args, "-phase-limit", phase.String())
 	}
@@ -88,24 +97,33 @@ func childArgs(mode, system string, d workload.Durability, name, dir string, qui
 // spawnRun runs one system on one workload in a child process and returns its result.
 func spawnRun(exe string, sys peers.System, d workload.Durability, name, dir string, quick bool, phase, timeout time.Duration) workload.Result {
 	res := workload.Result{System: sys.Name, Durability: d.String(), Workload: name}
+	if err := spawnJSON(exe, childArgs(childRun, sys.Name, d, name, dir, quick, phase), timeout, &res); err != nil {
+		res.Err = err.Error()
+	}
+	return res
+}
+
+// spawnJSON runs a child with args and decodes the JSON it prints into out. A child that
+// fails may still print its partial result (the engine children do); out then holds it and
+// the error says why the child failed.
+func spawnJSON(exe string, args []string, timeout time.Duration, out any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, childArgs(childRun, sys.Name, d, name, dir, quick, phase)...)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		return fmt.Errorf("killed after %s", timeout)
+	}
+	jerr := json.Unmarshal(stdout.Bytes(), out)
 	if err != nil {
-		res.Err = fmt.Sprintf("%v: %s", err, lastLine(stderr.String()))
-		if ctx.Err() != nil {
-			res.Err = fmt.Sprintf("killed after %s", timeout)
-		}
-		return res
+		return fmt.Errorf("%v: %s", err, lastLine(stderr.String()))
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		res.Err = fmt.Sprintf("child output: %v", err)
-		return res
+	if jerr != nil {
+		return fmt.Errorf("child output: %w", jerr)
 	}
-	return res
+	return nil
 }
 
 // spawnCrash runs the crash writer in a child, kills it with SIGKILL after it has written for

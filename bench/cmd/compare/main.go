@@ -10,13 +10,24 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/mm2go/mm2/bench/engine"
 	"github.com/mm2go/mm2/bench/limits"
 	"github.com/mm2go/mm2/bench/peers"
 	"github.com/mm2go/mm2/bench/report"
 	"github.com/mm2go/mm2/bench/workload"
+)
+
+// quickBudget is the default time of a -quick run, everything included. quickEnginePhase
+// and fullEnginePhase cap each write and drain of the policy runs (a policy that syncs each
+// sample cannot write workload a's samples in minutes; its figures are over what it did).
+const (
+	quickBudget      = 2*time.Minute + 40*time.Second
+	quickEnginePhase = 2 * time.Second
+	fullEnginePhase  = time.Minute
 )
 
 func main() {
@@ -37,8 +48,9 @@ type flags struct {
 	phase      time.Duration
 	crashAfter time.Duration
 	dir        string
+	engine     bool
 	// hidden: child process modes
-	child, system, childWorkload string
+	child, system, childWorkload, policy string
 }
 
 func parseFlags() flags {
@@ -46,16 +58,18 @@ func parseFlags() flags {
 	flag.BoolVar(&f.quick, "quick", false, "short run (a few minutes) instead of the full one")
 	flag.StringVar(&f.out, "out", "", "also write the markdown report to this file")
 	flag.StringVar(&f.systems, "systems", "", "comma-separated systems to run (default: all)")
-	flag.StringVar(&f.workloads, "workloads", "a,b,c", "comma-separated workloads to run")
+	flag.StringVar(&f.workloads, "workloads", "", "comma-separated workloads to run (default: a,b,c,d; with -quick a,c,d)")
 	flag.StringVar(&f.durability, "durability", "synced,notsynced", "comma-separated durability variants")
 	flag.BoolVar(&f.crash, "crash", true, "run the kill -9 test")
 	flag.DurationVar(&f.crashAfter, "crash-after", 0, "how long the crash child writes before it is killed (default: 1s quick, 5s full)")
-	flag.DurationVar(&f.budget, "budget", 0, "spread this much time over the runs by lowering each phase's cap (default: 4m with -quick, none without)")
+	flag.BoolVar(&f.engine, "engine", true, "measure mm2's own figures: sync policies, idle store, new streams, write latency, scrape")
+	flag.DurationVar(&f.budget, "budget", 0, "spread this much time over the runs by lowering each phase's cap (default: 2m40s with -quick, none without)")
 	flag.DurationVar(&f.phase, "phase-limit", 0, "internal: a child's phase cap")
 	flag.StringVar(&f.dir, "dir", "", "where stores are created (default: a new directory under the system temp dir)")
 	flag.StringVar(&f.child, "child", "", "internal: run as a child process (run or crash)")
 	flag.StringVar(&f.system, "system", "", "internal: system of a child")
 	flag.StringVar(&f.childWorkload, "workload", "", "internal: workload of a child")
+	flag.StringVar(&f.policy, "policy", "", "internal: mm2 sync policy of an engine child")
 	flag.Parse()
 	return f
 }
@@ -69,7 +83,16 @@ func run() error {
 	if f.phase > 0 {
 		cfg.PhaseLimit = f.phase
 	}
+	if f.workloads == "" {
+		f.workloads = "a,b,c,d"
+		if f.quick {
+			f.workloads = "a,c,d"
+		}
+	}
 	if f.child != "" {
+		if isEngineMode(f.child) {
+			return runEngineChild(f.child, f.policy, f.dir, engineConfig(f.quick, cfg))
+		}
 		return runChild(f.child, f.system, f.durability, f.childWorkload, f.dir, cfg)
 	}
 	return runParent(f, cfg)
@@ -123,9 +146,21 @@ func runParent(f flags, cfg workload.Config) error {
 	childTimeout := 3*cfg.PhaseLimit + cfg.ConcurrentFor + time.Minute
 	budget := f.budget
 	if budget == 0 && f.quick {
-		budget = 4 * time.Minute
+		budget = quickBudget
 	}
 	workloads := strings.Split(f.workloads, ",")
+	for _, w := range workloads {
+		if !slices.Contains(workload.Names(), w) {
+			return fmt.Errorf("unknown workload %q", w)
+		}
+	}
+	if f.engine && slices.ContainsFunc(systems, func(s peers.System) bool { return s.Name == report.Reference }) {
+		enginePhase := min(cfg.PhaseLimit, fullEnginePhase)
+		if f.quick {
+			enginePhase = quickEnginePhase
+		}
+		rep.Engine = runEngine(exe, base, engineConfig(f.quick, cfg), f.quick, enginePhase, childTimeout)
+	}
 	runsLeft := 0
 	for _, sys := range systems {
 		if sys.Unavailable == nil {
@@ -195,6 +230,17 @@ func runParent(f flags, cfg workload.Config) error {
 		return os.WriteFile(f.out, buf.Bytes(), 0o644)
 	}
 	return nil
+}
+
+// engineConfig sizes mm2's own measurements: the engine package's run of the same length,
+// with the workload sizes cfg gives.
+func engineConfig(quick bool, cfg workload.Config) engine.Config {
+	ecfg := engine.Full()
+	if quick {
+		ecfg = engine.Quick()
+	}
+	ecfg.Workload = cfg
+	return ecfg
 }
 
 func progress(format string, args ...any) {
