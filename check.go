@@ -182,8 +182,8 @@ func (m *Manager) checkDisk() []error {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	d := m.disk
 	type tally struct {
-		unacked, before int
-		last            uint64 // newest seq seen in the log (duplicates count once)
+		unacked, before, frames int
+		last                    uint64 // newest seq seen in the log (duplicates count once)
 	}
 	t := make([]tally, m.nStream)
 	count := func(tl *tally, ds *diskStream, first, last uint64) int {
@@ -215,6 +215,9 @@ func (m *Manager) checkDisk() []error {
 				tl := &t[s.idx]
 				n := count(tl, d.stream(s), h.FirstSeq, h.LastSeq())
 				tl.unacked += n
+				if n > 0 {
+					tl.frames++
+				}
 				live += n
 				tl.last = max(tl.last, h.LastSeq())
 			}
@@ -236,6 +239,9 @@ func (m *Manager) checkDisk() []error {
 		}
 		if tl.last > ds.lastSeq {
 			bad("%v: disk holds seq %d beyond the newest written %d", s.ID(), tl.last, ds.lastSeq)
+		}
+		if tl.frames != int(ds.frames) && !d.liveStale {
+			bad("%v: %d frames in the log hold unacknowledged records, counts say %d", s.ID(), tl.frames, ds.frames)
 		}
 		if tl.unacked != int(ds.n) {
 			bad("%v: disk part holds %d unacknowledged records, counts say %d", s.ID(), tl.unacked, ds.n)

@@ -71,6 +71,7 @@ type diskStream struct {
 	lastSeq  uint64
 	reserved uint64 // format 1 stores: the reservation numbering resumes at after a crash
 	epochSeq uint64 // lastSeq when the journal's epoch began (or the stream's base)
+	frames   uint32 // frames in the log holding unacknowledged records of the stream
 }
 
 // dpos is a disk cursor: the stream's first record with a sequence number
@@ -296,10 +297,20 @@ func (m *Manager) flush(s *Stream) error {
 			return d.fail(m.now(), err)
 		}
 	}
-	if _, err := d.log.Append(d.frame, s.idx, live); err != nil {
+	_, err := d.log.Append(d.frame, s.idx, live)
+	// A full filesystem is a cap reached early: the oldest segments go,
+	// counted, for as long as that makes room.
+	for err != nil && errors.Is(err, syscall.ENOSPC) && !d.opening && len(d.log.Segs) > 1 {
+		if derr := m.dropFrontSegment(); derr != nil {
+			break
+		}
+		_, err = d.log.Append(d.frame, s.idx, live)
+	}
+	if err != nil {
 		return d.fail(m.now(), err)
 	}
 	d.err = nil
+	ds.frames++
 	ds.stage.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
 	return nil
 }
@@ -353,6 +364,9 @@ func (m *Manager) dropFrontSegment() error {
 		ds.n -= uint32(dropped)
 		s.pending -= uint32(pending)
 		s.unread -= uint32(dropped - pending)
+		if ds.frames > 0 {
+			ds.frames--
+		}
 		ds.ack = dpos{pos: spool.Pos{Seg: seg.No, Off: f.Pos.Off + int64(h.Size())}, seq: h.LastSeq() + 1}
 		if ds.rd.seq <= h.LastSeq() {
 			ds.rd = ds.ack
@@ -412,6 +426,9 @@ func (s *Stream) ackThrough(through uint64) int {
 		if !f.stage {
 			if seg := d.log.Find(f.pos.Seg); seg != nil {
 				seg.Live -= take
+			}
+			if f.idx+take == int(f.h.Count) && ds.frames > 0 {
+				ds.frames--
 			}
 		}
 		ds.ack.seq = first + uint64(take)
@@ -643,24 +660,6 @@ func (s *Stream) ramAvail() int {
 
 func errorsIsENOSPC(err error) bool { return errors.Is(err, syscall.ENOSPC) }
 
-// countFrames counts the frames (the disk tier's sectors) of the stream's
-// unacknowledged disk part, the stage included.
-func (d *diskTier) countFrames(s *Stream) int {
-	ds := d.stream(s)
-	if ds.n == 0 {
-		return 0
-	}
-	c, frames := ds.ack, 0
-	for left := int(ds.n); left > 0; frames++ {
-		f, err := d.resolve(s, &c)
-		if err != nil || f.stage {
-			return frames + 1
-		}
-		left -= int(f.h.Count) - f.idx
-		c = dpos{pos: spool.Pos{Seg: f.pos.Seg, Off: f.pos.Off + int64(f.h.Size())}, seq: f.h.LastSeq() + 1}
-	}
-	return frames
-}
 
 // countCorrupt counts the unacknowledged records of a damaged frame found
 // while running as corrupt drops of its stream.

@@ -3,7 +3,6 @@ package mm2_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -217,15 +216,6 @@ var (
 	}
 )
 
-// skipDiskBug skips a test that shows a known defect of the disk tier,
-// unless MM2_RUN_KNOWN_BUGS is set (to see it fail).
-func skipDiskBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("MM2_RUN_KNOWN_BUGS") == "" {
-		t.Skip("bug: " + what)
-	}
-}
-
 // runDiskFault spills two streams to disk, makes the disk fail while they
 // and a third stream go on writing past the spill threshold, then lets the
 // disk recover and checks that spilling resumes with no call but writes and
@@ -335,14 +325,37 @@ func TestDiskFillingUpMidFrameLeavesNoHoleInTheSegment(t *testing.T) {
 	runDiskFault(t, diskFillsUp)
 }
 
-// TestDiskFullWritesFallBackToDropOldest: while the disk is full, writes to
-// streams that already spilled follow the RAM policy (DropOldest: nothing is
-// pending, so no write is refused; the oldest records go, counted).
-func TestDiskFullWritesFallBackToDropOldest(t *testing.T) {
-	skipDiskBug(t, "a write to a stream with records on disk returns ErrDiskFull and stores nothing while the disk is full, instead of falling back to DropOldest")
-	fault := diskFullNow
-	fault.ramFallback = true
-	runDiskFault(t, fault)
+// TestDiskFullDropsOldestSegmentsAndKeepsWriting: when the
+// filesystem fills up, streams that have records on disk go on taking
+// writes: the oldest segments are dropped, counted, to make room, as at the
+// disk cap, instead of every write being refused with ErrDiskFull.
+func TestDiskFullDropsOldestSegmentsAndKeepsWriting(t *testing.T) {
+	f := newFullStore(t)
+	f.fault.RefundOnRemove(true) // deleting a segment frees its bytes, as on a real disk
+	tsd := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD)
+	evt := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 2}, mm2.EVT)
+	never := func(error) bool { return false }
+	for i := 0; i < 3000; i++ {
+		f.round(never, tsd, evt)
+	}
+	before := f.m.Stats()
+	if before.DiskFiles < 3 {
+		t.Fatalf("only %d segments before the disk fills", before.DiskFiles)
+	}
+	f.fault.SetSpace(0) // the filesystem is full from now on
+	for i := 0; i < 3000; i++ {
+		if n := f.round(never, tsd, evt); n != 0 {
+			t.Fatalf("round %d: %d writes refused on a full disk", i, n)
+		}
+	}
+	f.check("while the disk is full")
+	after := f.m.Stats()
+	if after.Drops.DiskCap == before.Drops.DiskCap {
+		t.Fatalf("no oldest records dropped while the disk was full: %+v", after.Drops)
+	}
+	t.Logf("full disk: %d records dropped oldest-first, %d segments left", after.Drops.DiskCap-before.Drops.DiskCap, after.DiskFiles)
+	f.fault.SetSpace(-1)
+	f.reopenAndVerify()
 }
 
 // TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment: under SyncAlways a write
