@@ -660,7 +660,6 @@ func (s *Stream) ramAvail() int {
 
 func errorsIsENOSPC(err error) bool { return errors.Is(err, syscall.ENOSPC) }
 
-
 // countCorrupt counts the unacknowledged records of a damaged frame found
 // while running as corrupt drops of its stream.
 func (m *Manager) countCorrupt(h spool.FrameHeader) {
