@@ -197,19 +197,26 @@ func (m *Manager) checkDisk() []error {
 	total := int64(0)
 	for _, seg := range d.log.Segs {
 		total += seg.Size
-		b, err := d.log.Bytes(seg.No)
+		// Damage found now is taken out of the counts, as a read would
+		// (dropDamaged); the log then steps over it.
+		frames, err := d.log.Frames(seg.No, nil)
+		for tries := 0; err != nil && tries < 64; tries++ {
+			var fe *spool.FrameError
+			if !errors.As(err, &fe) {
+				break
+			}
+			if fe.Header != nil {
+				m.dropDamaged(*fe.Header, fe.Pos)
+			}
+			frames, err = d.log.Frames(seg.No, frames[:0])
+		}
 		if err != nil {
 			bad("segment %d unreadable: %v", seg.No, err)
 			continue
 		}
 		live := 0
-		for off := int64(spool.SegmentHeaderSize); off < int64(len(b)); {
-			h, err := spool.ParseFrameHeader(b[off:])
-			if err != nil {
-				bad("segment %d offset %d: %v", seg.No, off, err)
-				break
-			}
-			off += int64(h.Size())
+		for _, f := range frames {
+			h := f.Header
 			if pos, found := m.search(StreamID{Source(h.Source), h.Sensor}); found {
 				s := m.at(m.index[pos])
 				tl := &t[s.idx]

@@ -115,6 +115,19 @@ type frame struct {
 // its frame. For the stage, idx may equal the stage's count (no record yet).
 func (d *diskTier) resolve(s *Stream, c *dpos) (frame, error) {
 	p, h, payload, ok, err := d.log.Next(s.idx, spool.Match{Source: uint8(s.source), Sensor: s.sensor, MinSeq: c.seq}, c.pos)
+	// Damage found now (a bad block, a flipped bit) is skipped and counted,
+	// as at Open: one bad frame never blocks its stream. The log
+	// reports each damaged place once and steps over it from then on.
+	for tries := 0; err != nil && tries < 64; tries++ {
+		var fe *spool.FrameError
+		if !errors.As(err, &fe) {
+			break
+		}
+		if fe.Header != nil {
+			s.m.dropDamaged(*fe.Header, fe.Pos)
+		}
+		p, h, payload, ok, err = d.log.Next(s.idx, spool.Match{Source: uint8(s.source), Sensor: s.sensor, MinSeq: c.seq}, c.pos)
+	}
 	if err != nil {
 		return frame{}, err
 	}
@@ -297,16 +310,7 @@ func (m *Manager) flush(s *Stream) error {
 			return d.fail(m.now(), err)
 		}
 	}
-	_, err := d.log.Append(d.frame, s.idx, live)
-	// A full filesystem is a cap reached early: the oldest segments go,
-	// counted, for as long as that makes room.
-	for err != nil && errors.Is(err, syscall.ENOSPC) && !d.opening && len(d.log.Segs) > 1 {
-		if derr := m.dropFrontSegment(); derr != nil {
-			break
-		}
-		_, err = d.log.Append(d.frame, s.idx, live)
-	}
-	if err != nil {
+	if _, err := d.log.Append(d.frame, s.idx, live); err != nil {
 		return d.fail(m.now(), err)
 	}
 	d.err = nil
@@ -341,7 +345,7 @@ func (m *Manager) dropFrontSegment() error {
 		}
 		// A damaged frame found now: it goes with the segment, counted.
 		if h := fe.Header; h != nil {
-			m.countCorrupt(*h)
+			m.dropDamaged(*h, fe.Pos)
 		}
 	}
 	for _, f := range frames {
@@ -660,15 +664,39 @@ func (s *Stream) ramAvail() int {
 
 func errorsIsENOSPC(err error) bool { return errors.Is(err, syscall.ENOSPC) }
 
-// countCorrupt counts the unacknowledged records of a damaged frame found
-// while running as corrupt drops of its stream.
-func (m *Manager) countCorrupt(h spool.FrameHeader) {
+// dropDamaged takes the unacknowledged records of a frame found damaged
+// while running out of its stream's counts, as corrupt drops: pending ones
+// from pending, the rest from unread. Cursors name records by number, so
+// they step over the gap by themselves.
+func (m *Manager) dropDamaged(h spool.FrameHeader, at spool.Pos) {
 	pos, found := m.search(StreamID{Source(h.Source), h.Sensor})
 	if !found {
 		return
 	}
 	s := m.at(m.index[pos])
-	if lo := max(h.FirstSeq, m.disk.stream(s).ack.seq); lo <= h.LastSeq() {
-		s.countDrop(DropCorrupt, uint32(h.LastSeq()-lo+1))
+	d := m.disk
+	ds := d.stream(s)
+	lo := max(h.FirstSeq, ds.ack.seq)
+	if lo > h.LastSeq() || ds.n == 0 {
+		return
+	}
+	n := min(uint32(h.LastSeq()-lo+1), ds.n)
+	pending := uint32(0)
+	if ds.rd.seq > lo {
+		pending = min(uint32(min(h.LastSeq()+1, ds.rd.seq)-lo), n, s.pending)
+	}
+	ds.n -= n
+	s.pending -= pending
+	s.unread -= min(n-pending, s.unread)
+	if ds.frames > 0 {
+		ds.frames--
+	}
+	if seg := d.log.Find(at.Seg); seg != nil {
+		seg.Live -= int(n)
+	}
+	s.countDrop(DropCorrupt, n)
+	if m.log.Enabled(context.Background(), slog.LevelWarn) {
+		m.log.Warn("mm2: damaged frame skipped", "stream", s.ID().String(), "records", n,
+			"segment", at.Seg, "offset", at.Off)
 	}
 }

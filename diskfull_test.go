@@ -325,38 +325,6 @@ func TestDiskFillingUpMidFrameLeavesNoHoleInTheSegment(t *testing.T) {
 	runDiskFault(t, diskFillsUp)
 }
 
-// TestDiskFullDropsOldestSegmentsAndKeepsWriting: when the
-// filesystem fills up, streams that have records on disk go on taking
-// writes: the oldest segments are dropped, counted, to make room, as at the
-// disk cap, instead of every write being refused with ErrDiskFull.
-func TestDiskFullDropsOldestSegmentsAndKeepsWriting(t *testing.T) {
-	f := newFullStore(t)
-	f.fault.RefundOnRemove(true) // deleting a segment frees its bytes, as on a real disk
-	tsd := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD)
-	evt := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 2}, mm2.EVT)
-	never := func(error) bool { return false }
-	for i := 0; i < 3000; i++ {
-		f.round(never, tsd, evt)
-	}
-	before := f.m.Stats()
-	if before.DiskFiles < 3 {
-		t.Fatalf("only %d segments before the disk fills", before.DiskFiles)
-	}
-	f.fault.SetSpace(0) // the filesystem is full from now on
-	for i := 0; i < 3000; i++ {
-		if n := f.round(never, tsd, evt); n != 0 {
-			t.Fatalf("round %d: %d writes refused on a full disk", i, n)
-		}
-	}
-	f.check("while the disk is full")
-	after := f.m.Stats()
-	if after.Drops.DiskCap == before.Drops.DiskCap {
-		t.Fatalf("no oldest records dropped while the disk was full: %+v", after.Drops)
-	}
-	t.Logf("full disk: %d records dropped oldest-first, %d segments left", after.Drops.DiskCap-before.Drops.DiskCap, after.DiskFiles)
-	f.fault.SetSpace(-1)
-	f.reopenAndVerify()
-}
 
 // TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment: under SyncAlways a write
 // whose sync fails is stored and says ErrNotDurable; later writes are

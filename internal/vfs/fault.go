@@ -70,11 +70,10 @@ func (o Op) String() string {
 type FaultFS struct {
 	inner FS
 
-	mu       sync.Mutex
-	space    int64 // bytes writes may still use; negative means no limit
-	refundRm bool  // Remove gives a file's bytes back to the budget
-	failIf   func(op Op, name string) bool
-	shortIf  func(name string, n int) int
+	mu      sync.Mutex
+	space   int64 // bytes writes may still use; negative means no limit
+	failIf  func(op Op, name string) bool
+	shortIf func(name string, n int) int
 }
 
 // NewFaultFS returns a FaultFS over inner with no faults switched on.
@@ -201,26 +200,7 @@ func (f *FaultFS) Remove(name string) error {
 	if err := f.fail(OpRemove, name); err != nil {
 		return err
 	}
-	var size int64
-	if fi, err := f.inner.Stat(name); err == nil {
-		size = fi.Size()
-	}
-	err := f.inner.Remove(name)
-	f.mu.Lock()
-	if err == nil && f.refundRm && f.space >= 0 {
-		f.space += size
-	}
-	f.mu.Unlock()
-	return err
-}
-
-// RefundOnRemove makes Remove give the removed file's bytes back to the
-// space budget, as a real filesystem does: a store that deletes its own
-// files on a full disk makes room.
-func (f *FaultFS) RefundOnRemove(on bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.refundRm = on
+	return f.inner.Remove(name)
 }
 
 // MkdirAll implements FS.
