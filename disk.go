@@ -42,6 +42,8 @@ type diskTier struct {
 	opening     bool             // Open is recovering: streams keep their stored numbers
 	unjournaled uint64           // changes the journal could not take
 	broken      bool             // the epoch's journal is full and no checkpoint could be written
+	noMap       bool             // the filesystem cannot map files: no journal
+	sinceCP     uint64           // records written since the last checkpoint
 	syncFailed  bool             // the last sync of the journal failed (SyncAlways refuses writes until one succeeds)
 	jbuf        [32]byte         // scratch: one journal entry
 	syncing     bool             // a group commit is syncing the journal outside the lock
@@ -482,11 +484,28 @@ func (m *Manager) maintain() error {
 	if d == nil || d.readOnly {
 		return nil
 	}
-	if d.jr == nil || d.broken || d.jr.Used() > 0.5 {
-		if (d.jr != nil && !d.broken) || d.err == nil || d.retry(m.now()) {
+	switch {
+	case d.jr != nil && !d.broken:
+		if d.jr.Used() > 0.5 {
 			if err := m.checkpoint(false); err != nil {
 				return err
 			}
+		}
+	case d.jr == nil && d.noMap:
+		// A filesystem that cannot map files: durable at the policy's
+		// checkpoints (commit writes one), and at least every half a
+		// journal's capacity of records, which bounds how far numbering
+		// must jump after a crash.
+		if d.sinceCP > d.jcap/2 {
+			if err := m.checkpoint(false); err != nil {
+				return err
+			}
+		}
+	case d.err == nil || d.retry(m.now()):
+		// The journal could not go on (a full or failing disk): a
+		// checkpoint, retried at most once a retry interval, restarts it.
+		if err := m.checkpoint(false); err != nil {
+			return err
 		}
 	}
 	switch d.sync.mode {
@@ -580,33 +599,41 @@ func (m *Manager) checkpoint(clean bool) error {
 	d.clean = clean
 	d.checkpoints++
 	d.lastCP = m.now()
-	d.broken = false
+	d.sinceCP = 0
 	for i := 0; i < m.nStream; i++ {
 		ds := d.stream(m.at(uint16(i)))
 		ds.epochSeq = ds.lastSeq
 	}
-	d.startJournal()
+	if err := d.startJournal(); err != nil {
+		if errors.Is(err, vfs.ErrNoMapping) {
+			d.noMap = true
+		} else {
+			return d.fail(m.now(), err)
+		}
+	}
 	return nil
 }
 
 // startJournal begins the journal epoch of the newest checkpoint, mapping
 // the journal first if that failed before (a full disk at Open).
-func (d *diskTier) startJournal() {
-	if d.readOnly {
-		return
+func (d *diskTier) startJournal() error {
+	if d.readOnly || d.noMap {
+		return nil
 	}
 	if d.jr == nil {
 		j, err := journal.Open(d.fs, d.dir, d.jsize)
 		if err != nil {
-			return
+			return err
 		}
 		d.jr = j
 	}
+	d.broken = false
 	flags := uint8(0)
 	if d.sync.mode == syncAlways {
 		flags = journal.FlagDurable
 	}
 	d.jr.Start(d.gen, d.boot, flags)
+	return nil
 }
 
 // writeSlot overwrites checkpoint slot i with b and syncs it. The first

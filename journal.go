@@ -106,7 +106,11 @@ func (m *Manager) jConfigure(s *Stream) {
 // needs no time.
 func (m *Manager) jRecord(s *Stream, ram, slot bool, v uint32, utc int64) {
 	d := m.disk
-	if d == nil || d.jr == nil || d.replaying {
+	if d == nil || d.replaying {
+		return
+	}
+	d.sinceCP++
+	if d.jr == nil {
 		return
 	}
 	kind := byte(jDisk)

@@ -162,6 +162,9 @@ func (j *Journal) append(p []byte, keep int) error {
 // Capacity is how many entries of at least minEntry payload bytes a file
 // can hold: no more changes than that are made after a checkpoint.
 func Capacity(size, minEntry int) uint64 {
+	if size <= HeaderSize {
+		return 0
+	}
 	return uint64((size - HeaderSize) / (entryOverhead + minEntry))
 }
 
