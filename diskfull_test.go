@@ -325,7 +325,6 @@ func TestDiskFillingUpMidFrameLeavesNoHoleInTheSegment(t *testing.T) {
 	runDiskFault(t, diskFillsUp)
 }
 
-
 // TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment: under SyncAlways a write
 // whose sync fails is stored and says ErrNotDurable; later writes are
 // refused until a sync succeeds, which makes that record durable too:
