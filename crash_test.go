@@ -197,7 +197,11 @@ func TestCrashAtEveryMutation(t *testing.T) {
 			}
 			n := count.Mutations()
 			t.Logf("%s: %d mutations", name, n)
-			step := max(1, n/350)
+			samples := 350
+			if testing.Short() {
+				samples = 60
+			}
+			step := max(1, n/samples)
 			for k := 1; k <= n; k += step {
 				cfs := vfs.NewCrashFS(vfs.NewMem())
 				cfs.CrashAt(k)

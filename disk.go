@@ -44,6 +44,7 @@ type diskTier struct {
 	broken      bool             // the epoch's journal is full and no checkpoint could be written
 	noMap       bool             // the filesystem cannot map files: no journal
 	sinceCP     uint64           // records written since the last checkpoint
+	newBase     uint64           // the number before a new stream's first (see newStreamBase)
 	syncFailed  bool             // the last sync of the journal failed (SyncAlways refuses writes until one succeeds)
 	jbuf        [32]byte         // scratch: one journal entry
 	syncing     bool             // a group commit is syncing the journal outside the lock
@@ -590,7 +591,7 @@ func (m *Manager) checkpoint(clean bool) error {
 			stages = spool.AppendFrame(stages, h, ds.stage.Payload)
 		}
 	}
-	c.Frames, c.Stages, c.End = frames, stages, d.log.End()
+	c.Frames, c.Stages, c.End, c.NewBase, c.Boot = frames, stages, d.log.End(), d.newBase, d.boot
 	d.cp = spool.AppendCheckpoint(d.cp[:0], &c)
 	if err := d.writeSlot(int(c.Gen%2), d.cp); err != nil {
 		return d.fail(m.now(), err)

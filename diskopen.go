@@ -40,12 +40,18 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	if err != nil {
 		return err
 	}
+	d.newBase = cp.NewBase
 	// A process crash leaves the page cache, so the journal of this boot is
 	// whole and numbering continues exactly; after a power cut (another
 	// boot) numbering resumes above the durable reservations, so no number a
 	// reader may have seen is reused. A clean checkpoint needs neither.
 	sameBoot, durable := m.journalOrigin(cp.Gen)
-	jump := damaged || (!clean && !sameBoot && !durable)
+	// A checkpoint written in this boot means the page cache kept everything
+	// since (the journal's next epoch may not have started yet). A damaged
+	// slot costs nothing then either: the older slot and its journal are
+	// whole; entries of a later epoch are handled by scanAhead below.
+	sameBoot = sameBoot || (d.boot != "" && cp.Boot == d.boot)
+	jump := !clean && !sameBoot && !durable
 	// The journal of the checkpoint's epoch holds every record written to
 	// the segments since (they were written after the checkpoint's log
 	// end): a writable Open cuts those frames and rebuilds them from the
@@ -58,7 +64,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	})
 	if running { // written after a clean checkpoint: the shutdown was not clean after all
 		clean = false
-		jump = damaged || (!sameBoot && !durable)
+		jump = !sameBoot && !durable
 	}
 	if !readOnly && !clean && cp.End.Seg > 0 && jend > 0 && !broken {
 		if err := m.cutLog(cp.End); err != nil {
@@ -116,6 +122,9 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	}
 	if m.scanAhead(cp.Gen + 1) {
 		jump, lost = true, lost+jcap
+	}
+	if (jump || broken) && (cp.Gen > 0 || damaged || len(d.log.Segs) > 0 || jend > 0) { // a new store lost nothing
+		d.newBase += 3 * jcap // streams lost in the cut start above what they could have used
 	}
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
@@ -316,6 +325,9 @@ func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool, bool, error) {
 	found, damaged := false, false
 	for i, name := range spool.CheckpointNames {
 		b, err := readBounded(d.fs, path.Join(d.dir, name), maxCheckpointBytes)
+		if err == nil && len(b) == 0 {
+			continue // created but never written: a crash right after its truncation
+		}
 		if errors.Is(err, errOversized) {
 			damaged = true
 			m.noteDamage(spool.Damage{File: name, Err: err})

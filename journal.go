@@ -309,23 +309,18 @@ func (s *Stream) lastRAMTime() (int64, bool) {
 }
 
 // newStreamBase is the number before the first record of a stream
-// configured now. A stream the last durable checkpoint does not list is
-// unknown after a power cut, and may be configured again: it then starts
-// above every number it could have handed out before, because each epoch
-// of the journal hands out at most its capacity. A new store's first
-// streams start at 1.
+// configured now. It is 0 (numbering from 1) until a power cut: a stream
+// configured after the last checkpoint is unknown after a power cut and may
+// be configured again, so each Open that finds one raises the base past
+// what such a stream could have handed out (the journal's capacity, twice
+// more when it ran unjournaled; see degradedRoom), and the checkpoint keeps
+// it. A process crash or a clean restart changes nothing.
 func (d *diskTier) newStreamBase() uint64 {
-	g := d.gen
-	if d.jr == nil || d.broken {
-		g++ // the journal is not running: its next epoch
+	if (d.jr == nil && !d.noMap) || d.broken {
+		// Not journaled: as if the power were cut next.
+		return d.newBase + 3*d.jcap
 	}
-	if g == 0 {
-		return 0
-	}
-	// An epoch hands out at most three capacities per stream: its journal,
-	// and as much again unjournaled (degradedRoom), and the renumbering
-	// of an Open that could not write its checkpoint.
-	return (g - 1) * 3 * d.jcap
+	return d.newBase
 }
 
 // degradedRoom reports whether stream s may hand out another number while

@@ -206,6 +206,10 @@ func (m *Manager) configureLocked(id StreamID, kind Kind, period time.Duration) 
 			s.acked = d.newStreamBase()
 			ds.lastSeq, ds.epochSeq = s.acked, s.acked
 			m.jConfigure(s)
+			if d.noMap && !d.readOnly {
+				// No journal: the stream is durable once a checkpoint names it.
+				_ = m.checkpoint(false)
+			}
 		}
 	}
 	return s, nil

@@ -21,14 +21,22 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	// Longer action sequences than rapid's default reach deeper states (pool
 	// exhaustion needs hundreds of writes). An explicit -rapid.steps wins.
-	steps := "400"
-	if *soak {
+	// -short (scripts/test.sh's run under the race detector) runs smaller
+	// sequences; the full sizes run without it.
+	steps, checks := "400", ""
+	switch {
+	case *soak:
 		steps = "4000"
+	case testing.Short():
+		checks = "20"
 	}
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.steps" })
-	if !set {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["rapid.steps"] {
 		_ = flag.Set("rapid.steps", steps)
+	}
+	if !set["rapid.checks"] && checks != "" {
+		_ = flag.Set("rapid.checks", checks)
 	}
 	os.Exit(m.Run())
 }

@@ -52,6 +52,15 @@ type Checkpoint struct {
 	// (version 2): frames after it were written since, and the journal
 	// holds their records too.
 	End Pos
+	// NewBase is the number before the first record of a stream configured
+	// from now on (version 2): raised past every number a stream lost in a
+	// power cut could have used, so a stream configured again never reuses
+	// one.
+	NewBase uint64
+	// Boot is the boot ID of the machine when the checkpoint was written
+	// (version 2; at most 40 bytes): an Open in the same boot knows that
+	// nothing was lost from the page cache since.
+	Boot string
 }
 
 // AppendCheckpoint encodes c onto dst.
@@ -78,6 +87,13 @@ func AppendCheckpoint(dst []byte, c *Checkpoint) []byte {
 	}
 	dst = binary.LittleEndian.AppendUint64(dst, c.End.Seg)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(c.End.Off))
+	dst = binary.LittleEndian.AppendUint64(dst, c.NewBase)
+	boot := c.Boot
+	if len(boot) > 40 {
+		boot = boot[:40]
+	}
+	dst = append(dst, byte(len(boot)))
+	dst = append(dst, boot...)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(c.Stages)))
 	dst = append(dst, c.Stages...)
 	dst = append(dst, c.Frames...)
@@ -134,11 +150,17 @@ func DecodeCheckpoint(b []byte) (Checkpoint, error) {
 	}
 	rest := p[count*streamStateSize:]
 	if version >= 2 {
-		if len(rest) < 16 {
+		if len(rest) < 24 {
 			return c, fmt.Errorf("%w: log end", ErrFormat)
 		}
 		c.End = Pos{Seg: binary.LittleEndian.Uint64(rest), Off: int64(binary.LittleEndian.Uint64(rest[8:]))}
-		rest = rest[16:]
+		c.NewBase = binary.LittleEndian.Uint64(rest[16:])
+		rest = rest[24:]
+		if len(rest) < 1 || int(rest[0]) > 40 || len(rest) < 1+int(rest[0]) {
+			return c, fmt.Errorf("%w: boot ID", ErrFormat)
+		}
+		c.Boot = string(rest[1 : 1+int(rest[0])])
+		rest = rest[1+int(rest[0]):]
 		if len(rest) < 4 || int(binary.LittleEndian.Uint32(rest)) > len(rest)-4 {
 			return c, fmt.Errorf("%w: stage length", ErrFormat)
 		}
