@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"sort"
@@ -35,7 +36,11 @@ func (a *Agent) serveHTTP(addr string) (*httpServer, error) {
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { (*h.metrics.Load()).ServeHTTP(w, r) })
 	mux.HandleFunc("/healthz", h.healthz)
 	h.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go h.srv.Serve(ln)
+	go func() {
+		if err := h.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http: serving stopped", "err", err)
+		}
+	}()
 	a.log.Info("http: serving /metrics and /healthz", "addr", ln.Addr().String())
 	return h, nil
 }
@@ -55,7 +60,9 @@ func (h *httpServer) setUplink(up *uplink.Uplink) {
 func (h *httpServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	h.srv.Shutdown(ctx)
+	if err := h.srv.Shutdown(ctx); err != nil {
+		h.a.log.Warn("http: shutdown", "err", err) // scrapes still running at the deadline were cut
+	}
 }
 
 // Health is the /healthz document.
@@ -113,7 +120,8 @@ func (h *httpServer) healthz(w http.ResponseWriter, _ *http.Request) {
 	if doc.Status == "failing" {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	json.NewEncoder(w).Encode(doc)
+	// An encoding error here is the client gone: nothing to tell it.
+	_ = json.NewEncoder(w).Encode(doc)
 }
 
 // agentCollector exports the inputs' counters and the reloads. The uplink's
