@@ -45,7 +45,7 @@ func runSink(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "-", "file to append JSON lines to (- = stdout)")
 	values := fs.String("values", "raw", "how to write a value's 32 bits: raw (unsigned), float (float32) or int (int32)")
 	httpAddr := fs.String("http", "", "serve Prometheus /metrics on this address (e.g. 127.0.0.1:9465)")
-	report := fs.String("report", "", "at exit, write the per-stream report (records, first and max seq, missing) as JSON to this file")
+	report := fs.String("report", "", "at exit, write the per-stream report (records, first and max seq, missing) as JSON to this file (docs/json.md)")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
