@@ -111,9 +111,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// goTool is the go command of the toolchain running the tests.
+// goTool is the go command of the toolchain the go command on PATH
+// selects (go env GOROOT: with GOTOOLCHAIN, not necessarily the one on
+// PATH), or "go" when that cannot be asked.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return "go"
+	}
+	if p := filepath.Join(strings.TrimSpace(string(out)), "bin", "go"); fileExists(p) {
 		return p
 	}
 	return "go"

@@ -65,7 +65,7 @@ type Collector struct {
 	diskBytes, diskFiles, diskRecords, diskWritten, diskSyncs, diskCheckpoints *prometheus.Desc
 	diskRecovered, diskSkippedRecords, diskSkippedFrames, diskError, diskFull  *prometheus.Desc
 
-	upConnected, buildInfo *prometheus.Desc
+	upConnected *prometheus.Desc
 
 	upBatches, upRecords, upBytes, upAcks, upNacks, upAckedRecords, upNackedRecords *prometheus.Desc
 	upTimeouts, upConflicts, upFailures, upBackoff, upInFlight, upLatency           *prometheus.Desc
@@ -115,7 +115,6 @@ func New(m *mm2.Manager, up *uplink.Uplink) *Collector {
 		diskFull:           d("disk_full", "1 while that error is a full device (ENOSPC)."),
 
 		upConnected: d("uplink_connected", "1 while the uplink's sender has its connection up (present when the sender reports it, as MQTT does)."),
-		buildInfo:   d("build_info", "Module version, source revision and Go version of this binary (always 1).", "version", "revision", "goversion"),
 
 		upBatches:       d("uplink_batches_total", "Batches sent, retries included.", "source"),
 		upRecords:       d("uplink_sent_records_total", "Records in the batches sent, retries included.", "source"),
@@ -132,8 +131,30 @@ func New(m *mm2.Manager, up *uplink.Uplink) *Collector {
 		upLatency:       d("uplink_send_duration_seconds", "Time from send to confirmation or failure."),
 	}
 	c.reg = prometheus.NewRegistry()
-	c.reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	c.reg.MustRegister(c)
+	RegisterProcess(c.reg)
 	return c
+}
+
+// RegisterProcess registers on reg what every mm2 process exports besides
+// its own figures: mm2_build_info and the Go runtime (go_*) and process
+// (process_*) collectors. New does it for its registry; a command with
+// metrics of its own (mm2 sink) does it for its.
+func RegisterProcess(reg prometheus.Registerer) {
+	reg.MustRegister(buildInfoCollector{}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+var descBuildInfo = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "build_info"),
+	"Module version, source revision and Go version of this binary (always 1).", []string{"version", "revision", "goversion"}, nil)
+
+// buildInfoCollector exports mm2_build_info.
+type buildInfoCollector struct{}
+
+func (buildInfoCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descBuildInfo }
+
+func (buildInfoCollector) Collect(ch chan<- prometheus.Metric) {
+	version, revision, goVersion := buildLabels()
+	ch <- prometheus.MustNewConstMetric(descBuildInfo, prometheus.GaugeValue, 1, version, revision, goVersion)
 }
 
 // modulePath is the module whose version mm2_build_info reports.
@@ -179,7 +200,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.rejected, c.efficiency, c.footprint, c.powering, c.utc,
 		c.streams, c.records, c.written, c.acknowledged, c.dropped, c.sectors, c.oldest,
 		c.diskBytes, c.diskFiles, c.diskRecords, c.diskWritten, c.diskSyncs, c.diskCheckpoints,
-		c.diskRecovered, c.diskSkippedRecords, c.diskSkippedFrames, c.diskError, c.diskFull, c.buildInfo,
+		c.diskRecovered, c.diskSkippedRecords, c.diskSkippedFrames, c.diskError, c.diskFull,
 	} {
 		ch <- d
 	}
@@ -245,8 +266,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.diskSkippedFrames, st.FramesSkipped)
 	gauge(c.diskError, b2f(st.DiskError != ""))
 	gauge(c.diskFull, b2f(st.DiskFull))
-	version, revision, goVersion := buildLabels()
-	gauge(c.buildInfo, 1, version, revision, goVersion)
 
 	var src [mm2.MaxSources]perSource
 	for _, id := range c.m.Streams() {

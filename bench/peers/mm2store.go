@@ -108,6 +108,7 @@ func (s *MM2Store) Append(_ uint16, recs []workload.Record) error {
 	return nil
 }
 
+// Read bulk-reads the oldest unread records of stream into dst.
 func (s *MM2Store) Read(stream uint16, dst []workload.Record) (int, error) {
 	buf := s.bufs[stream]
 	if len(buf) < len(dst) {
@@ -127,6 +128,8 @@ func (s *MM2Store) Read(stream uint16, dst []workload.Record) (int, error) {
 	return n, nil
 }
 
+// Ack acknowledges what Read returned of stream (0 when nothing is
+// pending), then syncs when the store syncs on every operation.
 func (s *MM2Store) Ack(stream uint16) (int, error) {
 	n, err := s.streams[stream].Ack()
 	if errors.Is(err, mm2.ErrNoData) {
@@ -144,6 +147,8 @@ func (s *MM2Store) Ack(stream uint16) (int, error) {
 // Queues is one per stream under every layout.
 func (s *MM2Store) Queues() int { return len(s.streams) }
 
+// DiskBytes is the size of the store directory.
 func (s *MM2Store) DiskBytes() (int64, error) { return workload.DirBytes(s.dir) }
 
+// Close closes the manager.
 func (s *MM2Store) Close() error { return s.m.Close() }

@@ -72,10 +72,10 @@ const MixedPackedSize = 2 + PackedSize
 type Layout int
 
 const (
-	// PerStream: one queue per stream, an entry holds records of one stream (workloads a, b,
+	// PerStream is one queue per stream: an entry holds records of one stream (workloads a, b,
 	// c and the kill -9 test).
 	PerStream Layout = iota
-	// OneQueue: one queue for every stream, an entry holds records of many streams, as
+	// OneQueue is one queue for every stream: an entry holds records of many streams, as
 	// Telegraf's disk buffer and the OpenTelemetry persistent queue hold them (workload d).
 	// mm2 keeps each stream its own queue whatever the layout: that is its design.
 	OneQueue

@@ -183,7 +183,9 @@ func TestDrainRejectsAForeignStreamInAPerStreamQueue(t *testing.T) {
 	cfg := tinyConfig()
 	s := newMemStore(cfg.Streams)
 	gen := newGenerator(cfg)
-	s.Append(0, gen.batch(1)) // stream 1's records in queue 0
+	if err := s.Append(0, gen.batch(1)); err != nil { // stream 1's records in queue 0
+		t.Fatal(err)
+	}
 	var res Result
 	if err := drain(s, cfg, newChecker(cfg), &res); err == nil || !strings.Contains(err.Error(), "a stream it does not hold") {
 		t.Fatalf("drain: %v", err)

@@ -58,8 +58,8 @@ func startBench(tb testing.TB, bin string, args ...string) *exec.Cmd {
 	}
 	tb.Cleanup(func() {
 		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+			_ = cmd.Process.Kill() // it may have exited meanwhile
+			_ = cmd.Wait()         // "signal: killed": the exit is what was asked
 		}
 	})
 	return cmd
@@ -104,7 +104,7 @@ func BenchmarkRunReplayedBus(b *testing.B) {
 	dbc, log := busFiles(b, dir, 250, 10000, 40)
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testbroker.FreePort(b))
 	cfg := filepath.Join(dir, "bench.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`[store]
+	writeTestFile(b, cfg, fmt.Sprintf(`[store]
 dir = %q
 sync = "1s"
 [uplink]
@@ -116,7 +116,7 @@ listen = %q
 name = "bus"
 dbc = %q
 replay = %q
-`, filepath.Join(dir, "store"), br.URL(), httpAddr, dbc, log)), 0o600)
+`, filepath.Join(dir, "store"), br.URL(), httpAddr, dbc, log))
 	for range b.N {
 		cmd := startBench(b, bin, "run", "--config", cfg)
 		time.Sleep(warm)
@@ -126,8 +126,12 @@ replay = %q
 		t1, r1 := cpuTicks(b, pid), scrapeAgent(httpAddr)[`mm2_input_records_total{input="bus"}`]
 		rss, hwm := rssKB(b, pid, "VmRSS"), rssKB(b, pid, "VmHWM")
 		acked := scrapeAgent(httpAddr)[`mm2_uplink_acked_records_total{source="can"}`]
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("mm2 run after SIGTERM: %v", err)
+		}
 		b.ReportMetric(float64(t1-t0)/window.Seconds(), "%cpu")
 		b.ReportMetric(float64(rss)/1024, "RSS-MB")
 		b.ReportMetric(float64(hwm)/1024, "peakRSS-MB")

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,23 +18,19 @@ import (
 const maxDecodeInput = 256 << 20
 
 func runDecode(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("decode", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("decode", stderr,
+		"usage: mm2 decode [-f raw|hex|base64] [--device NAME] [--values raw|float|int] [FILE]",
+		"Writes the records of uplink payloads (docs/uplink.md) from FILE, or stdin when FILE is absent or -,",
+		"as JSON lines (fields: docs/json.md):",
+		`  {"stream":"can/12","seq":41,"time":"2026-01-02T03:04:05.678Z","value":1130,"kind":"evt"}`,
+		"A payload that does not decode is reported on stderr with its number; the others are written.",
+		"Reading stdin, it ends at the end of the input (Ctrl-D on a terminal); Ctrl-C ends it at once.",
+		"exit status: 0 every payload decoded, 1 a payload was refused or the input could not be read, 2 bad usage")
 	format := fs.String("format", "raw", "raw: the input is one binary payload; hex or base64: one payload a line")
-	device := fs.String("device", "", "device name to put in front of each stream (source/sensor)")
+	device := fs.String("device", "", "device name to put in front of each stream (device/source/sensor)")
 	values := fs.String("values", "raw", "how to write the 32 bits of a value: raw (unsigned), float (float32) or int (int32)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mm2 decode [--format raw|hex|base64] [--device NAME] [--values raw|float|int] [FILE]")
-		fmt.Fprintln(stderr, "Writes the records of uplink payloads (docs/uplink.md) from FILE or stdin as JSON lines:")
-		fmt.Fprintln(stderr, `  {"stream":"can/12","seq":41,"time":"2026-01-02T03:04:05.678Z","value":1130,"kind":"evt"}`)
-		fmt.Fprintln(stderr, "Exit status: 0 every payload decoded, 1 a payload was refused (the others are written), 2 bad usage.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	vals, err := sink.ParseValues(*values)
 	if err != nil || fs.NArg() > 1 || (*format != "raw" && *format != "hex" && *format != "base64") {
@@ -69,7 +63,7 @@ func runDecode(args []string, stdout, stderr io.Writer) int {
 		}
 		sink.Each(*device, &b, vals, func(r *sink.Record, _ int) {
 			buf = sink.AppendJSON(buf[:0], r)
-			out.Write(buf)
+			_, _ = out.Write(buf) // a failed write sticks in out and in stdout; dispatch reports it
 		})
 	}
 	if *format == "raw" {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,9 +21,9 @@ func TestDecodeWritesJSONLines(t *testing.T) {
 	}
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "p.bin")
-	os.WriteFile(raw, p, 0o600)
+	writeTestFile(t, raw, string(p))
 	hexFile := filepath.Join(dir, "p.hex")
-	os.WriteFile(hexFile, []byte(hex.EncodeToString(p)+"\nzz\n"+hex.EncodeToString(p[:len(p)-1])+"\n"), 0o600)
+	writeTestFile(t, hexFile, hex.EncodeToString(p)+"\nzz\n"+hex.EncodeToString(p[:len(p)-1])+"\n")
 
 	var out, errb bytes.Buffer
 	if code := dispatch([]string{"decode", "--values", "float", "--device", "gw", raw}, &out, &errb); code != 0 {
@@ -56,7 +55,7 @@ func TestDecodeWritesJSONLines(t *testing.T) {
 
 func TestRunCheckRefusesWithLineAndReason(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "bad.toml")
-	os.WriteFile(p, []byte("[store]\n\noverflow = \"sometimes\"\n"), 0o600)
+	writeTestFile(t, p, "[store]\n\noverflow = \"sometimes\"\n")
 	var out, errb bytes.Buffer
 	if code := dispatch([]string{"run", "--config", p, "--check"}, &out, &errb); code != exitUsage {
 		t.Errorf("exit %d", code)

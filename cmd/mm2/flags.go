@@ -29,6 +29,8 @@ var shortNames = map[string]string{
 	"backend":  "b",
 	"test":     "t",
 	"format":   "f",
+	"config":   "c",
+	"out":      "o",
 }
 
 // newFlags returns the flag set of command name. Its errors and usage go

@@ -5,23 +5,30 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/sink"
+	"github.com/mm2go/mm2/uplink"
 )
 
 // jsonSchema is one section of docs/json.md: documented path → type.
 type jsonSchema map[string]string
 
 var (
-	sectionRE = regexp.MustCompile("^## `mm2 (\\w+)")
+	sectionRE = regexp.MustCompile("^## `mm2 (\\w+)(?: (--report))?")
 	rowRE     = regexp.MustCompile("^\\| `([^`]+)` \\| ([^|]+) \\|")
 	keyRE     = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 )
 
-// readJSONDoc parses the field tables of docs/json.md per command.
+// readJSONDoc parses the field tables of docs/json.md per command: key
+// "status" for mm2 status --json, "sink --report" for the report file.
 func readJSONDoc(t *testing.T) map[string]jsonSchema {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "..", "docs", "json.md"))
@@ -36,7 +43,11 @@ func readJSONDoc(t *testing.T) map[string]jsonSchema {
 		line := sc.Text()
 		if m := sectionRE.FindStringSubmatch(line); m != nil {
 			cur = jsonSchema{}
-			docs[m[1]] = cur
+			key := m[1]
+			if m[2] != "" {
+				key += " " + m[2]
+			}
+			docs[key] = cur
 			continue
 		}
 		if m := rowRE.FindStringSubmatch(line); m != nil && cur != nil {
@@ -218,4 +229,81 @@ func TestJSONOutputsMatchTheirDocumentation(t *testing.T) {
 		t.Fatalf("simulate: exit %d\n%s", code, errOut.String())
 	}
 	check("simulate", []byte(out.String()))
+}
+
+// The JSON lines of mm2 decode and mm2 sink, and the sink's --report file,
+// match docs/json.md.
+func TestServiceJSONOutputsMatchTheirDocumentation(t *testing.T) {
+	docs := readJSONDoc(t)
+	for _, key := range []string{"decode", "sink", "sink --report"} {
+		if len(docs[key]) == 0 {
+			t.Fatalf("docs/json.md has no field table for mm2 %s", key)
+		}
+	}
+	lines := func(b []byte) [][]byte { return bytes.Split(bytes.TrimSpace(b), []byte("\n")) }
+	check := func(key string, outputs [][]byte) {
+		t.Helper()
+		seen := map[string]bool{}
+		for i, out := range outputs {
+			checkJSONAgainstDoc(t, key+" output "+strconv.Itoa(i+1), out, docs[key], seen)
+		}
+		missingFromOutput(t, key, docs[key], seen)
+	}
+	encode := func(src mm2.Source, id uint64, runs ...uplink.Run) []byte {
+		t.Helper()
+		p, err := uplink.Encode(nil, &uplink.Batch{Source: src, ID: id, Runs: runs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	nan := math.Float32bits(float32(math.NaN()))
+	first := encode(mm2.CAN, 1,
+		uplink.Run{Sensor: 12, Kind: mm2.EVT, Samples: []mm2.Sample{{Value: 0x41a80000, UTCms: 1700000000000, Seq: 1}, {Value: nan, UTCms: 1700000000100, Seq: 2}}},
+		uplink.Run{Sensor: 13, Kind: mm2.TSD, Samples: []mm2.Sample{{Value: 7, UTCms: 1700000000000, Seq: 1}}})
+	// Seq 4 of can/12 after 2: one missing; seq 2 again: a duplicate.
+	second := encode(mm2.CAN, 2,
+		uplink.Run{Sensor: 12, Kind: mm2.EVT, Samples: []mm2.Sample{{Value: 0x41b00000, UTCms: 1700000000200, Seq: 2}}})
+	third := encode(mm2.CAN, 3,
+		uplink.Run{Sensor: 12, Kind: mm2.EVT, Samples: []mm2.Sample{{Value: 0x41b00000, UTCms: 1700000000300, Seq: 4}}})
+
+	raw := filepath.Join(t.TempDir(), "p.bin")
+	if err := os.WriteFile(raw, first, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var decoded [][]byte
+	for _, args := range [][]string{{"decode", "--values", "float", raw}, {"decode", "--device", "gw", "--values", "int", raw}} {
+		out, errOut, code := run(t, args...)
+		if code != 0 {
+			t.Fatalf("mm2 %v: exit %d\n%s", args, code, errOut)
+		}
+		decoded = append(decoded, lines([]byte(out))...)
+	}
+	if !bytes.Contains(bytes.Join(decoded, nil), []byte(`"value":null`)) {
+		t.Fatalf("no null value in the decoded lines (the NaN record):\n%s", bytes.Join(decoded, []byte("\n")))
+	}
+	check("decode", decoded)
+
+	var out bytes.Buffer
+	s := sink.New(sink.Options{Out: &out, Values: sink.Float})
+	if got := reportJSON(s.Report()); string(got) != "[]\n" {
+		t.Errorf("report of a sink that saw nothing: %q, want []", got)
+	}
+	s.Handle("mm2/gw1/can", first)
+	s.Handle("mm2/gw1/can", second)
+	s.Handle("mm2/gw1/can", third)
+	check("sink", lines(out.Bytes()))
+	var elems []json.RawMessage
+	rep := reportJSON(s.Report())
+	if err := json.Unmarshal(rep, &elems); err != nil || len(elems) != 2 {
+		t.Fatalf("report: %v, %d elements\n%s", err, len(elems), rep)
+	}
+	elemBytes := make([][]byte, len(elems))
+	for i, e := range elems {
+		elemBytes[i] = e
+	}
+	check("sink --report", elemBytes)
+	if !bytes.Contains(rep, []byte(`"missing": 1`)) {
+		t.Errorf("the report does not count the missing seq 3 of gw1/can/12:\n%s", rep)
+	}
 }

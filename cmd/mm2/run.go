@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,25 +12,21 @@ import (
 )
 
 func runRun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("run", stderr,
+		"usage: mm2 run -c FILE [--check]",
+		"Runs the gateway agent: inputs feed the store, the MQTT uplink drains it (docs/service.md).",
+		"Ctrl-C (SIGINT) or SIGTERM stops the inputs and the uplink (a batch in flight is NACKed and sent",
+		"again next time), powers the store down within the configured deadline and exits 0; a second",
+		"signal ends the process at once. SIGHUP reloads the inputs and the uplink settings.",
+		"exit status: 0 stopped cleanly (or --check passed), 1 failed (store, HTTP address, run error),",
+		"2 bad usage or invalid configuration (the file, line and reason on stderr)")
 	path := fs.String("config", "", "the TOML configuration file (docs/service.md)")
 	check := fs.Bool("check", false, "validate the configuration, list the streams it writes, and exit")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mm2 run --config FILE [--check]")
-		fmt.Fprintln(stderr, "Runs the gateway agent: inputs feed the store, the MQTT uplink drains it.")
-		fmt.Fprintln(stderr, "SIGTERM or SIGINT powers the store down and exits 0; SIGHUP reloads inputs and uplink.")
-		fmt.Fprintln(stderr, "Exit status: 0 stopped cleanly (or --check passed), 1 failed, 2 bad usage or invalid config.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	if *path == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "mm2 run: need --config FILE and no other argument")
+		fmt.Fprintln(stderr, "mm2 run: need --config FILE (-c FILE) and no other argument")
 		return exitUsage
 	}
 	plan, err := agent.Load(*path)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,16 +13,23 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mm2go/mm2/internal/sink"
+	"github.com/mm2go/mm2/metrics"
 	"github.com/mm2go/mm2/uplink"
 )
 
 func runSink(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("sink", stderr,
+		"usage: mm2 sink [--broker URL] [--topic T] [--share GROUP] [-o FILE] [--report FILE] [flags]",
+		"Subscribes to gateway payloads, writes each record once as a JSON line (the fields of mm2 decode,",
+		"docs/json.md), drops duplicates by (stream, seq) and reports gaps per stream.",
+		"Ctrl-C (SIGINT) or SIGTERM stops it: the per-stream summary goes to stderr, --report is written,",
+		"and it exits 0 (a message being written is finished first; the broker sends unacknowledged ones",
+		"again to the next sink of the session). A second signal ends the process at once.",
+		"exit status: 0 stopped by a signal, 1 failed (broker refused, --out or --report not writable,",
+		"--http address in use), 2 bad usage (also an unreadable --password-file or TLS file)")
 	var o sink.Options
 	fs.StringVar(&o.Broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker URL (tcp://, ssl://, ws://, wss://)")
 	fs.StringVar(&o.Topic, "topic", uplink.DefaultTopicPrefix+"/+/+", "topic filter of the payloads (<prefix>/<device>/<source>)")
@@ -39,18 +45,9 @@ func runSink(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "-", "file to append JSON lines to (- = stdout)")
 	values := fs.String("values", "raw", "how to write a value's 32 bits: raw (unsigned), float (float32) or int (int32)")
 	httpAddr := fs.String("http", "", "serve Prometheus /metrics on this address (e.g. 127.0.0.1:9465)")
-	report := fs.String("report", "", "at exit, write the per-stream report (records, first and max seq, missing) as JSON to this file")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mm2 sink [--broker URL] [--topic T] [--share GROUP] [--out FILE] [flags]")
-		fmt.Fprintln(stderr, "Subscribes to gateway payloads, writes each record once as a JSON line, reports gaps per stream.")
-		fmt.Fprintln(stderr, "SIGTERM or SIGINT stops it; the per-stream summary goes to stderr. Exit status: 0 stopped, 1 failed, 2 bad usage.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	report := fs.String("report", "", "at exit, write the per-stream report (records, first and max seq, missing) as JSON to this file (docs/json.md)")
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	var err error
 	if o.Values, err = sink.ParseValues(*values); err != nil || fs.NArg() > 0 {
@@ -99,11 +96,16 @@ func runSink(args []string, stdout, stderr io.Writer) int {
 			return exitProblem
 		}
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(s, collectors.NewGoCollector())
+		reg.MustRegister(s)
+		metrics.RegisterProcess(reg)
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				fmt.Fprintf(stderr, "mm2 sink: http: %v\n", err)
+			}
+		}()
 		defer srv.Close()
 	}
 	runErr := s.Run(ctx)
@@ -115,8 +117,7 @@ func runSink(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "mm2 sink: %d streams\n", len(rep))
 	if *report != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(*report, append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(*report, reportJSON(rep), 0o644); err != nil {
 			fmt.Fprintf(stderr, "mm2 sink: %v\n", err)
 			return exitProblem
 		}
@@ -126,6 +127,19 @@ func runSink(args []string, stdout, stderr io.Writer) int {
 		return exitProblem
 	}
 	return exitOK
+}
+
+// reportJSON is the --report file: the per-stream report as an indented
+// JSON array ([] when no stream was seen), fields in docs/json.md.
+func reportJSON(rep []sink.StreamReport) []byte {
+	if rep == nil {
+		rep = []sink.StreamReport{}
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		panic(err) // a slice of plain structs always marshals
+	}
+	return append(b, '\n')
 }
 
 func trimNewline(b []byte) []byte {

@@ -16,12 +16,12 @@ import (
 )
 
 // Input restarts: an input that fails is started again after a wait that
-// doubles from restartMin to restartMax, back to restartMin after it ran
-// for restartMax.
+// doubles from restartFirst up to restartLongest, back to restartFirst after it ran
+// for restartLongest.
 const (
-	restartMin = time.Second
-	restartMax = 30 * time.Second
-	logEvery   = 10 * time.Second // at most one malformed-input line per input per this
+	restartFirst   = time.Second
+	restartLongest = 30 * time.Second
+	logEvery       = 10 * time.Second // at most one malformed-input line per input per this
 )
 
 // Agent is a running mm2 run.
@@ -244,7 +244,7 @@ func (a *Agent) startInputsLocked(list []PlannedInput) {
 func (a *Agent) runInput(ctx context.Context, ri *runningInput, s *sink) {
 	defer close(ri.done)
 	in := ri.pi.Input
-	wait := restartMin
+	wait := restartFirst
 	for {
 		start := time.Now()
 		s.c.running.Store(true)
@@ -257,8 +257,8 @@ func (a *Agent) runInput(ctx context.Context, ri *runningInput, s *sink) {
 			a.log.Info("input finished", "input", in.Name())
 			return
 		}
-		if time.Since(start) > restartMax {
-			wait = restartMin
+		if time.Since(start) > restartLongest {
+			wait = restartFirst
 		}
 		a.log.Warn("input failed; restarting", "input", in.Name(), "err", err, "retry_in", wait)
 		t := time.NewTimer(wait)
@@ -268,7 +268,7 @@ func (a *Agent) runInput(ctx context.Context, ri *runningInput, s *sink) {
 			return
 		case <-t.C:
 		}
-		wait = min(2*wait, restartMax)
+		wait = min(2*wait, restartLongest)
 	}
 }
 
@@ -348,11 +348,11 @@ func (a *Agent) startUplinkLocked(p *UplinkPlan) {
 			if ctx.Err() != nil || errors.Is(err, mm2.ErrClosed) {
 				return
 			}
-			a.log.Error("uplink stopped; restarting", "err", err, "retry_in", restartMin)
+			a.log.Error("uplink stopped; restarting", "err", err, "retry_in", restartFirst)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(restartMin):
+			case <-time.After(restartFirst):
 			}
 		}
 	}()

@@ -46,7 +46,12 @@ listen = "tcp://%s"
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- a.Run(ctx, nil) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
 	var c net.Conn
 	for c == nil {
 		c, _ = net.Dial("tcp", addr)
@@ -65,9 +70,13 @@ listen = "tcp://%s"
 		line = append(line, "i "...)
 		line = strconv.AppendInt(line, ts+int64(i)*1e6, 10)
 		line = append(line, '\n')
-		w.Write(line)
+		if _, err := w.Write(line); err != nil {
+			b.Fatal(err)
+		}
 	}
-	w.Flush()
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
 	a.mu.Lock()
 	cnt := a.countersOf("lp")
 	a.mu.Unlock()

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"sort"
@@ -35,7 +36,11 @@ func (a *Agent) serveHTTP(addr string) (*httpServer, error) {
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { (*h.metrics.Load()).ServeHTTP(w, r) })
 	mux.HandleFunc("/healthz", h.healthz)
 	h.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go h.srv.Serve(ln)
+	go func() {
+		if err := h.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http: serving stopped", "err", err)
+		}
+	}()
 	a.log.Info("http: serving /metrics and /healthz", "addr", ln.Addr().String())
 	return h, nil
 }
@@ -48,14 +53,16 @@ func (h *httpServer) Addr() string { return h.ln.Addr().String() }
 func (h *httpServer) setUplink(up *uplink.Uplink) {
 	c := metrics.New(h.a.m, up)
 	c.Registry().MustRegister(&agentCollector{a: h.a})
-	var handler http.Handler = promhttp.HandlerFor(c.Registry(), promhttp.HandlerOpts{})
+	handler := promhttp.HandlerFor(c.Registry(), promhttp.HandlerOpts{})
 	h.metrics.Store(&handler)
 }
 
 func (h *httpServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	h.srv.Shutdown(ctx)
+	if err := h.srv.Shutdown(ctx); err != nil {
+		h.a.log.Warn("http: shutdown", "err", err) // scrapes still running at the deadline were cut
+	}
 }
 
 // Health is the /healthz document.
@@ -113,24 +120,26 @@ func (h *httpServer) healthz(w http.ResponseWriter, _ *http.Request) {
 	if doc.Status == "failing" {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	json.NewEncoder(w).Encode(doc)
+	// An encoding error here is the client gone: nothing to tell it.
+	_ = json.NewEncoder(w).Encode(doc)
 }
 
-// agentCollector exports the inputs' counters and the uplink's connection.
+// agentCollector exports the inputs' counters and the reloads. The uplink's
+// figures, its connection state (mm2_uplink_connected) included, come from
+// the metrics package's collector over the running uplink.
 type agentCollector struct{ a *Agent }
 
 var (
 	descRecords   = prometheus.NewDesc("mm2_input_records_total", "Records an input stored.", []string{"input"}, nil)
 	descMalformed = prometheus.NewDesc("mm2_input_malformed_total", "Malformed input skipped (lines, frames, reports).", []string{"input"}, nil)
 	descUnmapped  = prometheus.NewDesc("mm2_input_unmapped_total", "Well-formed input that no mapping names, skipped.", []string{"input"}, nil)
-	descRejected  = prometheus.NewDesc("mm2_input_rejected_total", "Records the store refused (full with reject-new, powering down).", []string{"input"}, nil)
+	descRejected  = prometheus.NewDesc("mm2_input_rejected_records_total", "Records the store refused (full with reject-new, powering down).", []string{"input"}, nil)
 	descRunning   = prometheus.NewDesc("mm2_input_running", "1 while the input runs, 0 while it waits to restart or has finished.", []string{"input"}, nil)
-	descConnected = prometheus.NewDesc("mm2_uplink_connected", "1 while the MQTT connection is up.", nil, nil)
 	descReloads   = prometheus.NewDesc("mm2_agent_reloads_total", "Configuration reloads (SIGHUP) by result.", []string{"result"}, nil)
 )
 
 func (c *agentCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRecords, descMalformed, descUnmapped, descRejected, descRunning, descConnected, descReloads} {
+	for _, d := range []*prometheus.Desc{descRecords, descMalformed, descUnmapped, descRejected, descRunning, descReloads} {
 		ch <- d
 	}
 }
@@ -147,7 +156,6 @@ func (c *agentCollector) Collect(ch chan<- prometheus.Metric) {
 	for i, n := range names {
 		cs[i] = a.counters[n]
 	}
-	connected := a.up != nil && a.up.mq.Connected()
 	a.mu.Unlock()
 	cnt := func(d *prometheus.Desc, v uint64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
@@ -164,11 +172,6 @@ func (c *agentCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descRunning, prometheus.GaugeValue, run, n)
 	}
-	up := 0.0
-	if connected {
-		up = 1
-	}
-	ch <- prometheus.MustNewConstMetric(descConnected, prometheus.GaugeValue, up)
 	cnt(descReloads, a.reloads.Load(), "ok")
 	cnt(descReloads, a.reloadFailures.Load(), "refused")
 }

@@ -89,7 +89,9 @@ func (in *Host) Streams() []Stream { return in.streams }
 
 // Run samples every interval until ctx is done.
 func (in *Host) Run(ctx context.Context, sink Sink, log *slog.Logger) error {
-	in.cpu() // the first CPU figure needs a previous sample
+	// The first CPU figure needs a previous sample. A failure here shows
+	// again, counted as malformed, at the first Sample.
+	_, _ = in.cpu()
 	t := time.NewTicker(in.every)
 	defer t.Stop()
 	for {

@@ -203,9 +203,9 @@ func (r *RateLog) Log(log *slog.Logger, msg string, args ...any) {
 
 // sanitize shortens untrusted input for a log line.
 func sanitize(b []byte) string {
-	const max = 120
-	s := strings.ToValidUTF8(string(b[:min(len(b), max)]), "?")
-	if len(b) > max {
+	const most = 120
+	s := strings.ToValidUTF8(string(b[:min(len(b), most)]), "?")
+	if len(b) > most {
 		s += "…"
 	}
 	return strconv.Quote(s)

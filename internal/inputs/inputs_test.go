@@ -69,6 +69,14 @@ func (s *memSink) floats(id mm2.StreamID) []float32 {
 	return out
 }
 
+// writeFile writes data to path or fails the test.
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -160,7 +168,7 @@ func TestCANRawIntegers(t *testing.T) {
 func TestCANReplayPacesByTimestamps(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "slow.log")
-	os.WriteFile(log, []byte("(10.000000) can0 200#0001\n(10.300000) can0 200#0002\n"), 0o600)
+	writeFile(t, log, "(10.000000) can0 200#0001\n(10.300000) can0 200#0002\n")
 	in, err := NewCAN(CANConfig{DBC: "testdata/vehicle.dbc", Replay: log})
 	if err != nil {
 		t.Fatal(err)
@@ -270,17 +278,21 @@ func TestLineProtocolOverTCPUDPAndUnix(t *testing.T) {
 				// Dialing UDP does not tell whether the input listens yet:
 				// send unmapped probes until one is counted.
 				waitFor(t, "a probe datagram", func() bool {
-					c.Write([]byte("probe v=1\n"))
+					_, _ = c.Write([]byte("probe v=1\n")) // refused before the input listens: sent again
 					time.Sleep(5 * time.Millisecond)
 					_, _, base = s.snapshot()
 					return base > 0
 				})
 				time.Sleep(20 * time.Millisecond)
 				_, _, base = s.snapshot()
-				c.Write([]byte(strings.Join(lines, "")))
+				if _, err := c.Write([]byte(strings.Join(lines, ""))); err != nil {
+					t.Fatal(err)
+				}
 			} else {
 				for _, l := range lines {
-					c.Write([]byte(l))
+					if _, err := c.Write([]byte(l)); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			waitFor(t, "every line handled", func() bool {
@@ -312,7 +324,9 @@ func TestLineProtocolBoundsLineLength(t *testing.T) {
 	var c net.Conn
 	waitFor(t, "the listener", func() bool { c, err = net.Dial("tcp", addr); return err == nil })
 	long := "m v=1 " + strings.Repeat("9", 1000) + "\n"
-	c.Write([]byte("m v=1\n" + long + "m v=2\n"))
+	if _, err := c.Write([]byte("m v=1\n" + long + "m v=2\n")); err != nil {
+		t.Fatal(err)
+	}
 	c.Close()
 	waitFor(t, "both short lines", func() bool { recs, _, _ := s.snapshot(); return len(recs) == 2 })
 	if _, bad, _ := s.snapshot(); len(bad) != 1 {
@@ -390,8 +404,8 @@ func TestGPSDWithGpsfake(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { // runs after the input's cleanup
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group may be gone already
+		_ = cmd.Wait()                                      // "signal: killed": the exit is what was asked
 		if t.Failed() {
 			b, _ := os.ReadFile(out.Name())
 			t.Logf("gpsfake output:\n%s", b)
@@ -433,7 +447,10 @@ func TestGPSDScripted(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		c.Write([]byte(`{"class":"VERSION","release":"3.22","proto_major":3,"proto_minor":14}` + "\n"))
+		if _, err := c.Write([]byte(`{"class":"VERSION","release":"3.22","proto_major":3,"proto_minor":14}` + "\n")); err != nil {
+			t.Error(err)
+			return
+		}
 		buf := make([]byte, 256)
 		n, _ := c.Read(buf)
 		watched <- string(buf[:n])
@@ -446,7 +463,10 @@ func TestGPSDScripted(t *testing.T) {
 			`{"class":"TPV", broken`,
 			`{"class":"SKY","satellites":[` + strings.Repeat(`{"PRN":1},`, 7000) + `{}]}`,
 		} {
-			c.Write([]byte(l + "\n"))
+			if _, err := c.Write([]byte(l + "\n")); err != nil {
+				t.Error(err)
+				return
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}()
@@ -478,7 +498,9 @@ func TestHostMetrics(t *testing.T) {
 	proc, sys := t.TempDir(), t.TempDir()
 	write := func(dir, name, s string) {
 		p := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -492,7 +514,9 @@ func TestHostMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.cpu()
+	if _, err := in.cpu(); err != nil {
+		t.Fatal(err)
+	}
 	write(proc, "stat", "cpu  150 0 150 1500 200 0 0 0 0 0\n") // +100 busy of +1000
 	s := &memSink{}
 	in.Sample(s)
@@ -507,13 +531,15 @@ func TestHostMetrics(t *testing.T) {
 		t.Errorf("disk used %v", d)
 	}
 	// The real host: every figure but maybe the temperature.
-	real, err := NewHost(HostConfig{})
+	host, err := NewHost(HostConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rs := &memSink{}
-	real.cpu()
-	real.Sample(rs)
+	if _, err := host.cpu(); err != nil {
+		t.Fatal(err)
+	}
+	host.Sample(rs)
 	if recs, bad, _ := rs.snapshot(); len(recs) < 5 || len(bad) > 0 {
 		t.Errorf("real host: %d records, malformed %v", len(recs), bad)
 	}
@@ -551,7 +577,7 @@ func TestParseCandump(t *testing.T) {
 
 func TestCANReplaySkipsOverlongLines(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "long.log")
-	os.WriteFile(log, []byte("(1.0) can0 200#0001\n("+strings.Repeat("9", 10000)+"\n(1.1) can0 200#0002"), 0o600)
+	writeFile(t, log, "(1.0) can0 200#0001\n("+strings.Repeat("9", 10000)+"\n(1.1) can0 200#0002")
 	in, err := NewCAN(CANConfig{DBC: "testdata/vehicle.dbc", Replay: log, ReplaySpeed: f64(0)})
 	if err != nil {
 		t.Fatal(err)

@@ -59,7 +59,12 @@ func BenchmarkSinkThroughMosquitto(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
 	for !s.Subscribed() {
 		time.Sleep(time.Millisecond)
 	}

@@ -113,7 +113,7 @@ func (s *Sink) Handle(topic string, payload []byte) {
 		}
 		s.records.Add(1)
 		s.buf = AppendJSON(s.buf[:0], r)
-		s.w.Write(s.buf)
+		_, _ = s.w.Write(s.buf) // a failed write sticks in s.w: the Flush below logs it
 	})
 	if err := s.w.Flush(); err != nil {
 		s.log.Error("writing records", "err", err)
@@ -206,7 +206,7 @@ func (s *Sink) Subscribed() bool { return s.subscribed.Load() }
 var (
 	descPayloads   = prometheus.NewDesc("mm2_sink_payloads_total", "Payloads decoded.", nil, nil)
 	descRecords    = prometheus.NewDesc("mm2_sink_records_total", "Records written (duplicates dropped).", nil, nil)
-	descDuplicates = prometheus.NewDesc("mm2_sink_duplicates_total", "Records dropped as duplicates of a (stream, seq) already written.", nil, nil)
+	descDuplicates = prometheus.NewDesc("mm2_sink_duplicate_records_total", "Records dropped as duplicates of a (stream, seq) already written.", nil, nil)
 	descBad        = prometheus.NewDesc("mm2_sink_bad_payloads_total", "Messages that did not decode; nothing of them was written.", nil, nil)
 	descStatus     = prometheus.NewDesc("mm2_sink_status_messages_total", "Device status messages (last will, online).", nil, nil)
 	descMissing    = prometheus.NewDesc("mm2_sink_missing_records", "Sequence numbers not seen between each stream's first and highest, summed.", nil, nil)

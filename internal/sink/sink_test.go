@@ -86,9 +86,9 @@ func TestHandleWritesEachRecordOnce(t *testing.T) {
 		t.Errorf("dups %d bad %d status %d records %d", s.duplicates.Load(), s.badPayloads.Load(), s.statusMsgs.Load(), s.records.Load())
 	}
 	want := `
-# HELP mm2_sink_duplicates_total Records dropped as duplicates of a (stream, seq) already written.
-# TYPE mm2_sink_duplicates_total counter
-mm2_sink_duplicates_total 2
+# HELP mm2_sink_duplicate_records_total Records dropped as duplicates of a (stream, seq) already written.
+# TYPE mm2_sink_duplicate_records_total counter
+mm2_sink_duplicate_records_total 2
 # HELP mm2_sink_records_total Records written (duplicates dropped).
 # TYPE mm2_sink_records_total counter
 mm2_sink_records_total 6
@@ -99,7 +99,7 @@ mm2_sink_bad_payloads_total 1
 # TYPE mm2_sink_streams gauge
 mm2_sink_streams 2
 `
-	if err := testutil.CollectAndCompare(s, strings.NewReader(want), "mm2_sink_duplicates_total",
+	if err := testutil.CollectAndCompare(s, strings.NewReader(want), "mm2_sink_duplicate_records_total",
 		"mm2_sink_records_total", "mm2_sink_bad_payloads_total", "mm2_sink_streams"); err != nil {
 		t.Error(err)
 	}

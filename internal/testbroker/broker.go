@@ -129,8 +129,10 @@ func port(addr string) string {
 	return p
 }
 
-// URL is the plain listener's URL; TLSURL the TLS one's.
-func (b *Broker) URL() string    { return "tcp://" + b.Addr }
+// URL is the plain listener's URL (tcp://).
+func (b *Broker) URL() string { return "tcp://" + b.Addr }
+
+// TLSURL is the TLS listener's URL (ssl://).
 func (b *Broker) TLSURL() string { return "ssl://" + b.TLSAddr }
 
 // Restart starts the broker (again) and waits until both listeners accept.
@@ -169,13 +171,20 @@ func (b *Broker) Stop() {
 	if b.cmd == nil {
 		return
 	}
-	b.cmd.Process.Signal(syscall.SIGTERM)
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		b.t.Errorf("stop mosquitto: %v", err)
+	}
 	done := make(chan struct{})
-	go func() { b.cmd.Wait(); close(done) }()
+	go func() {
+		if err := b.cmd.Wait(); err != nil {
+			b.t.Logf("mosquitto: %v\n%s", err, b.log.String())
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		b.cmd.Process.Kill()
+		_ = b.cmd.Process.Kill() // it may exit meanwhile; Wait above reports how it ended
 		<-done
 	}
 	b.cmd = nil
@@ -247,7 +256,9 @@ func (b *Broker) cert(parent *x509.Certificate, parentKey *ecdsa.PrivateKey, cn 
 func (b *Broker) write(name string, c *x509.Certificate, key *ecdsa.PrivateKey) string {
 	var buf bytes.Buffer
 	if c != nil {
-		pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+		if err := pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}); err != nil {
+			b.t.Fatal(err)
+		}
 	}
 	if key != nil {
 		der, err := x509.MarshalECPrivateKey(key)
@@ -255,9 +266,14 @@ func (b *Broker) write(name string, c *x509.Certificate, key *ecdsa.PrivateKey) 
 			b.t.Fatal(err)
 		}
 		if c == nil {
-			pem.Encode(&buf, &pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+			if err := pem.Encode(&buf, &pem.Block{Type: "EC PRIVATE KEY", Bytes: der}); err != nil {
+				b.t.Fatal(err)
+			}
 		} else {
-			os.WriteFile(filepath.Join(b.Dir, name[:len(name)-4]+".key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600)
+			keyFile := filepath.Join(b.Dir, name[:len(name)-4]+".key")
+			if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+				b.t.Fatal(err)
+			}
 		}
 	}
 	p := filepath.Join(b.Dir, name)
