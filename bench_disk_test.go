@@ -341,3 +341,60 @@ func TestBytesOnDiskPerSample(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkDurableWrites measures writes that are durable when they return:
+// SyncAlways with one writer and with 8 concurrent writers (group commit:
+// the writers share msyncs of the journal), and the default policy with a
+// Sync() per 100 samples (a batch made durable at once). syncs/sample shows
+// how much the group commit shares.
+func BenchmarkDurableWrites(b *testing.B) {
+	run := func(b *testing.B, pol mm2.SyncPolicy, writers, syncEvery int) {
+		b.ReportAllocs()
+		st := openSpillStore(b, vfs.OS(), mm2.Options{Dir: filepath.Join(b.TempDir(), "store"), Sync: pol})
+		defer st.m.Close()
+		streams := make([]*mm2.Stream, writers)
+		for i := range streams {
+			s, err := st.m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: uint32(i)}, mm2.EVT, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			streams[i] = s
+		}
+		before := st.m.Stats()
+		b.ResetTimer()
+		start := time.Now()
+		done := make(chan error, writers)
+		for w := range writers {
+			go func(s *mm2.Stream, n int) {
+				for i := 0; i < n; i++ {
+					if err := s.WriteEVT(uint32(i), int64(i)); err != nil {
+						done <- err
+						return
+					}
+					if syncEvery > 0 && (i+1)%syncEvery == 0 {
+						if err := st.m.Sync(); err != nil {
+							done <- err
+							return
+						}
+					}
+				}
+				done <- nil
+			}(streams[w], b.N/writers+1)
+		}
+		for range writers {
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		after := st.m.Stats()
+		n := float64(writers * (b.N/writers + 1))
+		b.ReportMetric(n/elapsed.Seconds(), "samples/s")
+		b.ReportMetric(float64(after.Syncs-before.Syncs)/n, "syncs/sample")
+	}
+	b.Run("always/1-writer", func(b *testing.B) { run(b, mm2.SyncAlways(), 1, 0) })
+	b.Run("always/8-writers", func(b *testing.B) { run(b, mm2.SyncAlways(), 8, 0) })
+	b.Run("sync-per-100", func(b *testing.B) { run(b, mm2.SyncOnPowerDown(), 1, 100) })
+	b.Run("not-synced", func(b *testing.B) { run(b, mm2.SyncOnPowerDown(), 1, 0) })
+}

@@ -42,6 +42,8 @@ type diskTier struct {
 	opening     bool             // Open is recovering: streams keep their stored numbers
 	unjournaled uint64           // changes the journal could not take
 	broken      bool             // the epoch's journal is full and no checkpoint could be written
+	noMap       bool             // the filesystem cannot map files: no journal
+	sinceCP     uint64           // records written since the last checkpoint
 	syncFailed  bool             // the last sync of the journal failed (SyncAlways refuses writes until one succeeds)
 	jbuf        [32]byte         // scratch: one journal entry
 	syncing     bool             // a group commit is syncing the journal outside the lock
@@ -71,6 +73,7 @@ type diskStream struct {
 	lastSeq  uint64
 	reserved uint64 // format 1 stores: the reservation numbering resumes at after a crash
 	epochSeq uint64 // lastSeq when the journal's epoch began (or the stream's base)
+	frames   uint32 // frames in the log holding unacknowledged records of the stream
 }
 
 // dpos is a disk cursor: the stream's first record with a sequence number
@@ -114,6 +117,19 @@ type frame struct {
 // its frame. For the stage, idx may equal the stage's count (no record yet).
 func (d *diskTier) resolve(s *Stream, c *dpos) (frame, error) {
 	p, h, payload, ok, err := d.log.Next(s.idx, spool.Match{Source: uint8(s.source), Sensor: s.sensor, MinSeq: c.seq}, c.pos)
+	// Damage found now (a bad block, a flipped bit) is skipped and counted,
+	// as at Open: one bad frame never blocks its stream. The log
+	// reports each damaged place once and steps over it from then on.
+	for tries := 0; err != nil && tries < 64; tries++ {
+		var fe *spool.FrameError
+		if !errors.As(err, &fe) {
+			break
+		}
+		if fe.Header != nil {
+			s.m.dropDamaged(*fe.Header, fe.Pos)
+		}
+		p, h, payload, ok, err = d.log.Next(s.idx, spool.Match{Source: uint8(s.source), Sensor: s.sensor, MinSeq: c.seq}, c.pos)
+	}
 	if err != nil {
 		return frame{}, err
 	}
@@ -300,6 +316,7 @@ func (m *Manager) flush(s *Stream) error {
 		return d.fail(m.now(), err)
 	}
 	d.err = nil
+	ds.frames++
 	ds.stage.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
 	return nil
 }
@@ -330,7 +347,7 @@ func (m *Manager) dropFrontSegment() error {
 		}
 		// A damaged frame found now: it goes with the segment, counted.
 		if h := fe.Header; h != nil {
-			m.countCorrupt(*h)
+			m.dropDamaged(*h, fe.Pos)
 		}
 	}
 	for _, f := range frames {
@@ -353,6 +370,9 @@ func (m *Manager) dropFrontSegment() error {
 		ds.n -= uint32(dropped)
 		s.pending -= uint32(pending)
 		s.unread -= uint32(dropped - pending)
+		if ds.frames > 0 {
+			ds.frames--
+		}
 		ds.ack = dpos{pos: spool.Pos{Seg: seg.No, Off: f.Pos.Off + int64(h.Size())}, seq: h.LastSeq() + 1}
 		if ds.rd.seq <= h.LastSeq() {
 			ds.rd = ds.ack
@@ -413,6 +433,9 @@ func (s *Stream) ackThrough(through uint64) int {
 			if seg := d.log.Find(f.pos.Seg); seg != nil {
 				seg.Live -= take
 			}
+			if f.idx+take == int(f.h.Count) && ds.frames > 0 {
+				ds.frames--
+			}
 		}
 		ds.ack.seq = first + uint64(take)
 		s.acked = ds.ack.seq - 1
@@ -461,11 +484,28 @@ func (m *Manager) maintain() error {
 	if d == nil || d.readOnly {
 		return nil
 	}
-	if d.jr == nil || d.broken || d.jr.Used() > 0.5 {
-		if (d.jr != nil && !d.broken) || d.err == nil || d.retry(m.now()) {
+	switch {
+	case d.jr != nil && !d.broken:
+		if d.jr.Used() > 0.5 {
 			if err := m.checkpoint(false); err != nil {
 				return err
 			}
+		}
+	case d.jr == nil && d.noMap:
+		// A filesystem that cannot map files: durable at the policy's
+		// checkpoints (commit writes one), and at least every half a
+		// journal's capacity of records, which bounds how far numbering
+		// must jump after a crash.
+		if d.sinceCP > d.jcap/2 {
+			if err := m.checkpoint(false); err != nil {
+				return err
+			}
+		}
+	case d.err == nil || d.retry(m.now()):
+		// The journal could not go on (a full or failing disk): a
+		// checkpoint, retried at most once a retry interval, restarts it.
+		if err := m.checkpoint(false); err != nil {
+			return err
 		}
 	}
 	switch d.sync.mode {
@@ -559,33 +599,41 @@ func (m *Manager) checkpoint(clean bool) error {
 	d.clean = clean
 	d.checkpoints++
 	d.lastCP = m.now()
-	d.broken = false
+	d.sinceCP = 0
 	for i := 0; i < m.nStream; i++ {
 		ds := d.stream(m.at(uint16(i)))
 		ds.epochSeq = ds.lastSeq
 	}
-	d.startJournal()
+	if err := d.startJournal(); err != nil {
+		if errors.Is(err, vfs.ErrNoMapping) {
+			d.noMap = true
+		} else {
+			return d.fail(m.now(), err)
+		}
+	}
 	return nil
 }
 
 // startJournal begins the journal epoch of the newest checkpoint, mapping
 // the journal first if that failed before (a full disk at Open).
-func (d *diskTier) startJournal() {
-	if d.readOnly {
-		return
+func (d *diskTier) startJournal() error {
+	if d.readOnly || d.noMap {
+		return nil
 	}
 	if d.jr == nil {
 		j, err := journal.Open(d.fs, d.dir, d.jsize)
 		if err != nil {
-			return
+			return err
 		}
 		d.jr = j
 	}
+	d.broken = false
 	flags := uint8(0)
 	if d.sync.mode == syncAlways {
 		flags = journal.FlagDurable
 	}
 	d.jr.Start(d.gen, d.boot, flags)
+	return nil
 }
 
 // writeSlot overwrites checkpoint slot i with b and syncs it. The first
@@ -643,34 +691,39 @@ func (s *Stream) ramAvail() int {
 
 func errorsIsENOSPC(err error) bool { return errors.Is(err, syscall.ENOSPC) }
 
-// countFrames counts the frames (the disk tier's sectors) of the stream's
-// unacknowledged disk part, the stage included.
-func (d *diskTier) countFrames(s *Stream) int {
-	ds := d.stream(s)
-	if ds.n == 0 {
-		return 0
-	}
-	c, frames := ds.ack, 0
-	for left := int(ds.n); left > 0; frames++ {
-		f, err := d.resolve(s, &c)
-		if err != nil || f.stage {
-			return frames + 1
-		}
-		left -= int(f.h.Count) - f.idx
-		c = dpos{pos: spool.Pos{Seg: f.pos.Seg, Off: f.pos.Off + int64(f.h.Size())}, seq: f.h.LastSeq() + 1}
-	}
-	return frames
-}
-
-// countCorrupt counts the unacknowledged records of a damaged frame found
-// while running as corrupt drops of its stream.
-func (m *Manager) countCorrupt(h spool.FrameHeader) {
+// dropDamaged takes the unacknowledged records of a frame found damaged
+// while running out of its stream's counts, as corrupt drops: pending ones
+// from pending, the rest from unread. Cursors name records by number, so
+// they step over the gap by themselves.
+func (m *Manager) dropDamaged(h spool.FrameHeader, at spool.Pos) {
 	pos, found := m.search(StreamID{Source(h.Source), h.Sensor})
 	if !found {
 		return
 	}
 	s := m.at(m.index[pos])
-	if lo := max(h.FirstSeq, m.disk.stream(s).ack.seq); lo <= h.LastSeq() {
-		s.countDrop(DropCorrupt, uint32(h.LastSeq()-lo+1))
+	d := m.disk
+	ds := d.stream(s)
+	lo := max(h.FirstSeq, ds.ack.seq)
+	if lo > h.LastSeq() || ds.n == 0 {
+		return
+	}
+	n := min(uint32(h.LastSeq()-lo+1), ds.n)
+	pending := uint32(0)
+	if ds.rd.seq > lo {
+		pending = min(uint32(min(h.LastSeq()+1, ds.rd.seq)-lo), n, s.pending)
+	}
+	ds.n -= n
+	s.pending -= pending
+	s.unread -= min(n-pending, s.unread)
+	if ds.frames > 0 {
+		ds.frames--
+	}
+	if seg := d.log.Find(at.Seg); seg != nil {
+		seg.Live -= int(n)
+	}
+	s.countDrop(DropCorrupt, n)
+	if m.log.Enabled(context.Background(), slog.LevelWarn) {
+		m.log.Warn("mm2: damaged frame skipped", "stream", s.ID().String(), "records", n,
+			"segment", at.Seg, "offset", at.Off)
 	}
 }

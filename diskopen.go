@@ -3,6 +3,7 @@ package mm2
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path"
@@ -49,7 +50,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// the segments since (they were written after the checkpoint's log
 	// end): a writable Open cuts those frames and rebuilds them from the
 	// journal, so a power cut that lost some of them leaves no hole.
-	jb, _ := readBounded(d.fs, path.Join(d.dir, journal.Names[cp.Gen%2]), int64(o.JournalBytes))
+	jb, _ := readBounded(d.fs, path.Join(d.dir, journal.Names[cp.Gen%2]), maxJournalBytes)
 	broken, running := false, false
 	_, jend := journal.Scan(jb, cp.Gen, func(p []byte) {
 		broken = broken || p[0] == jBroken
@@ -107,7 +108,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// A journal filled past the point where a checkpoint is due means the
 	// checkpoints failed: the store then numbered up to another capacity
 	// of records unjournaled (see degradedRoom), so the jump covers that.
-	jcap := d.jcap
+	jcap := max(d.jcap, journal.Capacity(len(jb), minRecordEntry)) // the file may predate a smaller JournalBytes
 	lost := jcap - min(jcap, uint64(applied))
 	extra := uint64(0)
 	if broken || jend > len(jb)*6/10 {
@@ -267,7 +268,7 @@ func (m *Manager) journalOrigin(gen uint64) (sameBoot, durable bool) {
 // loaded): their changes are lost, and numbering must jump past them.
 func (m *Manager) scanAhead(e uint64) bool {
 	d := m.disk
-	b, err := readBounded(d.fs, path.Join(d.dir, journal.Names[e%2]), int64(m.opts.JournalBytes))
+	b, err := readBounded(d.fs, path.Join(d.dir, journal.Names[e%2]), maxJournalBytes)
 	if err != nil {
 		return false
 	}
@@ -314,7 +315,12 @@ func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool, bool, error) {
 	var best spool.Checkpoint
 	found, damaged := false, false
 	for i, name := range spool.CheckpointNames {
-		b, err := vfs.ReadFile(d.fs, path.Join(d.dir, name))
+		b, err := readBounded(d.fs, path.Join(d.dir, name), maxCheckpointBytes)
+		if errors.Is(err, errOversized) {
+			damaged = true
+			m.noteDamage(spool.Damage{File: name, Err: err})
+			continue
+		}
 		if err != nil {
 			continue // never written (or lost before its first sync)
 		}
@@ -410,6 +416,7 @@ func (m *Manager) recoverFrame(pos spool.Pos, h spool.FrameHeader, seen map[uint
 	}
 	live := int(h.LastSeq() - lo + 1)
 	ds.n += uint32(live)
+	ds.frames++
 	s.unread += uint32(live)
 	seen[s.idx] = h.LastSeq()
 	ds.lastSeq = max(ds.lastSeq, h.LastSeq())

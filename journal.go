@@ -106,7 +106,11 @@ func (m *Manager) jConfigure(s *Stream) {
 // needs no time.
 func (m *Manager) jRecord(s *Stream, ram, slot bool, v uint32, utc int64) {
 	d := m.disk
-	if d == nil || d.jr == nil || d.replaying {
+	if d == nil || d.replaying {
+		return
+	}
+	d.sinceCP++
+	if d.jr == nil {
 		return
 	}
 	kind := byte(jDisk)
@@ -159,6 +163,15 @@ func (m *Manager) replayJournal(b []byte, e uint64, byIdx map[uint16]*Stream, st
 	return r.applied, r.skipped
 }
 
+// Bounds on the files Open reads whole: a file beyond them (a sparse file
+// of gigabytes, say) is damage, never a reason to run out of memory.
+const (
+	maxJournalBytes    = 1 << 30  // the largest JournalBytes
+	maxCheckpointBytes = 64 << 20 // 2,048 streams × (state + a full stage) + the RAM tier, many times over
+)
+
+var errOversized = errors.New("larger than any file the store writes")
+
 // readBounded reads a whole file no larger than limit.
 func readBounded(fsys vfs.FS, name string, limit int64) ([]byte, error) {
 	fi, err := fsys.Stat(name)
@@ -166,7 +179,7 @@ func readBounded(fsys vfs.FS, name string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if fi.Size() > limit {
-		return nil, errors.New("mm2: " + name + " is larger than expected")
+		return nil, fmt.Errorf("mm2: %s holds %d bytes: %w (%d)", name, fi.Size(), errOversized, limit)
 	}
 	return vfs.ReadFile(fsys, name)
 }

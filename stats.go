@@ -159,7 +159,11 @@ func (s *Stream) Stats() StreamStats {
 	}
 	if d := s.m.disk; d != nil {
 		st.Written = d.stream(s).lastSeq
-		st.SectorsDisk = d.countFrames(s)
+		ds := d.stream(s)
+		st.SectorsDisk = int(ds.frames) // kept as frames come and go: O(1), not a walk of the log
+		if h := ds.stage.H; h.Count > 0 && h.LastSeq() >= ds.ack.seq {
+			st.SectorsDisk++
+		}
 	}
 	for r := range numDropReasons {
 		st.Drops.add(r, uint64(s.drops[r]))

@@ -1,6 +1,7 @@
 package mm2
 
 import (
+	"errors"
 	"path"
 
 	"github.com/mm2go/mm2/internal/spool"
@@ -56,7 +57,11 @@ func VerifyFS(fsys vfs.FS, dir string, repair bool) (VerifyReport, error) {
 	}
 	for _, slot := range spool.CheckpointNames {
 		name := path.Join(dir, slot)
-		b, err := vfs.ReadFile(fsys, name)
+		b, err := readBounded(fsys, name, maxCheckpointBytes)
+		if errors.Is(err, errOversized) {
+			r.Damage = append(r.Damage, &CorruptionError{File: slot, Err: err})
+			continue
+		}
 		if err != nil {
 			continue // never written
 		}

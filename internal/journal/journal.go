@@ -57,8 +57,9 @@ type Journal struct {
 	off   int    // end of the last entry
 	seed  uint32 // CRC seed of the epoch
 	// synced is the end of the last entry made durable in this epoch (0:
-	// not even the header yet). A sync range also takes the byte after the
-	// last entry, the zero that ends the replay.
+	// not even the header yet). A sync range ends at the last entry: the
+	// bytes after it may be changing (the next append), and the replay
+	// needs no end mark (what follows fails its check).
 	synced int
 	// Appended counts the bytes of every entry ever appended (all epochs):
 	// the journal's share of the bytes written to the device.
@@ -162,6 +163,9 @@ func (j *Journal) append(p []byte, keep int) error {
 // Capacity is how many entries of at least minEntry payload bytes a file
 // can hold: no more changes than that are made after a checkpoint.
 func Capacity(size, minEntry int) uint64 {
+	if size <= HeaderSize {
+		return 0
+	}
 	return uint64((size - HeaderSize) / (entryOverhead + minEntry))
 }
 
@@ -173,7 +177,7 @@ func (j *Journal) Dirty() bool { return j.off > j.synced }
 
 // Pending returns the range Sync would make durable, for a caller that
 // syncs outside its lock with SyncRange.
-func (j *Journal) Pending() (epoch uint64, from, to int) { return j.epoch, j.synced, j.off + 1 }
+func (j *Journal) Pending() (epoch uint64, from, to int) { return j.epoch, j.synced, j.off }
 
 // SyncRange makes bytes [from, to) of epoch e's file durable. It touches no
 // field of j, so it may run without the caller's lock while appends go on.
@@ -189,13 +193,13 @@ func (j *Journal) SyncRange(e uint64, from, to int) error {
 // Synced records that a SyncRange of epoch e up to to succeeded.
 func (j *Journal) Synced(e uint64, to int) {
 	if e == j.epoch {
-		j.synced = max(j.synced, min(to-1, j.off))
+		j.synced = max(j.synced, min(to, j.off))
 	}
 }
 
 // Covers reports whether what was appended up to to in epoch e is durable:
 // synced, or in an older epoch (a checkpoint holds it).
-func (j *Journal) Covers(e uint64, to int) bool { return j.epoch != e || j.synced >= to-1 }
+func (j *Journal) Covers(e uint64, to int) bool { return j.epoch != e || j.synced >= to }
 
 // Sync makes every entry appended so far durable.
 func (j *Journal) Sync() error {

@@ -303,3 +303,6 @@ func (f *faultFile) Close() error {
 	}
 	return err
 }
+
+// Inner is the filesystem f wraps.
+func (f *FaultFS) Inner() FS { return f.inner }

@@ -1,0 +1,311 @@
+package mm2_test
+
+import (
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/spool"
+	"github.com/mm2go/mm2/internal/vfs"
+)
+
+// One test per finding of the disk-tier review (issue 10) that had none.
+
+// Finding 1: an I/O error inside Ack left the rest of the batch neither
+// pending nor unread. Now the ACK completes by sequence number: counts stay
+// right and later reads, ACKs and Check are sound.
+func TestAckWithReadErrorKeepsCountsRight(t *testing.T) {
+	now := int64(1_700_000_000_000)
+	opts := diskOpts(&now)
+	fault := vfs.NewFaultFS(vfs.NewMem())
+	m := mustOpen(t, opts, fault)
+	s, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
+	writeSeqs(t, s, 900)
+	buf := make([]mm2.Sample, 500)
+	n, err := s.ReadBulk(buf)
+	if err != nil || n != 500 {
+		t.Fatalf("ReadBulk: %d, %v", n, err)
+	}
+	fault.FailIf(func(op vfs.Op, name string) bool { return op == vfs.OpRead && strings.Contains(name, "seg-") })
+	if k, err := s.Ack(); err != nil || k != 500 {
+		t.Fatalf("Ack during read errors: %d, %v", k, err)
+	}
+	fault.FailIf(nil)
+	if c := s.Counts(); c.Pending != 0 || c.New != 400 {
+		t.Fatalf("counts after the ACK: %+v, want 400 unread", c)
+	}
+	if err := m.Check(); err != nil {
+		t.Fatal(err)
+	}
+	wantSeqs(t, drainStream(t, m, s.ID(), true), 501, 900)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Finding 3: a failed flush of one stream's frame skipped the whole
+// checkpoint at PowerDown, and a stream that never touched the disk lost
+// its RAM records. Now the checkpoint holds the frames being filled too.
+func TestFailedFlushDoesNotSkipTheCheckpoint(t *testing.T) {
+	now := int64(1_700_000_000_000)
+	opts := diskOpts(&now)
+	fault := vfs.NewFaultFS(vfs.NewMem())
+	m := mustOpen(t, opts, fault)
+	a, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
+	writeSeqs(t, a, 300) // spills: a frame being filled in its stage
+	b, _ := m.Configure(mm2.StreamID{Source: mm2.Gateway, Sensor: 2}, mm2.TSD, 100*time.Millisecond)
+	// b never touches the disk: the pool has room once a's RAM part is acked.
+	fault.FailIf(func(op vfs.Op, name string) bool { return op == vfs.OpWrite && strings.Contains(name, "seg-") })
+	writeSeqs(t, b, 3)
+	if err := m.PowerDown(t.Context()); err != nil {
+		t.Fatalf("PowerDown with segment writes failing: %v", err)
+	}
+	fault.FailIf(nil)
+	m2 := mustOpen(t, opts, fault.Inner())
+	wantSeqs(t, drainStream(t, m2, a.ID(), true), 1, 300)
+	wantSeqs(t, drainStream(t, m2, b.ID(), true), 1, 3)
+}
+
+// Finding 5: segments were retired only from the front, so a stalled
+// stream's few records kept every later, fully acknowledged segment.
+func TestAcknowledgedSegmentsBehindAStalledStreamAreRetired(t *testing.T) {
+	now := int64(1_700_000_000_000)
+	opts := diskOpts(&now)
+	m := mustOpen(t, opts, vfs.NewMem())
+	stalled, _ := m.Configure(mm2.StreamID{Source: mm2.BLE, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
+	busy, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 2}, mm2.TSD, 100*time.Millisecond)
+	writeSeqs(t, busy, 200) // fill the pool so what follows spills
+	writeSeqs(t, stalled, 40)
+	if err := m.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]mm2.Sample, 64)
+	if _, err := stalled.ReadBulk(buf); err != nil { // in flight, never acknowledged
+		t.Fatal(err)
+	}
+	for i := uint64(201); i <= 6000; i++ {
+		if err := busy.WriteTSD(uint32(i * 7)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := m.Stats(); st.DiskFiles < 5 {
+		t.Fatalf("only %d segments", st.DiskFiles)
+	}
+	wantSeqs(t, drainStream(t, m, busy.ID(), true), 1, 6000)
+	if st := m.Stats(); st.DiskFiles > 2 {
+		t.Fatalf("%d segments left after every record but the stalled stream's %d was acknowledged", st.DiskFiles, st.DiskRecords)
+	}
+	if err := m.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Finding 8: idle interval ticks rewrote identical checkpoints. An idle
+// store writes nothing, whatever the policy.
+func TestIdleStoreWritesNothing(t *testing.T) {
+	for _, pol := range []mm2.SyncPolicy{mm2.SyncOnPowerDown(), mm2.SyncInterval(time.Second), mm2.SyncAlways()} {
+		now := int64(1_700_000_000_000)
+		opts := diskOpts(&now)
+		opts.Sync = pol
+		m := mustOpen(t, opts, vfs.NewMem())
+		s, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
+		writeSeqs(t, s, 500)
+		for range 3 {
+			now += 1000
+			if err := m.Tick(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := m.Stats()
+		for range 120 {
+			now += 1000
+			if err := m.Tick(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after := m.Stats()
+		if after.BytesWritten != before.BytesWritten || after.Syncs != before.Syncs || after.Checkpoints != before.Checkpoints {
+			t.Fatalf("%v: two idle minutes wrote %d bytes, %d syncs, %d checkpoints", pol,
+				after.BytesWritten-before.BytesWritten, after.Syncs-before.Syncs, after.Checkpoints-before.Checkpoints)
+		}
+		_ = m.Close()
+	}
+}
+
+// Finding 9: fsck --repair removed a damaged newest checkpoint slot and the
+// next Open reused numbers from the older one. The journal of the lost
+// epoch still says numbers were handed out: numbering jumps past them.
+func TestRepairedNewestCheckpointReusesNoNumber(t *testing.T) {
+	now := int64(1_700_000_000_000)
+	opts := diskOpts(&now)
+	mem := vfs.NewMem()
+	m := mustOpen(t, opts, mem)
+	s, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
+	writeSeqs(t, s, 20)
+	if err := m.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// Crash (the manager is abandoned), reopen: a new checkpoint, more writes.
+	m = mustOpen(t, opts, mem)
+	s, _ = m.Configure(s.ID(), mm2.TSD, 100*time.Millisecond)
+	for i := 21; i <= 40; i++ {
+		if err := s.WriteTSD(uint32(i * 7)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newest := s.Stats().Written
+	// Crash again; the newest checkpoint slot rots, and Repair removes it.
+	slots := map[string]uint64{}
+	for _, name := range spool.CheckpointNames {
+		b, err := vfs.ReadFile(mem, path.Join("store", name))
+		if err != nil {
+			continue
+		}
+		cp, err := spool.DecodeCheckpoint(b)
+		if err == nil {
+			slots[name] = cp.Gen
+		}
+	}
+	var victim string
+	for name, gen := range slots {
+		if victim == "" || gen > slots[victim] {
+			victim = name
+		}
+	}
+	b, _ := vfs.ReadFile(mem, path.Join("store", victim))
+	b[len(b)-1] ^= 0xff
+	f, _ := mem.Create(path.Join("store", victim))
+	_, _ = f.Write(b)
+	_ = f.Close()
+	if rep, err := mm2.VerifyFS(mem, "store", true); err != nil || rep.Clean() {
+		t.Fatalf("Repair: %v, %+v", err, rep)
+	}
+	m = mustOpen(t, opts, mem)
+	s, _ = m.Configure(s.ID(), mm2.TSD, 100*time.Millisecond)
+	if w := s.Stats().Written; w < newest {
+		t.Fatalf("numbering resumes at %d, below %d handed out before the checkpoint was lost", w+1, newest)
+	}
+}
+
+// Finding 10: a checkpoint or journal file of absurd size (a sparse 6 GB
+// file) crashed Open with "out of memory". Now it is damage, reported.
+func TestOversizedFilesAreDamageNotOutOfMemory(t *testing.T) {
+	dir := t.TempDir()
+	now := int64(1_700_000_000_000)
+	opts := diskOpts(&now)
+	opts.Dir = dir
+	m, err := mm2.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
+	writeSeqs(t, s, 50)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{spool.CheckpointNames[0], spool.CheckpointNames[1]} {
+		p := filepath.Join(dir, name)
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if err := os.Truncate(p, 6<<30); err != nil {
+			t.Skipf("this filesystem cannot hold a sparse 6 GB file: %v", err)
+		}
+		defer func() { _ = os.Truncate(p, fi.Size()) }()
+		m, err := mm2.Open(opts)
+		if err != nil {
+			t.Fatalf("Open with a 6 GB %s: %v", name, err)
+		}
+		if len(m.Damage()) == 0 {
+			t.Fatalf("a 6 GB %s is not reported as damage", name)
+		}
+		wantSeqs(t, drainStream(t, m, s.ID(), false), 1, 50)
+		_ = m.Close()
+		break
+	}
+}
+
+// Format: a store written by the format-1 engine (testdata/store-v1: a
+// RAM tier, a spilled segment, a clean checkpoint) opens with nothing lost,
+// and reopens in the new format.
+func TestFormatOneStoreIsUpgraded(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"seg-0000000000000001.mm2", "state-a.mm2", "state-b.mm2"} {
+		copyFile(t, filepath.Join("testdata", "store-v1", name), filepath.Join(dir, name))
+	}
+	opts := mm2.Options{Profile: mm2.ProfileLinux, Dir: dir}
+	for round := range 2 {
+		m, err := mm2.Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := m.Damage(); len(d) != 0 {
+			t.Fatalf("round %d: damage %v", round, d)
+		}
+		tsd := drainStream(t, m, mm2.StreamID{Source: mm2.CAN, Sensor: 1}, false)
+		if len(tsd) != 19500 || tsd[0].Seq != 501 || tsd[len(tsd)-1].Seq != 20000 {
+			t.Fatalf("round %d: TSD %d records", round, len(tsd))
+		}
+		for _, smp := range tsd {
+			if smp.Value != uint32(smp.Seq-1) {
+				t.Fatalf("round %d: TSD %+v", round, smp)
+			}
+		}
+		evt := drainStream(t, m, mm2.StreamID{Source: mm2.Gateway, Sensor: 2}, false)
+		if len(evt) != 250 || evt[0].Seq != 51 || evt[0].Value != 1050 {
+			t.Fatalf("round %d: EVT %d records, first %+v", round, len(evt), evt[0])
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Format: a store written by a newer format is refused with a clear error
+// and left as it is.
+func TestNewerFormatIsRefused(t *testing.T) {
+	now := int64(1_700_000_000_000)
+	opts := diskOpts(&now)
+	mem := vfs.NewMem()
+	m := mustOpen(t, opts, mem)
+	_ = m.Close()
+	for _, name := range spool.CheckpointNames {
+		b, err := vfs.ReadFile(mem, path.Join("store", name))
+		if err != nil {
+			continue
+		}
+		b[4] = spool.CheckpointVersion + 1
+		f, _ := mem.Create(path.Join("store", name))
+		_, _ = f.Write(b)
+		_ = f.Close()
+	}
+	_, err := mm2.OpenFS(opts, mem)
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Open of a newer format: %v", err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
