@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2"
+	"github.com/mm2go/mm2/internal/gateway"
+	"github.com/mm2go/mm2/internal/vfs"
 )
 
 // The kill test re-executes the test binary as the child: with these set in
@@ -27,11 +30,12 @@ const (
 	killChildDir  = "MM2_KILL_CHILD_DIR"
 	killChildLog  = "MM2_KILL_CHILD_LOG"
 	killChildSeed = "MM2_KILL_CHILD_SEED"
+	killChildSync = "MM2_KILL_CHILD_SYNC"
 )
 
 func init() {
 	if dir := os.Getenv(killChildDir); dir != "" {
-		os.Exit(killChild(dir, os.Getenv(killChildLog), os.Getenv(killChildSeed)))
+		os.Exit(killChild(dir, os.Getenv(killChildLog), os.Getenv(killChildSeed), os.Getenv(killChildSync)))
 	}
 }
 
@@ -56,22 +60,32 @@ func killValue(id mm2.StreamID, seq uint64) uint32 {
 
 func killEventTime(seq uint64) int64 { return 1_600_000_000_000 + int64(seq%(1<<40)) }
 
-func killOptions(dir string) mm2.Options {
-	return mm2.Options{Dir: dir, Sync: mm2.SyncAlways(), SegmentBytes: 4 << 10}
+// killPolicies are the sync policies the kill test runs, by name: the
+// default one (the crash journal alone must keep everything across a
+// process crash) and SyncAlways.
+var killPolicies = map[string]mm2.SyncPolicy{
+	"on-power-down": mm2.SyncOnPowerDown(),
+	"always":        mm2.SyncAlways(),
 }
 
-// killChild opens the store with SyncAlways and writes, reads, acknowledges
-// and rejects at random until it is killed. Every line of its log is synced
-// before the next step:
+func killOptions(dir, policy string) mm2.Options {
+	return mm2.Options{Dir: dir, Sync: killPolicies[policy], SegmentBytes: 4 << 10}
+}
+
+// killChild opens the store with the named sync policy and writes, reads,
+// acknowledges and rejects at random until it is killed. Every line of its
+// log is written (write(2), no fsync: a killed process's writes stay in
+// the page cache) before the next step:
 //
 //	S i next    stream i's next write gets sequence number next
 //	R           ready: every stream configured
+//	B i seq     about to write seq to stream i
 //	W i seq     the write of seq to stream i returned nil
 //	P i seq     about to acknowledge stream i through seq
 //	A i seq     the acknowledgement through seq returned nil
 //
 // It exits (with a message on stderr) only when something is wrong.
-func killChild(dir, logPath, seedText string) int {
+func killChild(dir, logPath, seedText, policy string) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "kill child: "+format+"\n", a...)
 		return 2
@@ -79,6 +93,9 @@ func killChild(dir, logPath, seedText string) int {
 	seed, err := strconv.ParseUint(seedText, 10, 64)
 	if err != nil {
 		return fail("seed %q: %v", seedText, err)
+	}
+	if _, ok := killPolicies[policy]; !ok {
+		return fail("unknown sync policy %q", policy)
 	}
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -91,12 +108,10 @@ func killChild(dir, logPath, seedText string) int {
 			line = fmt.Appendf(line, " %d %d", i, seq)
 		}
 		line = append(line, '\n')
-		if _, err := logf.Write(line); err != nil {
-			return err
-		}
-		return logf.Sync()
+		_, err := logf.Write(line)
+		return err
 	}
-	m, err := mm2.Open(killOptions(dir))
+	m, err := mm2.Open(killOptions(dir, policy))
 	if err != nil {
 		return fail("Open: %v", err)
 	}
@@ -133,6 +148,9 @@ func killChild(dir, logPath, seedText string) int {
 			}
 			for ; k > 0; k-- {
 				seq := next[i]
+				if err := note('B', i, seq); err != nil {
+					return fail("log: %v", err)
+				}
 				if ks.kind == mm2.TSD {
 					err = h.WriteTSD(killValue(ks.id, seq))
 				} else {
@@ -180,10 +198,12 @@ func killChild(dir, logPath, seedText string) int {
 }
 
 // killModel is what the parent knows of a stream: every record that must
-// still be in the store, and the newest acknowledged position.
+// still be in the store, the newest acknowledged position and the newest
+// sequence number handed out.
 type killModel struct {
 	unacked []uint64
 	acked   uint64
+	newest  uint64
 }
 
 // killRound is what one child run logged about a stream.
@@ -191,6 +211,7 @@ type killRound struct {
 	started  bool
 	next     uint64   // from S: the first number this run hands out
 	written  []uint64 // W
+	begun    uint64   // B without its W: a write in flight
 	pending  uint64   // P without its A: an acknowledgement in flight
 	ackedNow uint64   // newest A
 	acks     int      // A lines
@@ -229,8 +250,11 @@ func readKillLog(t *testing.T, path string) (ready bool, rounds []killRound) {
 		switch f[0] {
 		case "S":
 			r.started, r.next = true, seq
+		case "B":
+			r.begun = seq
 		case "W":
 			r.written = append(r.written, seq)
+			r.begun = 0
 		case "P":
 			r.pending = seq
 		case "A":
@@ -246,28 +270,41 @@ func readKillLog(t *testing.T, path string) (ready bool, rounds []killRound) {
 // killTotals adds up what the kill test reached.
 type killTotals struct {
 	kills, early, writes, acks, inflightAcks, ackLanded, extraWrites int
-	recovered, maxBacklog, damaged                                   int
+	recovered, maxBacklog, damaged, inflightWrites, exactNumbering   int
+	checkpointJumps                                                  int      // see knownCheckpointJump
 	damage                                                           []string // the first few damage reports
 }
 
 // TestKill9LosesNoAckedAndNoWrittenRecord kills a child process with SIGKILL
-// at random moments while it writes and acknowledges with SyncAlways, and
-// after each kill reopens the store: Open succeeds, Check passes, no record
-// at or below an acknowledged position comes back, and every record whose
-// write returned nil and that is above it does, in order, with its value.
-// The child resumes from the recovered store each round.
+// at random moments while it writes and acknowledges, under the default
+// policy (SyncOnPowerDown: only the crash journal in the page cache keeps
+// what returned) and under SyncAlways, and after each kill reopens the
+// store: Open succeeds, Check passes, no record at or below an
+// acknowledged position comes back, every record whose write returned nil
+// and that is above it does, in order, with its value, and numbering goes
+// on without a gap (the newest number is the newest logged write's, or
+// the write in flight's when it landed). The child resumes from the
+// recovered store each round.
 func TestKill9LosesNoAckedAndNoWrittenRecord(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts and kills a child process 100 times")
+		t.Skip("starts and kills a child process 120 times")
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kills := 100
+	kills := 60 // per policy
 	if *soak {
 		kills = 600
 	}
+	for _, policy := range []string{"on-power-down", "always"} {
+		t.Run(policy, func(t *testing.T) { runKill9(t, exe, policy, kills) })
+	}
+}
+
+// runKill9 runs kills rounds of the kill test under the named policy on a
+// store of its own.
+func runKill9(t *testing.T, exe, policy string, kills int) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -281,7 +318,7 @@ func TestKill9LosesNoAckedAndNoWrittenRecord(t *testing.T) {
 		childSeed := rng.Uint64()
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), killChildDir+"="+store, killChildLog+"="+logPath,
-			killChildSeed+"="+strconv.FormatUint(childSeed, 10))
+			killChildSeed+"="+strconv.FormatUint(childSeed, 10), killChildSync+"="+policy)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -321,15 +358,18 @@ func TestKill9LosesNoAckedAndNoWrittenRecord(t *testing.T) {
 		}
 		tot.kills++
 		_, rounds := readKillLog(t, logPath)
-		if err := verifyKillRound(store, models, rounds, &tot); err != nil {
+		if err := verifyKillRound(store, policy, models, rounds, &tot); err != nil {
 			t.Fatalf("round %d (seed %d, child seed %d): %v", round, seed, childSeed, err)
 		}
 	}
-	t.Logf("%d kills (%d during start-up) in %v: %d writes and %d acknowledgements logged; "+
-		"%d acknowledgements caught in flight (%d had landed), %d writes done but not logged; "+
-		"%d records checked after reopening, backlog up to %d, %d damage reports",
-		tot.kills, tot.early, time.Since(start).Round(time.Millisecond), tot.writes, tot.acks,
-		tot.inflightAcks, tot.ackLanded, tot.extraWrites, tot.recovered, tot.maxBacklog, tot.damaged)
+	t.Logf("%s: %d kills (%d during start-up) in %v: %d writes and %d acknowledgements logged; "+
+		"%d acknowledgements caught in flight (%d had landed), %d writes caught in flight (%d had landed); "+
+		"%d records checked after reopening, backlog up to %d, %d damage reports; "+
+		"numbering exactly the newest logged write's %d times; "+
+		"%d renumberings by the known checkpoint bug (TestKill9DuringCheckpointSkipsNoNumber)",
+		policy, tot.kills, tot.early, time.Since(start).Round(time.Millisecond), tot.writes, tot.acks,
+		tot.inflightAcks, tot.ackLanded, tot.inflightWrites, tot.extraWrites, tot.recovered, tot.maxBacklog, tot.damaged,
+		tot.exactNumbering, tot.checkpointJumps)
 	for _, d := range tot.damage {
 		t.Logf("damage reported after a kill: %s", d)
 	}
@@ -343,8 +383,11 @@ func TestKill9LosesNoAckedAndNoWrittenRecord(t *testing.T) {
 
 // verifyKillRound reopens the store after a kill, compares every stream
 // with what the child logged and moves the models on to what came back.
-func verifyKillRound(store string, models []killModel, rounds []killRound, tot *killTotals) error {
-	m, err := mm2.Open(killOptions(store))
+func verifyKillRound(store, policy string, models []killModel, rounds []killRound, tot *killTotals) error {
+	opts := killOptions(store, policy)
+	var recovery bytes.Buffer // the manager's log of the recovery, for a failure's message
+	opts.Logger = slog.New(slog.NewTextHandler(&recovery, nil))
+	m, err := mm2.Open(opts)
 	if err != nil {
 		return fmt.Errorf("Open after kill: %v", err)
 	}
@@ -363,6 +406,13 @@ func verifyKillRound(store string, models []killModel, rounds []killRound, tot *
 	for i, ks := range killStreams {
 		md, r := &models[i], rounds[i]
 		tot.writes += len(r.written)
+		if r.started && r.next != md.newest+1 {
+			return fmt.Errorf("%v: the child's first number was %d after a clean reopen whose newest was %d", ks.id, r.next, md.newest)
+		}
+		newest := md.newest
+		if n := len(r.written); n > 0 {
+			newest = r.written[n-1]
+		}
 		// What the child logged, on top of what the last reopen found.
 		for _, q := range r.written {
 			if n := len(md.unacked); n > 0 && q <= md.unacked[n-1] || q <= md.acked {
@@ -372,12 +422,9 @@ func verifyKillRound(store string, models []killModel, rounds []killRound, tot *
 		}
 		tot.acks += r.acks
 		md.acked = max(md.acked, r.ackedNow)
-		inflight := uint64(0) // a write that may have returned nil without its W line
-		if r.started {
-			inflight = r.next
-			if n := len(r.written); n > 0 {
-				inflight = r.written[n-1] + 1
-			}
+		inflight := r.begun // a write that may have returned nil without its W line
+		if inflight > 0 {
+			tot.inflightWrites++
 		}
 		h, err := m.Configure(ks.id, ks.kind, ks.period)
 		if err != nil {
@@ -433,11 +480,44 @@ func verifyKillRound(store string, models []killModel, rounds []killRound, tot *
 			extras++
 			tot.extraWrites++
 		}
+		// Nothing was destroyed: numbering goes on from the newest logged
+		// write, or from the write in flight when it landed (one that did
+		// not land may have taken its number).
+		w := h.Stats().Written
+		switch {
+		case knownCheckpointJump(w, newest, inflight):
+			tot.checkpointJumps++
+		case landedWrite && w != inflight,
+			!landedWrite && inflight == 0 && w != newest,
+			!landedWrite && inflight > 0 && w != newest && w != inflight:
+			return fmt.Errorf("%v: after the kill the newest sequence number is %d, want %d (write in flight: %d, landed: %v); damage %v; recovery log:\n%s",
+				ks.id, w, newest, inflight, landedWrite, m.Damage(), recovery.String())
+		}
+		if inflight == 0 {
+			tot.exactNumbering++
+		}
+		md.newest = w
 	}
 	if extras > 1 {
 		return fmt.Errorf("%d streams hold an unlogged write; the child had at most one in flight", extras)
 	}
 	return nil
+}
+
+// killJournalCapacity is the journal's capacity in entries with the
+// default journal size: journal.Capacity(DefaultJournalBytes, 7) =
+// (1 MiB - 64) / (5 + 7).
+const killJournalCapacity = (mm2.DefaultJournalBytes - 64) / (5 + 7)
+
+// knownCheckpointJump reports whether numbering after a kill jumped forward
+// the way the engine bug reproduced by TestKill9DuringCheckpointSkipsNoNumber
+// does: the kill hit a checkpoint's write, so Open replayed no journal entry
+// and renumbered by whole journal capacities, though every record came back
+// (checked before). Remove it with the fix: the kill test then demands
+// exact numbering every time.
+func knownCheckpointJump(w, newest, inflight uint64) bool {
+	base := max(newest, inflight)
+	return w > base && (w-newest)%killJournalCapacity == 0
 }
 
 // above returns the numbers in q greater than x.
@@ -447,3 +527,86 @@ func above(q []uint64, x uint64) []uint64 {
 }
 
 func tail(q []uint64) []uint64 { return q[max(0, len(q)-3):] }
+
+// errKilled is what the process killed during a checkpoint sees from then on.
+var errKilled = errors.New("killed during the checkpoint")
+
+// dieInCheckpoint is one process's filesystem that dies (kill -9) while it
+// writes a checkpoint slot: at "create" right after the slot was created
+// (truncated), at "sync" once the slot's bytes were written and its fsync
+// began. What it wrote stays in the page cache; nothing after reaches a file.
+type dieInCheckpoint struct {
+	*gateway.Process
+	at string
+}
+
+func (d dieInCheckpoint) Create(name string) (vfs.File, error) {
+	f, err := d.Process.Create(name)
+	if err != nil || !strings.HasPrefix(filepath.Base(name), "state-") {
+		return f, err
+	}
+	if d.at == "create" {
+		_ = f.Close()
+		return nil, errors.Join(errKilled, d.Kill())
+	}
+	return dyingSlot{File: f, d: d}, nil
+}
+
+type dyingSlot struct {
+	vfs.File
+	d dieInCheckpoint
+}
+
+func (s dyingSlot) Sync() error { return errors.Join(errKilled, s.d.Kill()) }
+
+// TestKill9DuringCheckpointSkipsNoNumber kills the process while Open
+// writes its checkpoint, in the same boot of the machine: the older slot
+// and its journal still hold everything, so nothing is destroyed and the
+// numbering must go on from the newest record written.
+func TestKill9DuringCheckpointSkipsNoNumber(t *testing.T) {
+	t.Skip("engine bug: a process killed while it writes a checkpoint slot (after the slot's write, or after its " +
+		"O_TRUNC create) makes the next Open renumber by the journal's capacity (87,376 per stream with the " +
+		"default 1 MB journal) though nothing was destroyed: the new slot's epoch has no journal header of this boot " +
+		"yet (or the torn slot counts as damage), so Open treats it as a power cut")
+	id := mm2.StreamID{Source: mm2.CAN, Sensor: 1}
+	for _, policy := range []string{"on-power-down", "always"} {
+		for _, at := range []string{"sync", "create"} {
+			t.Run(policy+"/"+at, func(t *testing.T) {
+				machine := gateway.NewPowerFS("boot-1")
+				opts := killOptions(t.TempDir(), policy)
+				m, err := mm2.OpenFS(opts, machine.Process())
+				if err != nil {
+					t.Fatal(err)
+				}
+				h, err := m.Configure(id, mm2.TSD, 10*time.Millisecond)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for seq := uint64(1); seq <= 10; seq++ {
+					if err := h.WriteTSD(killValue(id, seq)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := m.Close(); err != nil {
+					t.Fatal(err)
+				}
+				// The next process dies in Open's checkpoint; it is abandoned.
+				if _, err := mm2.OpenFS(opts, dieInCheckpoint{Process: machine.Process(), at: at}); err != nil {
+					t.Logf("Open of the killed process: %v", err)
+				}
+				m, err = mm2.OpenFS(opts, machine.Process())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				if h, err = m.Configure(id, mm2.TSD, 10*time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+				if st := h.Stats(); st.Written != 10 || h.Counts().New != 10 {
+					t.Fatalf("after the kill: newest sequence number %d, %d unread; want 10 and 10 (damage %v)",
+						st.Written, h.Counts().New, m.Damage())
+				}
+			})
+		}
+	}
+}

@@ -40,7 +40,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("simulate", stderr,
 		"usage: mm2 simulate [-d DIR] [--hours H] [-s SEED] [--mqtt URL] [--metrics-addr ADDR] [-j] [-q] [flags]\n"+
-			"Drives a simulated vehicle gateway (CAN, GPS, outages, a power cut, a crash) into a store and an MQTT\n"+
+			"Drives a simulated vehicle gateway (CAN, GPS, outages, a power cut, a power loss, a process crash) into a store and an MQTT\n"+
 			"uplink, and accounts for every record written: delivered, dropped with a reason, buffered, or lost.",
 		"Ctrl-C (SIGINT) or SIGTERM stops the drive, powers the store down and prints the accounting so far.",
 		"exit status: 0 every record accounted for (none lost or invented), 1 the accounting failed or the run could not",
@@ -57,7 +57,8 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	outageLen := fs.Duration("outage-len", 4*time.Minute, "simulated length of each outage")
 	diskCap := fs.String("disk-cap", "", "store disk cap (e.g. 2MB; default the library's 256 MB); small values make outages drop at the cap")
 	powerCut := fs.Bool("power-cut", true, "a power cut (PowerDown) in the middle of an outage, then a restart")
-	crash := fs.Bool("crash", true, "a crash without power-down late in the run, then a restart")
+	powerLoss := fs.Bool("power-loss", true, "a power cut without warning (no PowerDown) late in the first outage: unsynced data is lost inside the sync policy's window, then the machine boots again")
+	crash := fs.Bool("crash", true, "a process crash (kill -9) late in the run: the store is abandoned without Close and reopened in the same boot, which must destroy nothing")
 	parked := fs.Duration("parked", 5*time.Minute, "simulated time the vehicle stays off after the power cut")
 	canSignals := fs.Int("can-signals", 200, "CAN signals (10-100 Hz)")
 	backlog := fs.Int("backlog", 4000, "unacknowledged records the vehicle lets pile up while the link is up before it waits for the uplink")
@@ -96,7 +97,7 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var current atomic.Pointer[metrics.Collector]
 	cfg := gateway.Config{Dir: *dir, Duration: time.Duration(*hours * float64(time.Hour)), Seed: *seed,
 		Broker: *broker, Device: *device, Sync: policy, DiskCap: capBytes, CANSignals: *canSignals,
-		Outages: *outages, OutageLen: *outageLen, Offline: *offline, PowerCut: *powerCut, Crash: *crash,
+		Outages: *outages, OutageLen: *outageLen, Offline: *offline, PowerCut: *powerCut, PowerLoss: *powerLoss, Crash: *crash,
 		Parked: *parked, Backlog: *backlog, DrainTimeout: *drainTimeout,
 		OnBoot: func(m *mm2.Manager, up *uplink.Uplink) { current.Store(metrics.New(m, up)) }}
 	sim, err := gateway.New(cfg)

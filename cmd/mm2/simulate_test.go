@@ -62,11 +62,13 @@ type simReport struct {
 		OutageSpill bool `json:"outage_spill"`
 		DiskCap     bool `json:"disk_cap"`
 		PowerCut    bool `json:"power_cut"`
+		PowerLoss   bool `json:"power_loss"`
 		Crash       bool `json:"crash"`
 	} `json:"phases"`
-	Crashes []gateway.CrashInfo `json:"crashes"`
-	Errors  []string            `json:"errors"`
-	OK      bool                `json:"ok"`
+	Crashes     []gateway.CrashInfo     `json:"crashes"`
+	PowerLosses []gateway.PowerLossInfo `json:"power_losses"`
+	Errors      []string                `json:"errors"`
+	OK          bool                    `json:"ok"`
 }
 
 func decodeReport(t *testing.T, out []byte) simReport {
@@ -90,11 +92,17 @@ func TestSimulateShortRunAccountsForEveryRecord(t *testing.T) {
 	if !r.OK || r.Lost != 0 || r.Interrupted {
 		t.Fatalf("report: %+v", r)
 	}
-	if !r.Phases.OutageSpill || !r.Phases.PowerCut || !r.Phases.Crash {
+	if !r.Phases.OutageSpill || !r.Phases.PowerCut || !r.Phases.PowerLoss || !r.Phases.Crash {
 		t.Fatalf("phases not all hit: %+v", r.Phases)
 	}
-	if len(r.Crashes) != 1 || r.Crashes[0].Destroyed != r.Dropped.CrashWindow {
-		t.Fatalf("crashes %+v, crash-window drops %d", r.Crashes, r.Dropped.CrashWindow)
+	// The power loss destroys only inside the window (counted as
+	// crash-window drops); the process crash destroys nothing and skips no
+	// number.
+	if len(r.PowerLosses) != 1 || r.PowerLosses[0].Destroyed != r.Dropped.CrashWindow || r.PowerLosses[0].OutsideWindow != 0 {
+		t.Fatalf("power losses %+v, crash-window drops %d", r.PowerLosses, r.Dropped.CrashWindow)
+	}
+	if len(r.Crashes) != 1 || r.Crashes[0].Held == 0 || r.Crashes[0].Destroyed != 0 || r.Crashes[0].NumberingGap != 0 {
+		t.Fatalf("process crashes %+v", r.Crashes)
 	}
 	if r.Written != r.Delivered+r.Dropped.Total+r.Buffered-r.BufferedDelivered {
 		t.Fatalf("written %d != delivered %d + dropped %d + buffered %d", r.Written, r.Delivered, r.Dropped.Total, r.Buffered)
@@ -157,7 +165,7 @@ func TestSimulateSIGTERMKeepsUnackedData(t *testing.T) {
 	}
 	dir := filepath.Join(tmp, "store")
 	cmd := exec.Command(bin, "simulate", "--dir", dir, "--hours", "10", "--offline", "--json",
-		"--can-signals", "60", "--power-cut=false", "--crash=false")
+		"--can-signals", "60", "--power-cut=false", "--power-loss=false", "--crash=false")
 	var stdout bytes.Buffer
 	var stderr syncBuffer
 	cmd.Stdout = &stdout
@@ -283,7 +291,7 @@ func TestSimulateMetricsMove(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- simulate(ctx, []string{"--dir", dir, "--hours", "3", "--can-signals", "20", "--outages", "0",
-			"--power-cut=false", "--crash=false", "--metrics-addr", "127.0.0.1:0", "--json", "--quiet"}, &stdout, &stderr)
+			"--power-cut=false", "--power-loss=false", "--crash=false", "--metrics-addr", "127.0.0.1:0", "--json", "--quiet"}, &stdout, &stderr)
 	}()
 	var url string
 	waitFor(t, "the metrics address", 20*time.Second, func() bool {

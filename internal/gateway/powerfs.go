@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,50 +11,66 @@ import (
 	"github.com/mm2go/mm2/internal/vfs"
 )
 
-// errPowerOff is what every mutating call returns once the power is off.
-var errPowerOff = errors.New("gateway: the power is off")
+// errDead is what every mutating call of a killed process returns.
+var errDead = errors.New("gateway: the process is dead")
 
-// PowerFS is the real filesystem as one boot of the gateway sees it. It
-// remembers, for every file written through it, the size that the last
-// fsync made durable. Fence cuts the power: from then on every call that
-// would change a file or a directory fails, so the abandoned manager cannot
-// touch the store again; Cut then cuts every file back to its last synced
-// size, so the bytes the page cache still held and no fsync had covered are
-// lost, as they would be on a real power cut.
+// PowerFS is the real filesystem as one boot of the machine sees it: what
+// the page cache holds survives a process crash, what no fsync (or msync)
+// covered does not survive a power cut. It remembers, for every file
+// written through it, the size that the last fsync made durable, and for
+// every file mapped into memory (the store's crash journal) the contents
+// its last msyncs made durable.
+//
+// Each process of the boot sees the files through its own Process. Kill
+// ends a process (kill -9): its later calls that would change a file fail
+// and its mappings no longer reach the files, while everything it wrote
+// stays in the page cache for the next process. Cut is the power cut: it
+// kills every process and cuts every file back to what was durable, so
+// the bytes the page cache held and no sync had covered are lost.
 //
 // What it does not simulate: creates, renames and removes of directory
 // entries that no directory fsync covered survive (a real power cut may
-// undo them), and a synced file is kept whole (no torn sectors).
+// undo them), a synced file is kept whole (no torn sectors), and the
+// kernel never writes a dirty page back on its own (the worst case).
 type PowerFS struct {
 	inner vfs.FS
+	boot  string
 
 	mu      sync.Mutex
-	off     bool
-	durable map[string]int64 // name -> bytes made durable by the last Sync
-	written map[string]bool  // names written since they were last synced
+	durable map[string]int64  // name -> bytes made durable by the last Sync
+	written map[string]bool   // names written since they were last synced
+	shadow  map[string][]byte // mapped name -> its durable contents
+	procs   []*Process
 }
 
-// NewPowerFS returns a powered filesystem over the OS.
-func NewPowerFS() *PowerFS {
-	return &PowerFS{inner: vfs.OS(), durable: map[string]int64{}, written: map[string]bool{}}
+// NewPowerFS returns a boot of the machine over the OS filesystem with the
+// given boot ID (a new ID for each boot: it is how the store tells a
+// process crash from a power cut).
+func NewPowerFS(boot string) *PowerFS {
+	return &PowerFS{inner: vfs.OS(), boot: boot, durable: map[string]int64{},
+		written: map[string]bool{}, shadow: map[string][]byte{}}
 }
 
-// Fence is the instant the power goes: from now on every call that would
-// change a file or a directory fails. Reads still work, so the abandoned
-// manager's state can be inspected.
-func (p *PowerFS) Fence() {
+// Process starts a process on this boot.
+func (p *PowerFS) Process() *Process {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.off = true
+	c := &Process{p: p}
+	p.procs = append(p.procs, c)
+	return c
 }
 
-// Cut fences (if not done yet) and cuts every file written through p back
-// to its last synced size. It returns how many bytes the unsynced tails held
-// (now lost). Files are cut back once: later calls do nothing.
+// Cut is the power cut: it kills every process of the boot (if not done
+// yet) and cuts every file written through it back to its last synced size
+// and every mapped file back to its synced contents. It returns how many
+// bytes were lost (the unsynced tails, and the mapped bytes that differed
+// from what was synced). Files are cut back once: later calls do nothing.
 func (p *PowerFS) Cut() (lost int64, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.off = true
+	for _, c := range p.procs {
+		err = errors.Join(err, c.killLocked())
+	}
 	for name := range p.written {
 		keep := p.durable[name]
 		st, serr := os.Stat(name)
@@ -68,17 +85,46 @@ func (p *PowerFS) Cut() (lost int64, err error) {
 		}
 	}
 	p.written = map[string]bool{}
+	for name, want := range p.shadow {
+		n, rerr := restore(name, want)
+		lost += n
+		err = errors.Join(err, rerr)
+	}
+	p.shadow = map[string][]byte{}
 	return lost, err
 }
 
-func (p *PowerFS) check(op, name string) error {
-	if p.off {
-		return &fs.PathError{Op: op, Path: name, Err: errPowerOff}
+// restore writes want over the file name and returns how many bytes
+// differed.
+func restore(name string, want []byte) (int64, error) {
+	have, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
 	}
-	return nil
+	if err != nil {
+		return 0, err
+	}
+	diff := int64(0)
+	for i := range have {
+		if i >= len(want) || have[i] != want[i] {
+			diff++
+		}
+	}
+	if diff == 0 && len(have) == len(want) {
+		return 0, nil
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return diff, err
+	}
+	_, err = f.WriteAt(want, 0)
+	if err == nil && len(have) > len(want) {
+		err = f.Truncate(int64(len(want)))
+	}
+	return diff, errors.Join(err, f.Close())
 }
 
-func (p *PowerFS) track(name string, f vfs.File, trunc bool) vfs.File {
+func (p *PowerFS) track(name string, f vfs.File, trunc bool) {
 	if _, ok := p.durable[name]; !ok || trunc {
 		// A file first seen now: what is on disk already is durable (an
 		// earlier boot synced or kept it), unless it is created empty.
@@ -93,46 +139,88 @@ func (p *PowerFS) track(name string, f vfs.File, trunc bool) vfs.File {
 			p.written[name] = true
 		}
 	}
-	return &powerFile{File: f, p: p, name: name}
+}
+
+// Process is the filesystem as one process of a boot sees it (a vfs.FS,
+// vfs.Mapper and vfs.Booter).
+type Process struct {
+	p    *PowerFS
+	dead bool            // guarded by p.mu
+	maps []*powerMapping // guarded by p.mu
+}
+
+// Kill ends the process at once (kill -9): from now on every call that
+// would change a file or a directory fails, and stores into its mappings
+// no longer reach the files. Reads still work, so the abandoned manager's
+// state can be inspected. What it wrote stays in the page cache.
+func (c *Process) Kill() error {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	return c.killLocked()
+}
+
+func (c *Process) killLocked() error {
+	if c.dead {
+		return nil
+	}
+	c.dead = true
+	var err error
+	for _, m := range c.maps {
+		err = errors.Join(err, detach(m.inner.Bytes()))
+	}
+	return err
+}
+
+// BootID implements vfs.Booter: the boot's ID.
+func (c *Process) BootID() string { return c.p.boot }
+
+func (c *Process) check(op, name string) error {
+	if c.dead {
+		return &fs.PathError{Op: op, Path: name, Err: errDead}
+	}
+	return nil
 }
 
 // Create implements vfs.FS.
-func (p *PowerFS) Create(name string) (vfs.File, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.check("create", name); err != nil {
+func (c *Process) Create(name string) (vfs.File, error) {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	if err := c.check("create", name); err != nil {
 		return nil, err
 	}
-	f, err := p.inner.Create(name)
+	f, err := c.p.inner.Create(name)
 	if err != nil {
 		return nil, err
 	}
-	return p.track(name, f, true), nil
+	c.p.track(name, f, true)
+	return &powerFile{File: f, c: c, name: name}, nil
 }
 
 // OpenAppend implements vfs.FS.
-func (p *PowerFS) OpenAppend(name string) (vfs.File, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.check("openappend", name); err != nil {
+func (c *Process) OpenAppend(name string) (vfs.File, error) {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	if err := c.check("openappend", name); err != nil {
 		return nil, err
 	}
-	f, err := p.inner.OpenAppend(name)
+	f, err := c.p.inner.OpenAppend(name)
 	if err != nil {
 		return nil, err
 	}
-	return p.track(name, f, false), nil
+	c.p.track(name, f, false)
+	return &powerFile{File: f, c: c, name: name}, nil
 }
 
-// Open implements vfs.FS (reads work with the power off: the abandoned
+// Open implements vfs.FS (reads work after a kill: the abandoned
 // manager's state is inspected, never its files changed).
-func (p *PowerFS) Open(name string) (vfs.File, error) { return p.inner.Open(name) }
+func (c *Process) Open(name string) (vfs.File, error) { return c.p.inner.Open(name) }
 
 // Rename implements vfs.FS.
-func (p *PowerFS) Rename(oldname, newname string) error {
+func (c *Process) Rename(oldname, newname string) error {
+	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.check("rename", oldname); err != nil {
+	if err := c.check("rename", oldname); err != nil {
 		return err
 	}
 	if err := p.inner.Rename(oldname, newname); err != nil {
@@ -147,14 +235,21 @@ func (p *PowerFS) Rename(oldname, newname string) error {
 		delete(p.durable, newname)
 		delete(p.written, newname)
 	}
+	if s, ok := p.shadow[oldname]; ok {
+		p.shadow[newname] = s
+		delete(p.shadow, oldname)
+	} else {
+		delete(p.shadow, newname)
+	}
 	return nil
 }
 
 // Remove implements vfs.FS.
-func (p *PowerFS) Remove(name string) error {
+func (c *Process) Remove(name string) error {
+	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.check("remove", name); err != nil {
+	if err := c.check("remove", name); err != nil {
 		return err
 	}
 	if err := p.inner.Remove(name); err != nil {
@@ -162,55 +257,131 @@ func (p *PowerFS) Remove(name string) error {
 	}
 	delete(p.durable, name)
 	delete(p.written, name)
+	delete(p.shadow, name)
 	return nil
 }
 
 // MkdirAll implements vfs.FS.
-func (p *PowerFS) MkdirAll(dir string, perm fs.FileMode) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.check("mkdir", dir); err != nil {
+func (c *Process) MkdirAll(dir string, perm fs.FileMode) error {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	if err := c.check("mkdir", dir); err != nil {
 		return err
 	}
-	return p.inner.MkdirAll(dir, perm)
+	return c.p.inner.MkdirAll(dir, perm)
 }
 
 // ReadDir implements vfs.FS.
-func (p *PowerFS) ReadDir(dir string) ([]fs.DirEntry, error) { return p.inner.ReadDir(dir) }
+func (c *Process) ReadDir(dir string) ([]fs.DirEntry, error) { return c.p.inner.ReadDir(dir) }
 
 // Stat implements vfs.FS.
-func (p *PowerFS) Stat(name string) (fs.FileInfo, error) { return p.inner.Stat(name) }
+func (c *Process) Stat(name string) (fs.FileInfo, error) { return c.p.inner.Stat(name) }
 
 // SyncDir implements vfs.FS.
-func (p *PowerFS) SyncDir(dir string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.check("syncdir", dir); err != nil {
+func (c *Process) SyncDir(dir string) error {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	if err := c.check("syncdir", dir); err != nil {
 		return err
 	}
-	return p.inner.SyncDir(dir)
+	return c.p.inner.SyncDir(dir)
+}
+
+// Map implements vfs.Mapper with a shared mapping of the OS file: a store
+// is in the page cache at once (a later process sees it); an msync makes
+// the range durable (a power cut keeps it).
+func (c *Process) Map(name string, size int) (vfs.Mapping, error) {
+	p := c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := c.check("map", name); err != nil {
+		return nil, err
+	}
+	mp, err := vfs.Map(p.inner, name, size)
+	if err != nil {
+		return nil, err
+	}
+	b := mp.Bytes()
+	// A file first mapped in this boot is durable as found (the boot
+	// started with it); room the mapping added reads as zeros either way.
+	if s, ok := p.shadow[name]; !ok {
+		p.shadow[name] = bytes.Clone(b)
+	} else if len(s) < len(b) {
+		p.shadow[name] = append(s, b[len(s):]...)
+	}
+	m := &powerMapping{c: c, name: name, inner: mp}
+	c.maps = append(c.maps, m)
+	return m, nil
+}
+
+type powerMapping struct {
+	c     *Process
+	name  string
+	inner vfs.Mapping
+}
+
+func (m *powerMapping) Bytes() []byte { return m.inner.Bytes() }
+
+// Sync makes [off, off+n) durable: msync, then the range goes into what a
+// power cut keeps.
+func (m *powerMapping) Sync(off, n int) error {
+	p := m.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := m.c.check("msync", m.name); err != nil {
+		return err
+	}
+	if err := m.inner.Sync(off, n); err != nil {
+		return err
+	}
+	b := m.inner.Bytes()
+	if off < 0 || n <= 0 || off >= len(b) {
+		return nil
+	}
+	end := min(off+n, len(b))
+	s := p.shadow[m.name]
+	if len(s) < end {
+		s = append(s, make([]byte, end-len(s))...)
+	}
+	copy(s[off:end], b[off:end])
+	p.shadow[m.name] = s
+	return nil
+}
+
+// Close unmaps the file (a killed process's mapping stays: the abandoned
+// manager may still touch its memory).
+func (m *powerMapping) Close() error {
+	p := m.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := m.c.check("munmap", m.name); err != nil {
+		return err
+	}
+	return m.inner.Close()
 }
 
 type powerFile struct {
 	vfs.File
-	p    *PowerFS
+	c    *Process
 	name string
 }
 
 func (f *powerFile) Write(b []byte) (int, error) {
-	f.p.mu.Lock()
-	defer f.p.mu.Unlock()
-	if err := f.p.check("write", f.name); err != nil {
+	p := f.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := f.c.check("write", f.name); err != nil {
 		return 0, err
 	}
-	f.p.written[f.name] = true
+	p.written[f.name] = true
 	return f.File.Write(b)
 }
 
 func (f *powerFile) Sync() error {
-	f.p.mu.Lock()
-	defer f.p.mu.Unlock()
-	if err := f.p.check("sync", f.name); err != nil {
+	p := f.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := f.c.check("sync", f.name); err != nil {
 		return err
 	}
 	if err := f.File.Sync(); err != nil {
@@ -220,24 +391,25 @@ func (f *powerFile) Sync() error {
 	if err != nil {
 		return fmt.Errorf("gateway: stat after sync: %w", err)
 	}
-	if _, ok := f.p.durable[f.name]; ok {
-		f.p.durable[f.name] = st.Size()
+	if _, ok := p.durable[f.name]; ok {
+		p.durable[f.name] = st.Size()
 	}
 	return nil
 }
 
 func (f *powerFile) Truncate(size int64) error {
-	f.p.mu.Lock()
-	defer f.p.mu.Unlock()
-	if err := f.p.check("truncate", f.name); err != nil {
+	p := f.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := f.c.check("truncate", f.name); err != nil {
 		return err
 	}
 	if err := f.File.Truncate(size); err != nil {
 		return err
 	}
-	if d, ok := f.p.durable[f.name]; ok && d > size {
-		f.p.durable[f.name] = size
+	if d, ok := p.durable[f.name]; ok && d > size {
+		p.durable[f.name] = size
 	}
-	f.p.written[f.name] = true
+	p.written[f.name] = true
 	return nil
 }

@@ -59,15 +59,29 @@ func (c *Counts) add(o Counts) {
 	c.DropsAlsoDelivered += o.DropsAlsoDelivered
 }
 
-// CrashInfo is what one crash did.
+// CrashInfo is what one process crash did: the manager was abandoned
+// without Close or PowerDown and a new process reopened the same files in
+// the same boot. It may destroy nothing, and numbering goes on without a
+// gap.
 type CrashInfo struct {
+	At           string `json:"at"`
+	Held         uint64 `json:"held"`          // unacknowledged records in the store at the crash
+	Recovered    uint64 `json:"recovered"`     // records the store held after recovery
+	Destroyed    uint64 `json:"destroyed"`     // held, not recovered, never delivered (counted as lost)
+	Streams      int    `json:"streams"`       // streams that lost records
+	NumberingGap uint64 `json:"numbering_gap"` // numbers skipped across the restart, summed over the streams
+}
+
+// PowerLossInfo is what one power cut without warning (no PowerDown) did.
+type PowerLossInfo struct {
 	At                string `json:"at"`
-	Held              uint64 `json:"held"`      // unacknowledged records in the store at the crash
+	Held              uint64 `json:"held"`      // unacknowledged records in the store at the power loss
 	Recovered         uint64 `json:"recovered"` // records the store held after recovery
 	Destroyed         uint64 `json:"destroyed"` // held, not recovered, never delivered: inside the policy's window
 	Streams           int    `json:"streams"`   // streams that lost records
 	OutsideWindow     uint64 `json:"outside_window"`
-	UnsyncedBytesLost int64  `json:"unsynced_bytes_lost"` // file bytes no fsync covered, cut at the crash
+	UnsyncedBytesLost int64  `json:"unsynced_bytes_lost"` // file bytes no sync covered, lost at the power loss
+	NumberingGap      uint64 `json:"numbering_gap"`       // numbers skipped across the restart, summed over the streams
 }
 
 // PowerCutInfo is what one power cut did.
@@ -79,6 +93,7 @@ type PowerCutInfo struct {
 	Recovered         uint64        `json:"recovered"`
 	NotRecovered      uint64        `json:"not_recovered"`
 	UnsyncedBytesLost int64         `json:"unsynced_bytes_lost"`
+	NumberingGap      uint64        `json:"numbering_gap"`
 }
 
 // UplinkTotals sums the uplink's counters over every boot.
@@ -108,16 +123,18 @@ type Report struct {
 		OutageSpill bool `json:"outage_spill"` // pool ≥ 80 % and data on disk during an outage
 		DiskCap     bool `json:"disk_cap"`     // records dropped at the disk cap
 		PowerCut    bool `json:"power_cut"`
+		PowerLoss   bool `json:"power_loss"`
 		Crash       bool `json:"crash"`
 	} `json:"phases"`
-	PeakPoolPct   float64        `json:"peak_pool_pct"`
-	PeakDiskBytes int64          `json:"peak_disk_bytes"`
-	Crashes       []CrashInfo    `json:"crashes"`
-	PowerCuts     []PowerCutInfo `json:"power_cuts"`
-	Uplink        UplinkTotals   `json:"uplink"`
-	UplinkErrors  int            `json:"uplink_restarts"`
-	Cloud         CheckerStats   `json:"cloud"`
-	BrokerDropped uint64         `json:"broker_dropped"`
+	PeakPoolPct   float64         `json:"peak_pool_pct"`
+	PeakDiskBytes int64           `json:"peak_disk_bytes"`
+	Crashes       []CrashInfo     `json:"crashes"`
+	PowerCuts     []PowerCutInfo  `json:"power_cuts"`
+	PowerLosses   []PowerLossInfo `json:"power_losses"`
+	Uplink        UplinkTotals    `json:"uplink"`
+	UplinkErrors  int             `json:"uplink_restarts"`
+	Cloud         CheckerStats    `json:"cloud"`
+	BrokerDropped uint64          `json:"broker_dropped"`
 	// Invented: records the cloud got that the vehicle never wrote.
 	Invented            uint64            `json:"invented"`
 	AckedNotReceived    uint64            `json:"acked_not_received"`
@@ -145,6 +162,9 @@ func (r *Report) fillEmpty() {
 	if r.PowerCuts == nil {
 		r.PowerCuts = []PowerCutInfo{}
 	}
+	if r.PowerLosses == nil {
+		r.PowerLosses = []PowerLossInfo{}
+	}
 	if r.Events == nil {
 		r.Events = []string{}
 	}
@@ -154,7 +174,7 @@ func (r *Report) fillEmpty() {
 }
 
 // account closes the books: every record written, per stream, is
-// delivered, buffered, destroyed by a crash inside the window, dropped by
+// delivered, buffered, destroyed by a power loss inside the window, dropped by
 // the store, or lost.
 func (s *Sim) account(buffered []SeqSet) {
 	r := &s.report
@@ -252,7 +272,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	row("total", r.Counts)
 	tw.Flush()
-	fmt.Fprintf(w, "(dropped: ram-full, disk-cap, corrupt counted by the store; crash-window: destroyed by a crash inside the %s window)\n", r.Sync)
+	fmt.Fprintf(w, "(dropped: ram-full, disk-cap, corrupt counted by the store; crash-window: destroyed by a power loss inside the %s window)\n", r.Sync)
 	if r.BufferedDelivered > 0 {
 		fmt.Fprintf(w, "%s of the buffered ones already reached the cloud (their ACK was lost in a crash) and will arrive again\n", humanize.Count(r.BufferedDelivered, "record"))
 	}
@@ -265,29 +285,37 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "\nsimulated %s in %s (%.0fx real time), %d streams (%d CAN signals), sync %s\n",
 		fmtDur(r.Simulated), r.Elapsed.Round(100*time.Millisecond), r.Simulated.Seconds()/max(r.Elapsed.Seconds(), 1e-9),
 		r.Streams, r.CANSignals, r.Sync)
-	fmt.Fprintf(w, "phases: outage spilled to disk %s, disk cap %s, power cut %s, crash %s\n",
-		yes(r.Phases.OutageSpill), yes(r.Phases.DiskCap), yes(r.Phases.PowerCut), yes(r.Phases.Crash))
+	fmt.Fprintf(w, "phases: outage spilled to disk %s, disk cap %s, power cut %s, power loss %s, process crash %s\n",
+		yes(r.Phases.OutageSpill), yes(r.Phases.DiskCap), yes(r.Phases.PowerCut), yes(r.Phases.PowerLoss), yes(r.Phases.Crash))
 	fmt.Fprintf(w, "store: peak pool %.0f %%, peak disk %s\n", r.PeakPoolPct, humanize.Bytes(r.PeakDiskBytes))
 	fmt.Fprintf(w, "uplink: %d batches (%s), %d ACKed, %d NACKed (%d timeouts)\n",
 		r.Uplink.Batches, humanize.Bytes(int64(r.Uplink.Bytes)), r.Uplink.Acks, r.Uplink.Nacks, r.Uplink.Timeouts)
 	fmt.Fprintf(w, "cloud: %d payloads decoded, %d records checked against the signal model, %d bad payloads, %d bad records, %d out of order\n",
 		r.Cloud.Messages, r.Cloud.Records, r.Cloud.BadPayloads, r.Cloud.BadValues, r.Cloud.Reordered)
 	for _, p := range r.PowerCuts {
-		fmt.Fprintf(w, "power cut at %s: PowerDown in %v, %s held, %d recovered, %d not recovered\n",
-			p.At, p.PowerDown.Round(time.Millisecond), humanize.Count(p.Held, "record"), p.Recovered, p.NotRecovered)
+		fmt.Fprintf(w, "power cut at %s: PowerDown in %v, %s held, %d recovered, %d not recovered; numbering jumped by %d\n",
+			p.At, p.PowerDown.Round(time.Millisecond), humanize.Count(p.Held, "record"), p.Recovered, p.NotRecovered, p.NumberingGap)
+	}
+	for _, p := range r.PowerLosses {
+		window := "all newer than what the policy had made durable"
+		if p.OutsideWindow > 0 {
+			window = fmt.Sprintf("and %d the policy had made durable: outside the window, counted as lost", p.OutsideWindow)
+		}
+		fmt.Fprintf(w, "power loss at %s: %s held, %d recovered (a record whose ACK was lost comes back), %d destroyed in %s (%s); %s of unsynced file data lost; numbering jumped by %d\n",
+			p.At, humanize.Count(p.Held, "record"), p.Recovered, p.Destroyed, humanize.Count(p.Streams, "stream"), window, humanize.Bytes(p.UnsyncedBytesLost), p.NumberingGap)
+	}
+	if len(r.PowerLosses) > 0 {
+		fmt.Fprintln(w, "  a power loss abandons the manager (nothing closed or synced) and cuts every store file back to its last fsync")
+		fmt.Fprintln(w, "  and every mapped journal file back to its last msync; kept are directory changes no fsync covered")
+		fmt.Fprintln(w, "  (a real power cut may undo them) and whole synced files")
 	}
 	for _, c := range r.Crashes {
-		window := "all newer than the last checkpoint"
-		if c.OutsideWindow > 0 {
-			window = fmt.Sprintf("and %d older than the last checkpoint: outside the window, counted as lost", c.OutsideWindow)
-		}
-		fmt.Fprintf(w, "crash at %s: %s held, %d recovered (a record whose ACK the crash forgot comes back), %d destroyed in %s (%s); %s of unsynced file tails cut\n",
-			c.At, humanize.Count(c.Held, "record"), c.Recovered, c.Destroyed, humanize.Count(c.Streams, "stream"), window, humanize.Bytes(c.UnsyncedBytesLost))
+		fmt.Fprintf(w, "process crash at %s: %s held, %d recovered, %d destroyed in %s; numbering jumped by %d\n",
+			c.At, humanize.Count(c.Held, "record"), c.Recovered, c.Destroyed, humanize.Count(c.Streams, "stream"), c.NumberingGap)
 	}
 	if len(r.Crashes) > 0 {
-		fmt.Fprintln(w, "  a crash abandons the manager (nothing closed or synced) and cuts every store file back to its last fsync:")
-		fmt.Fprintln(w, "  lost are the RAM tier's records since the last checkpoint, frames not yet written and unsynced segment tails;")
-		fmt.Fprintln(w, "  kept are directory changes no fsync covered (a real power cut may undo them) and whole synced files")
+		fmt.Fprintln(w, "  a process crash abandons the manager (nothing closed or synced) and a new process reopens the same files")
+		fmt.Fprintln(w, "  in the same boot: the page cache keeps every write, so nothing may be destroyed and no number skipped")
 	}
 	if r.Interrupted {
 		fmt.Fprintf(w, "interrupted by a signal: powered down in %v, %s left in the store for the next start\n",

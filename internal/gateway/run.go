@@ -154,6 +154,8 @@ func (s *Sim) apply(ctx context.Context, e event, t int64) (int64, error) {
 			e.n, st.UtilizationPct, humanize.Count(st.New+st.Pending, "record"), humanize.Bytes(st.DiskBytes), st.Drops.DiskCap)
 	case "powercut":
 		return s.powerCut(ctx, t)
+	case "powerloss":
+		return s.powerLoss(ctx, t)
 	case "crash":
 		return s.crash(ctx, t)
 	}
@@ -252,17 +254,32 @@ func (s *Sim) settle(d time.Duration) {
 	}
 }
 
-// shutdown ends a boot as a power loss: the uplink stops (after fence when
-// sudden), the boot's records are booked, what the manager still held is
-// read back, and the files lose what no fsync covered.
-func (s *Sim) shutdown(sudden bool) (held []SeqSet, bounds []uint64, lostBytes int64) {
+// How a boot of the gateway ends.
+const (
+	endPowerCut  = iota // PowerDown ran, then the power went
+	endPowerLoss        // the power went without warning
+	endCrash            // the process died (kill -9); the machine runs on
+)
+
+// shutdown ends a boot of the gateway: the process dies (before the uplink
+// stops when the end is sudden), the boot's records are booked, what the
+// manager still held is read back, and, when the power goes, the files
+// lose what no sync covered. It returns what the store held per stream,
+// the bound below which a loss is outside the policy's window, each
+// stream's newest sequence number and the bytes the power cut destroyed.
+func (s *Sim) shutdown(end int) (held []SeqSet, bounds, newest []uint64, lostBytes int64) {
 	b := s.b
-	if sudden {
-		b.fs.Fence()
+	kill := func() {
+		if err := b.fs.Kill(); err != nil {
+			s.fail("end the process: %v", err)
+		}
+	}
+	if end != endPowerCut {
+		kill()
 	}
 	s.stopUplink()
-	if !sudden {
-		b.fs.Fence()
+	if end == endPowerCut {
+		kill()
 	}
 	if err := s.closeBoot(); err != nil {
 		s.fail("%v", err)
@@ -270,17 +287,19 @@ func (s *Sim) shutdown(sudden bool) (held []SeqSet, bounds []uint64, lostBytes i
 	always := s.cfg.Sync.String() == "always"
 	held = make([]SeqSet, len(s.sig))
 	bounds = make([]uint64, len(s.sig))
+	newest = make([]uint64, len(s.sig))
 	for i := range s.sig {
 		h := s.v.h[i]
 		var err error
 		if held[i], err = readAll(h, false); err != nil {
-			s.fail("read what %v held at the power loss: %v", s.sig[i].ID, err)
+			s.fail("read what %v held at the end of the boot: %v", s.sig[i].ID, err)
 		}
-		// Records numbered below the bound were durable: a crash may not
-		// destroy them.
+		// Records numbered below the bound were durable: the power loss
+		// may not destroy them. A process crash may destroy none.
 		last := h.Stats().Written
+		newest[i] = last
 		switch {
-		case always:
+		case always || end == endCrash:
 			bounds[i] = math.MaxUint64
 		case s.v.N[i] == 0:
 			bounds[i] = last + 1
@@ -289,11 +308,39 @@ func (s *Sim) shutdown(sudden bool) (held []SeqSet, bounds []uint64, lostBytes i
 		}
 		s.writtenBefore += s.v.N[i]
 	}
-	lostBytes, err := b.fs.Cut()
-	if err != nil {
-		s.fail("cut the unsynced file tails: %v", err)
+	if end == endCrash {
+		return held, bounds, newest, 0
 	}
-	return held, bounds, lostBytes
+	lostBytes, err := s.machine.Cut()
+	if err != nil {
+		s.fail("cut the files back to what was synced: %v", err)
+	}
+	s.machine = nil // the next start boots the machine again
+	return held, bounds, newest, lostBytes
+}
+
+// gap is how far the numbering jumped across a restart: the first number
+// each stream hands out now less the one after its newest before, summed.
+func (s *Sim) gap(newest []uint64) uint64 {
+	var g uint64
+	for i := range s.sig {
+		if w := s.v.h[i].Stats().Written; w > newest[i] {
+			g += w - newest[i]
+		}
+	}
+	return g
+}
+
+// reused counts the streams whose numbering went back across a restart (a
+// number handed out before could be handed out again).
+func (s *Sim) reused(newest []uint64) int {
+	n := 0
+	for i := range s.sig {
+		if s.v.h[i].Stats().Written < newest[i] {
+			n++
+		}
+	}
+	return n
 }
 
 // powerCut: power fails, PowerDown saves everything within its deadline,
@@ -309,7 +356,7 @@ func (s *Sim) powerCut(ctx context.Context, t int64) (int64, error) {
 	if err != nil {
 		s.fail("PowerDown: %v", err)
 	}
-	held, _, lostBytes := s.shutdown(false)
+	held, _, newest, lostBytes := s.shutdown(endPowerCut)
 	t += s.cfg.Parked.Milliseconds()
 	s.skipped += s.cfg.Parked.Milliseconds()
 	s.clock.Store(t)
@@ -319,7 +366,8 @@ func (s *Sim) powerCut(ctx context.Context, t int64) (int64, error) {
 	}
 	s.settle(10 * time.Second)
 	info := PowerCutInfo{At: fmtDur(s.driving()),
-		PowerDown: took, PowerDownMs: float64(took) / 1e6, Held: totalLen(held), Recovered: totalLen(rec), UnsyncedBytesLost: lostBytes}
+		PowerDown: took, PowerDownMs: float64(took) / 1e6, Held: totalLen(held), Recovered: totalLen(rec),
+		UnsyncedBytesLost: lostBytes, NumberingGap: s.gap(newest)}
 	for i := range s.sig {
 		miss := held[i].Minus(&rec[i])
 		got := s.cloud.Received(s.sig[i].ID)
@@ -328,51 +376,115 @@ func (s *Sim) powerCut(ctx context.Context, t int64) (int64, error) {
 	}
 	s.report.PowerCuts = append(s.report.PowerCuts, info)
 	s.report.Phases.PowerCut = true
-	s.logf("power cut: PowerDown took %v; %s held, %d recovered after %v parked (%d not recovered)",
-		took.Round(time.Millisecond), humanize.Count(info.Held, "record"), info.Recovered, s.cfg.Parked, info.NotRecovered)
+	s.logf("power cut: PowerDown took %v; %s held, %d recovered after %v parked (%d not recovered); numbering jumped by %d",
+		took.Round(time.Millisecond), humanize.Count(info.Held, "record"), info.Recovered, s.cfg.Parked, info.NotRecovered, info.NumberingGap)
 	if info.NotRecovered > 0 {
 		s.fail("the power cut lost %s that PowerDown should have saved", humanize.Count(info.NotRecovered, "record"))
+	}
+	if n := s.reused(newest); n > 0 {
+		s.fail("after the power cut %s number below their newest before it", humanize.Count(n, "stream"))
 	}
 	s.restorePhase()
 	return t, nil
 }
 
-// crash: the power goes without warning. Nothing is closed or synced: the
-// manager is abandoned, every file loses what no fsync covered, and the
-// gateway starts again on the same directory.
-func (s *Sim) crash(ctx context.Context, t int64) (int64, error) {
-	s.setPhase(PhaseCrash)
+// sudden is what a sudden end of a boot did: what the store held and
+// recovered, and per stream the records it destroyed (held, not recovered,
+// never delivered) inside and outside the policy's window.
+type sudden struct {
+	held, recovered uint64
+	in, out         []SeqSet
+	newest          []uint64
+	lostBytes       int64
+}
+
+// suddenEnd ends the boot without warning (a process crash or a power
+// loss), lets the reboot time pass and starts the gateway again.
+func (s *Sim) suddenEnd(ctx context.Context, t int64, end int, phase string) (int64, *sudden, error) {
+	s.setPhase(phase)
 	s.observe(ctx)
-	held, bounds, lostBytes := s.shutdown(true)
+	held, bounds, newest, lostBytes := s.shutdown(end)
 	t += rebootMs
 	s.skipped += rebootMs
 	s.clock.Store(t)
 	rec, err := s.open(ctx)
 	if err != nil {
-		return t, fmt.Errorf("restart after the crash: %w", err)
+		return t, nil, fmt.Errorf("restart after the %s: %w", phase, err)
 	}
 	s.settle(10 * time.Second)
-	info := CrashInfo{At: fmtDur(s.driving()),
-		Held: totalLen(held), Recovered: totalLen(rec), UnsyncedBytesLost: lostBytes}
+	r := &sudden{held: totalLen(held), recovered: totalLen(rec), newest: newest, lostBytes: lostBytes,
+		in: make([]SeqSet, len(s.sig)), out: make([]SeqSet, len(s.sig))}
 	for i := range s.sig {
 		gone := held[i].Minus(&rec[i])
 		got := s.cloud.Received(s.sig[i].ID)
 		gone = gone.Minus(&got.Seqs)
-		out, in := gone.Split(bounds[i])
-		s.led[i].cwIn.AddSet(&in)
-		s.led[i].cwOut.AddSet(&out)
-		info.Destroyed += in.Len()
-		info.OutsideWindow += out.Len()
-		if in.Len() > 0 {
+		r.out[i], r.in[i] = gone.Split(bounds[i])
+		s.led[i].cwIn.AddSet(&r.in[i])
+		s.led[i].cwOut.AddSet(&r.out[i])
+	}
+	return t, r, nil
+}
+
+// crash: the gateway process dies (kill -9). Nothing is closed or synced:
+// the manager is abandoned, the files keep everything the page cache held
+// (the machine runs on), and a new process starts on the same directory.
+// It destroys nothing, and numbering goes on without a gap.
+func (s *Sim) crash(ctx context.Context, t int64) (int64, error) {
+	t, r, err := s.suddenEnd(ctx, t, endCrash, PhaseCrash)
+	if err != nil {
+		return t, err
+	}
+	info := CrashInfo{At: fmtDur(s.driving()), Held: r.held, Recovered: r.recovered, NumberingGap: s.gap(r.newest)}
+	for i := range s.sig {
+		info.Destroyed += r.out[i].Len() // the bound is past every number: no window
+		if r.out[i].Len() > 0 {
 			info.Streams++
 		}
 	}
 	s.report.Crashes = append(s.report.Crashes, info)
 	s.report.Phases.Crash = true
-	s.logf("crash: %s held, %d recovered; %d destroyed inside the %v window (%s), %d outside it; %s of unsynced file tails cut",
-		humanize.Count(info.Held, "record"), info.Recovered, info.Destroyed, s.cfg.Sync, humanize.Count(info.Streams, "stream"), info.OutsideWindow, humanize.Bytes(lostBytes))
+	s.logf("process crash: %s held, %d recovered; %d destroyed (%s); numbering jumped by %d",
+		humanize.Count(info.Held, "record"), info.Recovered, info.Destroyed, humanize.Count(info.Streams, "stream"), info.NumberingGap)
+	if info.Destroyed > 0 {
+		s.fail("the process crash destroyed %s (a process crash may destroy none)", humanize.Count(info.Destroyed, "record"))
+	}
+	if info.NumberingGap > 0 {
+		s.fail("after the process crash numbering jumped by %d though nothing was destroyed", info.NumberingGap)
+	}
+	if n := s.reused(r.newest); n > 0 {
+		s.fail("after the process crash %s number below their newest before it", humanize.Count(n, "stream"))
+	}
+	s.restorePhase()
+	return t, nil
+}
+
+// powerLoss: the power goes without warning. Nothing is closed or synced:
+// the manager is abandoned, every file loses what no sync covered, and the
+// machine boots again and the gateway starts on the same directory.
+func (s *Sim) powerLoss(ctx context.Context, t int64) (int64, error) {
+	t, r, err := s.suddenEnd(ctx, t, endPowerLoss, PhasePowerLoss)
+	if err != nil {
+		return t, err
+	}
+	info := PowerLossInfo{At: fmtDur(s.driving()), Held: r.held, Recovered: r.recovered,
+		UnsyncedBytesLost: r.lostBytes, NumberingGap: s.gap(r.newest)}
+	for i := range s.sig {
+		info.Destroyed += r.in[i].Len()
+		info.OutsideWindow += r.out[i].Len()
+		if r.in[i].Len() > 0 {
+			info.Streams++
+		}
+	}
+	s.report.PowerLosses = append(s.report.PowerLosses, info)
+	s.report.Phases.PowerLoss = true
+	s.logf("power loss: %s held, %d recovered; %d destroyed inside the %v window (%s), %d outside it; %s of unsynced file data lost; numbering jumped by %d",
+		humanize.Count(info.Held, "record"), info.Recovered, info.Destroyed, s.cfg.Sync, humanize.Count(info.Streams, "stream"),
+		info.OutsideWindow, humanize.Bytes(info.UnsyncedBytesLost), info.NumberingGap)
 	if info.OutsideWindow > 0 {
-		s.fail("the crash destroyed %s that the %v policy had made durable", humanize.Count(info.OutsideWindow, "record"), s.cfg.Sync)
+		s.fail("the power loss destroyed %s that the %v policy had made durable", humanize.Count(info.OutsideWindow, "record"), s.cfg.Sync)
+	}
+	if n := s.reused(r.newest); n > 0 {
+		s.fail("after the power loss %s number below their newest before it", humanize.Count(n, "stream"))
 	}
 	s.restorePhase()
 	return t, nil

@@ -36,7 +36,14 @@ type Config struct {
 	OutageLen time.Duration // length of each; 0 = 4 minutes (capped to fit)
 	Offline   bool          // the link is down from the start to the end (no final drain)
 	PowerCut  bool          // a power cut with PowerDown, then a restart
-	Crash     bool          // a crash without power-down, then a restart
+	// Crash is a process crash (kill -9): the manager is abandoned without
+	// Close or PowerDown and a new process reopens the same files in the
+	// same boot of the machine; it must destroy nothing.
+	Crash bool
+	// PowerLoss is a power cut without warning (no PowerDown): the files
+	// lose what no sync covered, the machine boots again; what it destroys
+	// must stay inside the sync policy's window.
+	PowerLoss bool
 	Parked    time.Duration // how long the vehicle stays off after the power cut; 0 = 5 minutes
 
 	// Backlog is how many unacknowledged records the simulation lets pile up
@@ -58,15 +65,16 @@ var Start = time.Date(2025, 3, 3, 7, 0, 0, 0, time.UTC)
 
 // Phase names, as the progress line shows them.
 const (
-	PhaseDriving  = "driving"
-	PhaseLinkDown = "outage: link down"
-	PhaseFailing  = "outage: uplink failing"
-	PhaseCatchUp  = "catch-up"
-	PhasePowerCut = "power cut"
-	PhaseCrash    = "crash"
-	PhaseDrain    = "drain"
-	PhaseStopping = "stopping (signal)"
-	PhaseDone     = "done"
+	PhaseDriving   = "driving"
+	PhaseLinkDown  = "outage: link down"
+	PhaseFailing   = "outage: uplink failing"
+	PhaseCatchUp   = "catch-up"
+	PhasePowerCut  = "power cut"
+	PhaseCrash     = "process crash"
+	PhasePowerLoss = "power loss"
+	PhaseDrain     = "drain"
+	PhaseStopping  = "stopping (signal)"
+	PhaseDone      = "done"
 )
 
 // Progress is a snapshot for the live progress line.
@@ -84,7 +92,7 @@ type Progress struct {
 // event is one scripted change at a simulated time (ms from Start).
 type event struct {
 	at   int64
-	kind string // "outage", "restore", "powercut", "crash"
+	kind string // "outage", "restore", "powercut", "powerloss", "crash"
 	link bool   // outage kind: link down (else the uplink's sends fail)
 	n    int    // outage number
 }
@@ -107,7 +115,9 @@ type Sim struct {
 
 	failing atomic.Bool // the uplink's sends fail (an outage of the other kind)
 
-	b *boot // the running gateway
+	b       *boot    // the running gateway
+	machine *PowerFS // the machine's current boot (nil: the next start boots it)
+	boots   int      // boots of the machine so far
 
 	led      []ledger // by signal
 	events   []event
@@ -128,18 +138,18 @@ type Sim struct {
 type ledger struct {
 	written  SeqSet // every record the vehicle wrote (write returned nil)
 	acked    SeqSet // records of batches the broker confirmed (uplink ACKed)
-	cwIn     SeqSet // held at a crash, not recovered, inside the policy's window
-	cwOut    SeqSet // held at a crash, not recovered, older than the window allows
+	cwIn     SeqSet // held at a power loss, not recovered, inside the policy's window
+	cwOut    SeqSet // held at a crash or power loss, not recovered, outside what the policy allows
 	drops    mm2.Drops
 	refused  uint64
 	nPrev    uint64 // writes this boot at the previous checkpoint observation
 	nDurable uint64 // writes this boot known durable (before the last checkpoint seen)
 }
 
-// boot is one start of the gateway: a manager over a powered filesystem,
-// an MQTT sender through the link and an uplink.
+// boot is one start of the gateway process: a manager over the machine's
+// filesystem, an MQTT sender through the link and an uplink.
 type boot struct {
-	fs     *PowerFS
+	fs     *Process
 	m      *mm2.Manager
 	sender *uplink.MQTT
 	up     *uplink.Uplink
@@ -254,8 +264,9 @@ func (s *Sim) BrokerURL() string { return s.brokerU }
 func (s *Sim) Signals() []Signal { return s.sig }
 
 // plan lays out the script: outages spread over the run, the power cut in
-// the middle of an outage (so that much is buffered in RAM and on disk) and
-// the crash late in the last one (or in plain driving without outages).
+// the middle of an outage (so that much is buffered in RAM and on disk),
+// the power loss late in the first outage and the process crash late in
+// the last one (or in plain driving without outages).
 func (s *Sim) plan() {
 	T := s.cfg.Duration.Milliseconds()
 	N := s.cfg.Outages
@@ -282,6 +293,14 @@ func (s *Sim) plan() {
 			at = align((o.from + o.to) / 2)
 		}
 		s.events = append(s.events, event{at: at, kind: "powercut"})
+	}
+	if s.cfg.PowerLoss {
+		at := align(T * 3 / 5)
+		if N >= 3 {
+			o := outs[0]
+			at = align(o.from + (o.to-o.from)*3/4)
+		}
+		s.events = append(s.events, event{at: at, kind: "powerloss"})
 	}
 	if s.cfg.Crash {
 		at := align(T * 4 / 5)
@@ -338,7 +357,11 @@ func (s *Sim) now() time.Time { return time.UnixMilli(s.clock.Load()) }
 // streams, connects the sender through the link and starts the uplink. It
 // returns what the store held after recovery, per signal.
 func (s *Sim) open(ctx context.Context) ([]SeqSet, error) {
-	fs := NewPowerFS()
+	if s.machine == nil {
+		s.boots++
+		s.machine = NewPowerFS(fmt.Sprintf("%s/boot-%d", s.device, s.boots))
+	}
+	fs := s.machine.Process()
 	m, err := mm2.OpenFS(mm2.Options{Profile: s.profile(), Dir: s.cfg.Dir, Sync: s.cfg.Sync,
 		DiskCapBytes: s.cfg.DiskCap, SegmentBytes: s.cfg.Segment, Clock: s.now, Logger: s.cfg.Logger}, fs)
 	if err != nil {

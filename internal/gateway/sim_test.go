@@ -15,7 +15,7 @@ import (
 func short(t *testing.T, mod func(*Config)) *Report {
 	t.Helper()
 	cfg := Config{Dir: t.TempDir(), Duration: 4 * time.Minute, Seed: 7, Sync: mm2.SyncOnPowerDown(),
-		CANSignals: 40, Outages: 3, OutageLen: 30 * time.Second, PowerCut: true, Crash: true,
+		CANSignals: 40, Outages: 3, OutageLen: 30 * time.Second, PowerCut: true, PowerLoss: true, Crash: true,
 		Parked: time.Minute, Backlog: 2000}
 	if mod != nil {
 		mod(&cfg)
@@ -54,7 +54,7 @@ func short(t *testing.T, mod func(*Config)) *Report {
 
 func TestShortSimulationHitsEveryPhaseAndLosesNothing(t *testing.T) {
 	r := short(t, func(c *Config) { c.DiskCap = 48 << 10; c.Segment = 8 << 10 })
-	if !r.Phases.OutageSpill || !r.Phases.PowerCut || !r.Phases.Crash || !r.Phases.DiskCap {
+	if !r.Phases.OutageSpill || !r.Phases.PowerCut || !r.Phases.PowerLoss || !r.Phases.Crash || !r.Phases.DiskCap {
 		t.Fatalf("phases: %+v", r.Phases)
 	}
 	if r.Dropped.DiskCap == 0 {
@@ -63,13 +63,18 @@ func TestShortSimulationHitsEveryPhaseAndLosesNothing(t *testing.T) {
 	if len(r.PowerCuts) != 1 || r.PowerCuts[0].NotRecovered != 0 || r.PowerCuts[0].Held == 0 {
 		t.Fatalf("power cut: %+v", r.PowerCuts)
 	}
-	// On-power-down syncs nothing between checkpoints: the crash, during
-	// an outage, destroys the RAM tier's records written since the restart.
-	if len(r.Crashes) != 1 || r.Crashes[0].Destroyed == 0 || r.Crashes[0].OutsideWindow != 0 {
-		t.Fatalf("crash: %+v", r.Crashes)
+	// On-power-down syncs nothing between checkpoints: the power loss,
+	// during an outage, destroys records written since the last one.
+	if len(r.PowerLosses) != 1 || r.PowerLosses[0].Held == 0 || r.PowerLosses[0].Destroyed == 0 || r.PowerLosses[0].OutsideWindow != 0 {
+		t.Fatalf("power loss: %+v", r.PowerLosses)
 	}
-	if r.Dropped.CrashWindow != r.Crashes[0].Destroyed {
-		t.Fatalf("crash-window drops %d, the crash destroyed %d", r.Dropped.CrashWindow, r.Crashes[0].Destroyed)
+	if r.Dropped.CrashWindow != r.PowerLosses[0].Destroyed {
+		t.Fatalf("crash-window drops %d, the power loss destroyed %d", r.Dropped.CrashWindow, r.PowerLosses[0].Destroyed)
+	}
+	// The process crash leaves the page cache: nothing is destroyed and
+	// numbering goes on without a gap.
+	if len(r.Crashes) != 1 || r.Crashes[0].Held == 0 || r.Crashes[0].Destroyed != 0 || r.Crashes[0].NumberingGap != 0 {
+		t.Fatalf("process crash: %+v", r.Crashes)
 	}
 	if r.Buffered != 0 {
 		t.Fatalf("%d records still buffered after the drain", r.Buffered)
@@ -78,16 +83,19 @@ func TestShortSimulationHitsEveryPhaseAndLosesNothing(t *testing.T) {
 
 func TestShortSimulationSyncInterval(t *testing.T) {
 	r := short(t, func(c *Config) { c.Sync = mm2.SyncInterval(5 * time.Second); c.PowerCut = false })
-	if !r.Phases.Crash || !r.Phases.OutageSpill {
+	if !r.Phases.Crash || !r.Phases.PowerLoss || !r.Phases.OutageSpill {
 		t.Fatalf("phases: %+v", r.Phases)
 	}
 	// At most about 5 s of records (40 CAN signals ≈ 1,000 records/s) may go.
-	if d := r.Crashes[0].Destroyed; d > 8_000 {
-		t.Fatalf("the crash destroyed %d records, more than the 5 s window holds", d)
+	if d := r.PowerLosses[0].Destroyed; d > 8_000 {
+		t.Fatalf("the power loss destroyed %d records, more than the 5 s window holds", d)
+	}
+	if c := r.Crashes[0]; c.Destroyed != 0 || c.NumberingGap != 0 {
+		t.Fatalf("process crash: %+v", c)
 	}
 }
 
-func TestShortSimulationSyncAlwaysCrashDestroysNothing(t *testing.T) {
+func TestShortSimulationSyncAlwaysPowerLossDestroysNothing(t *testing.T) {
 	r := short(t, func(c *Config) {
 		c.Sync = mm2.SyncAlways() // an fsync per record: a small run
 		c.CANSignals = 1
@@ -95,8 +103,11 @@ func TestShortSimulationSyncAlwaysCrashDestroysNothing(t *testing.T) {
 		c.OutageLen = 2 * time.Second
 		c.PowerCut = false
 	})
-	if !r.Phases.Crash || r.Crashes[0].Held == 0 || r.Crashes[0].Destroyed != 0 || r.Dropped.CrashWindow != 0 {
-		t.Fatalf("crash under SyncAlways: %+v", r.Crashes)
+	if !r.Phases.PowerLoss || r.PowerLosses[0].Held == 0 || r.PowerLosses[0].Destroyed != 0 || r.Dropped.CrashWindow != 0 {
+		t.Fatalf("power loss under SyncAlways: %+v", r.PowerLosses)
+	}
+	if !r.Phases.Crash || r.Crashes[0].Destroyed != 0 || r.Crashes[0].NumberingGap != 0 {
+		t.Fatalf("process crash under SyncAlways: %+v", r.Crashes)
 	}
 }
 
@@ -104,7 +115,7 @@ func TestOfflineRunKeepsEverythingBuffered(t *testing.T) {
 	r := short(t, func(c *Config) {
 		c.Offline = true
 		c.Duration = 20 * time.Second
-		c.PowerCut, c.Crash = false, false
+		c.PowerCut, c.PowerLoss, c.Crash = false, false, false
 	})
 	if r.Delivered != 0 || r.Buffered != r.Written {
 		t.Fatalf("offline: delivered %d, buffered %d, written %d", r.Delivered, r.Buffered, r.Written)
