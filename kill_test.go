@@ -271,7 +271,6 @@ func readKillLog(t *testing.T, path string) (ready bool, rounds []killRound) {
 type killTotals struct {
 	kills, early, writes, acks, inflightAcks, ackLanded, extraWrites int
 	recovered, maxBacklog, damaged, inflightWrites, exactNumbering   int
-	checkpointJumps                                                  int      // see knownCheckpointJump
 	damage                                                           []string // the first few damage reports
 }
 
@@ -365,11 +364,10 @@ func runKill9(t *testing.T, exe, policy string, kills int) {
 	t.Logf("%s: %d kills (%d during start-up) in %v: %d writes and %d acknowledgements logged; "+
 		"%d acknowledgements caught in flight (%d had landed), %d writes caught in flight (%d had landed); "+
 		"%d records checked after reopening, backlog up to %d, %d damage reports; "+
-		"numbering exactly the newest logged write's %d times; "+
-		"%d renumberings by the known checkpoint bug (TestKill9DuringCheckpointSkipsNoNumber)",
+		"numbering exactly the newest logged write's %d times",
 		policy, tot.kills, tot.early, time.Since(start).Round(time.Millisecond), tot.writes, tot.acks,
 		tot.inflightAcks, tot.ackLanded, tot.inflightWrites, tot.extraWrites, tot.recovered, tot.maxBacklog, tot.damaged,
-		tot.exactNumbering, tot.checkpointJumps)
+		tot.exactNumbering)
 	for _, d := range tot.damage {
 		t.Logf("damage reported after a kill: %s", d)
 	}
@@ -485,8 +483,6 @@ func verifyKillRound(store, policy string, models []killModel, rounds []killRoun
 		// not land may have taken its number).
 		w := h.Stats().Written
 		switch {
-		case knownCheckpointJump(w, newest, inflight):
-			tot.checkpointJumps++
 		case landedWrite && w != inflight,
 			!landedWrite && inflight == 0 && w != newest,
 			!landedWrite && inflight > 0 && w != newest && w != inflight:
@@ -502,22 +498,6 @@ func verifyKillRound(store, policy string, models []killModel, rounds []killRoun
 		return fmt.Errorf("%d streams hold an unlogged write; the child had at most one in flight", extras)
 	}
 	return nil
-}
-
-// killJournalCapacity is the journal's capacity in entries with the
-// default journal size: journal.Capacity(DefaultJournalBytes, 7) =
-// (1 MiB - 64) / (5 + 7).
-const killJournalCapacity = (mm2.DefaultJournalBytes - 64) / (5 + 7)
-
-// knownCheckpointJump reports whether numbering after a kill jumped forward
-// the way the engine bug reproduced by TestKill9DuringCheckpointSkipsNoNumber
-// does: the kill hit a checkpoint's write, so Open replayed no journal entry
-// and renumbered by whole journal capacities, though every record came back
-// (checked before). Remove it with the fix: the kill test then demands
-// exact numbering every time.
-func knownCheckpointJump(w, newest, inflight uint64) bool {
-	base := max(newest, inflight)
-	return w > base && (w-newest)%killJournalCapacity == 0
 }
 
 // above returns the numbers in q greater than x.
@@ -564,10 +544,6 @@ func (s dyingSlot) Sync() error { return errors.Join(errKilled, s.d.Kill()) }
 // and its journal still hold everything, so nothing is destroyed and the
 // numbering must go on from the newest record written.
 func TestKill9DuringCheckpointSkipsNoNumber(t *testing.T) {
-	t.Skip("engine bug: a process killed while it writes a checkpoint slot (after the slot's write, or after its " +
-		"O_TRUNC create) makes the next Open renumber by the journal's capacity (87,376 per stream with the " +
-		"default 1 MB journal) though nothing was destroyed: the new slot's epoch has no journal header of this boot " +
-		"yet (or the torn slot counts as damage), so Open treats it as a power cut")
 	id := mm2.StreamID{Source: mm2.CAN, Sensor: 1}
 	for _, policy := range []string{"on-power-down", "always"} {
 		for _, at := range []string{"sync", "create"} {
