@@ -229,7 +229,7 @@ func (m *Manager) checkDisk() []error {
 				tl.last = max(tl.last, h.LastSeq())
 			}
 		}
-		if live != seg.Live && !(d.liveStale && seg.Live > live) {
+		if live != seg.Live && (!d.liveStale || seg.Live < live) {
 			bad("segment %d: %d unacknowledged records, index says %d", seg.No, live, seg.Live)
 		}
 	}

@@ -25,9 +25,8 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	if err := fsys.MkdirAll(o.Dir, 0o755); err != nil {
 		return fmt.Errorf("mm2: disk backend: %w", err)
 	}
-	if readOnly {
-		// Nothing below changes a file.
-	} else if err := fsys.SyncDir(path.Dir(path.Clean(o.Dir))); err != nil { // the directory itself must survive a crash
+	// The directory itself must survive a crash (read-only: nothing changes).
+	if err := fsys.SyncDir(path.Dir(path.Clean(o.Dir))); !readOnly && err != nil {
 		return fmt.Errorf("mm2: disk backend: %w", err)
 	}
 	d := &diskTier{fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), sync: o.Sync,

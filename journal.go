@@ -45,17 +45,6 @@ const minRecordEntry = 7
 // DefaultJournalBytes is the size of each of the two journal files.
 const DefaultJournalBytes = 1 << 20
 
-// openJournal maps the journal files of a writable store.
-func (m *Manager) openJournal() error {
-	d := m.disk
-	j, err := journal.Open(d.fs, d.dir, m.opts.JournalBytes)
-	if err != nil {
-		return err
-	}
-	d.jr = j
-	return nil
-}
-
 // jput appends one entry to the journal. When the journal is full a
 // checkpoint is written instead: it holds the change already, so the entry
 // is not needed. A journal that cannot take the entry (no checkpoint could

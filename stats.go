@@ -209,14 +209,14 @@ func (m *Manager) footprint() int {
 
 // worstFootprint is the footprint with every stream of the profile configured.
 func (m *Manager) worstFootprint() int {
-	max := m.opts.Profile.MaxStreams
+	most := m.opts.Profile.MaxStreams
 	n := m.footprint()
 	if len(m.chunks) == 0 {
-		chunks := (max + streamChunk - 1) / streamChunk
+		chunks := (most + streamChunk - 1) / streamChunk
 		n += chunks*streamChunk*int(unsafe.Sizeof(Stream{})) + chunks*int(unsafe.Sizeof([]Stream{}))
 	}
-	if cap(m.index) < max {
-		n += 2 * max
+	if cap(m.index) < most {
+		n += 2 * most
 	}
 	return n
 }

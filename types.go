@@ -98,11 +98,11 @@ const (
 type DropReason uint8
 
 const (
-	// DropRAMFull: freed by DropOldest because the RAM pool was full.
+	// DropRAMFull is the reason of records freed by DropOldest because the RAM pool was full.
 	DropRAMFull DropReason = iota
-	// DropDiskCap: the oldest disk segment was dropped at the disk cap.
+	// DropDiskCap is the reason of records in the oldest disk segment, dropped at the disk cap.
 	DropDiskCap
-	// DropCorrupt: records in a damaged frame found during recovery.
+	// DropCorrupt is the reason of records in a damaged frame, found at Open or while running.
 	DropCorrupt
 	numDropReasons
 )

@@ -180,9 +180,9 @@ func TestFrameRecordsRejectsBadEVTPayload(t *testing.T) {
 	}
 }
 
-// The byte at offset 7 of a frame header is covered by the CRC but neither
-// checked by the decoder nor kept in FrameHeader: a frame with it set
-// decodes, and re-encodes to different bytes.
+// The byte at offset 7 of a frame header is reserved and covered by the
+// CRC: a frame with it set must be rejected, never decoded into a header
+// that re-encodes to different bytes.
 func TestFrameReservedByteRoundTrip(t *testing.T) {
 	_, frame := tsdFrame(t, 4)
 	b := bytes.Clone(frame)
@@ -193,7 +193,7 @@ func TestFrameReservedByteRoundTrip(t *testing.T) {
 		return // rejected: consistent
 	}
 	if re := AppendFrame(nil, h, payload); !bytes.Equal(re, b) {
-		// Byte 7 is reserved and must be zero.
+		t.Fatal("a frame with its reserved byte set decoded, and re-encodes differently")
 	}
 }
 

@@ -82,7 +82,9 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			if err != nil {
 				t.Fatalf("frame at %d accepted by DecodeCheckpoint: %v", off, err)
 			}
-			FrameRecords(h, p, nil)
+			if _, err := FrameRecords(h, p, nil); err != nil {
+				t.Fatalf("frame at %d of an accepted checkpoint does not decode: %v", off, err)
+			}
 			off += h.Size()
 		}
 		re := AppendCheckpoint(nil, &c)

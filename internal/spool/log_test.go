@@ -110,9 +110,9 @@ func readSkipping(t testing.TB, l *Log, sensor uint32) ([]written, []*FrameError
 	t.Helper()
 	var out []written
 	var errs []*FrameError
-	pos, min := Pos{}, uint64(1)
+	pos, minSeq := Pos{}, uint64(1)
 	for {
-		p, h, payload, ok, err := l.Next(uint16(sensor), Match{Source: 1, Sensor: sensor, MinSeq: min}, pos)
+		p, h, payload, ok, err := l.Next(uint16(sensor), Match{Source: 1, Sensor: sensor, MinSeq: minSeq}, pos)
 		var fe *FrameError
 		if errors.As(err, &fe) && len(errs) < 100 {
 			errs = append(errs, fe)
@@ -124,11 +124,11 @@ func readSkipping(t testing.TB, l *Log, sensor uint32) ([]written, []*FrameError
 		if !ok {
 			return out, errs
 		}
-		if len(payload) != int(h.Len) || h.Sensor != sensor || h.LastSeq() < min {
-			t.Fatalf("Next returned %+v at %v for stream %d from seq %d", h, p, sensor, min)
+		if len(payload) != int(h.Len) || h.Sensor != sensor || h.LastSeq() < minSeq {
+			t.Fatalf("Next returned %+v at %v for stream %d from seq %d", h, p, sensor, minSeq)
 		}
 		out = append(out, written{p, h})
-		pos, min = Pos{p.Seg, p.Off + int64(h.Size())}, h.LastSeq()+1
+		pos, minSeq = Pos{p.Seg, p.Off + int64(h.Size())}, h.LastSeq()+1
 	}
 }
 
