@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // spillStore is a linux disk store with a clock driven by the caller: each

@@ -11,7 +11,7 @@ import (
 
 	"github.com/mm2go/mm2"
 	"github.com/mm2go/mm2/internal/spool"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 var (

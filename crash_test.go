@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // crashScript is a scripted run that spills to disk, rotates segments, hits

@@ -8,7 +8,7 @@ import (
 
 	"github.com/mm2go/mm2"
 	"github.com/mm2go/mm2/internal/spool"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // Finding 2 of the disk-tier review: one damaged frame found while running

@@ -12,7 +12,7 @@ import (
 
 	"github.com/mm2go/mm2/internal/journal"
 	"github.com/mm2go/mm2/internal/spool"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // diskRetryMs is how long a disk in error is left alone before a retry.

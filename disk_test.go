@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // diskOpts is a small linux store so tests spill and rotate quickly.

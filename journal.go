@@ -8,7 +8,7 @@ import (
 
 	"github.com/mm2go/mm2/internal/journal"
 	"github.com/mm2go/mm2/internal/pool"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // The crash journal (internal/journal) takes an entry for every change the

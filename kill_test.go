@@ -21,7 +21,7 @@ import (
 
 	"github.com/mm2go/mm2"
 	"github.com/mm2go/mm2/internal/gateway"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // The kill test re-executes the test binary as the child: with these set in

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2/internal/pool"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // streamChunk is how many streams are allocated at once. Handles point into

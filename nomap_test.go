@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // noMapFS hides the Mapper of the filesystem underneath: a store on a

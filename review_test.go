@@ -11,7 +11,7 @@ import (
 
 	"github.com/mm2go/mm2"
 	"github.com/mm2go/mm2/internal/spool"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // One test per finding of the disk-tier review (issue 10) that had none.

@@ -5,7 +5,7 @@ import (
 	"path"
 
 	"github.com/mm2go/mm2/internal/spool"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // VerifyReport is what Verify found in a store directory.

@@ -8,7 +8,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // errDead is what every mutating call of a killed process returns.

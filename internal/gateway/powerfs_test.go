@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 func TestPowerFSCutLosesOnlyUnsyncedBytes(t *testing.T) {

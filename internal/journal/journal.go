@@ -20,7 +20,7 @@ import (
 	"hash/crc32"
 	"path"
 
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // Format constants.

@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 func entry(i int) []byte { return []byte(fmt.Sprintf("entry-%d", i)) }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // Rec is one record as the model remembers it.

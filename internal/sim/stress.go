@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mm2go/mm2"
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // StressConfig is one seeded randomized run.

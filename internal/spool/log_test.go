@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 const testDir = "store"

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mm2go/mm2/internal/vfs"
+	"github.com/mm2go/mm2/vfs"
 )
 
 // CorruptDir is where damaged files are moved, under the store's directory.

@@ -1,7 +1,11 @@
 // Package vfs is the filesystem seam of the disk tier: every file and
 // directory call of the tier goes through an FS, so tests can cut the power
 // between any two calls, lose what was not synced, tear the last write, fill
-// the disk or fail a sync.
+// the disk or fail a sync. mm2.OpenFS and mm2.VerifyFS take an FS: OS() in
+// production, NewMem, NewCrashFS and NewFaultFS in a user's own tests of
+// what their program does when the machine crashes or the disk fills.
+// Mapper and Booter are the optional parts the crash journal uses (memory
+// mappings, and the boot ID that tells a process crash from a power cut).
 //
 // # Durability
 //
