@@ -17,7 +17,6 @@ import (
 
 var soak = flag.Bool("soak", false, "run the long variants of randomized tests")
 
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	// Longer action sequences than rapid's default reach deeper states (pool
