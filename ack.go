@@ -27,6 +27,13 @@ func (s *Stream) Ack() (int, error) {
 		return n, nil
 	}
 	d := m.disk
+	if err := m.waitJournalRoom(); err != nil {
+		return 0, err
+	}
+	if s.pending == 0 { // acknowledged by another caller meanwhile
+		return 0, ErrNoData
+	}
+	n = int(s.pending)
 	ds := d.stream(s)
 	through := s.acked + uint64(n) // every pending record is in RAM
 	if n > int(ds.ram) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path"
 	"sync"
@@ -36,24 +37,28 @@ type diskTier struct {
 	err         error   // last disk error, nil when healthy
 	retryAt     int64
 
-	jr          *journal.Journal // nil: read-only, or the journal could not be mapped
-	boot        string           // this boot's ID ("" when unknown)
-	replaying   bool             // Open is applying the journal: journal nothing
-	opening     bool             // Open is recovering: streams keep their stored numbers
-	unjournaled uint64           // changes the journal could not take
-	broken      bool             // the epoch's journal is full and no checkpoint could be written
-	noMap       bool             // the filesystem cannot map files: no journal
-	sinceCP     uint64           // records written since the last checkpoint
-	newBase     uint64           // the number before a new stream's first (see newStreamBase)
-	syncFailed  bool             // the last sync of the journal failed (SyncAlways refuses writes until one succeeds)
-	jbuf        [32]byte         // scratch: one journal entry
-	syncing     bool             // a group commit is syncing the journal outside the lock
-	synced      *sync.Cond       // broadcast when a group commit ends
-	lastSync    int64            // clock ms of the last interval sync
-	jsize       int              // bytes of each journal file
-	jcap        uint64           // record entries a journal file holds at most
-	liveStale   bool             // a read error during an ACK left segment live counts high
-	replayed    uint64           // journal entries applied at Open
+	jr           *journal.Journal // nil: read-only, or the journal could not be mapped
+	boot         string           // this boot's ID ("" when unknown)
+	replaying    bool             // Open is applying the journal: journal nothing
+	opening      bool             // Open is recovering: streams keep their stored numbers
+	unjournaled  uint64           // changes the journal could not take
+	broken       bool             // the epoch's journal is full and no checkpoint could be written
+	noMap        bool             // the filesystem cannot map files: no journal
+	sinceCP      uint64           // records written since the last checkpoint
+	newBase      uint64           // the number before a new stream's first (see newStreamBase)
+	syncFailed   bool             // the last sync of the journal failed (SyncAlways refuses writes until one succeeds)
+	jbuf         [32]byte         // scratch: one journal entry
+	syncing      bool             // a group commit is syncing the journal outside the lock
+	synced       *sync.Cond       // broadcast when a group commit ends
+	lastSync     int64            // clock ms of the last interval sync
+	jsize        int              // bytes of each journal file
+	jcap         uint64           // record entries a journal file holds at most
+	epoch        uint64           // the journal epoch being written
+	durableEpoch uint64           // the journal epoch the last durable checkpoint's changes begin in
+	cpBusy       bool             // a checkpoint is being written outside the lock
+	cpAsync      []byte           // scratch: that checkpoint's bytes
+	liveStale    bool             // a read error during an ACK left segment live counts high
+	replayed     uint64           // journal entries applied at Open
 
 	frame []byte         // scratch: one encoded frame
 	recs  []spool.Record // scratch: one decoded frame
@@ -487,9 +492,10 @@ func (m *Manager) maintain() error {
 	}
 	switch {
 	case d.jr != nil && !d.broken:
-		if d.jr.Used() > 0.5 {
-			if err := m.checkpoint(false); err != nil {
-				return err
+		if d.jr.Used() > 0.5 && !d.cpBusy {
+			m.checkpointAsync()
+			if m.closed {
+				return ErrClosed
 			}
 		}
 	case d.jr == nil && d.noMap:
@@ -566,17 +572,121 @@ func (m *Manager) commit() error {
 	return nil
 }
 
-// checkpoint writes the state file and syncs it with the log: every
-// stream's cursors, the RAM tier's unacknowledged records and the disk
-// tier's frames being filled. The journal then starts a new epoch: the
-// entries of the old one are in the checkpoint.
+// checkpoint writes the state file and syncs it with the log, under the
+// lock: every stream's cursors, the RAM tier's unacknowledged records, the
+// disk tier's frames being filled and where the log ends. The journal then
+// starts a new epoch: the old one is in the checkpoint. A checkpoint being
+// written outside the lock (checkpointAsync) is waited for first.
 func (m *Manager) checkpoint(clean bool) error {
 	d := m.disk
+	for d.cpBusy {
+		d.synced.Wait()
+	}
 	if err := d.log.Sync(); err != nil {
 		return d.fail(m.now(), err)
 	}
 	// A failed attempt leaves its slot torn; the next attempt must go to the
 	// same slot, never over the other one, which holds the last good checkpoint.
+	c := m.snapshot(clean)
+	c.JournalEpoch, c.JournalOff = d.epoch+1, journal.HeaderSize
+	d.cp = spool.AppendCheckpoint(d.cp[:0], &c)
+	n, syncs, err := d.writeSlot(int(c.Gen%2), d.cp)
+	d.log.BytesWritten += uint64(n)
+	d.log.Syncs += uint64(syncs)
+	if err != nil {
+		return d.fail(m.now(), err)
+	}
+	m.checkpointed(c, clean)
+	for i := 0; i < m.nStream; i++ {
+		ds := d.stream(m.at(uint16(i)))
+		ds.epochSeq = ds.lastSeq
+	}
+	if err := d.startJournal(c.JournalEpoch); err != nil {
+		if errors.Is(err, vfs.ErrNoMapping) {
+			d.noMap = true
+		} else {
+			return d.fail(m.now(), err)
+		}
+	}
+	return nil
+}
+
+// checkpointAsync writes a checkpoint with the lock released while its
+// bytes go to the disk and are synced, so writers of every stream go on:
+// the snapshot is taken under the lock, and the journal switches to a new
+// epoch at that instant when the last durable checkpoint no longer needs
+// the other file (otherwise the checkpoint names the journal position
+// where its changes begin). Called with the lock held; returns with it
+// held. A failure is a disk state; the changes stay in the journal.
+func (m *Manager) checkpointAsync() {
+	d := m.disk
+	c := m.snapshot(false)
+	if d.durableEpoch == d.epoch {
+		c.JournalEpoch, c.JournalOff = d.epoch+1, journal.HeaderSize
+		if err := d.startJournal(c.JournalEpoch); err != nil {
+			_ = d.fail(m.now(), err)
+			return
+		}
+		for i := 0; i < m.nStream; i++ {
+			ds := d.stream(m.at(uint16(i)))
+			ds.epochSeq = ds.lastSeq
+		}
+	} else {
+		c.JournalEpoch, c.JournalOff = d.epoch, uint64(d.jr.Off())
+	}
+	buf := spool.AppendCheckpoint(d.cpAsync[:0], &c)
+	d.cpAsync = buf
+	active := ""
+	if a := d.log.Active(); a != nil {
+		active = path.Join(d.dir, spool.SegmentName(a.No))
+	}
+	d.cpBusy = true
+	m.mu.Unlock()
+	err := d.syncFile(active)
+	if err == nil {
+		err = d.fs.SyncDir(d.dir) // segments created since the last sync
+	}
+	n, syncs := 0, 2
+	if err == nil {
+		var k int
+		n, k, err = d.writeSlot(int(c.Gen%2), buf)
+		syncs += k
+	}
+	m.mu.Lock()
+	d.cpBusy = false
+	d.synced.Broadcast()
+	d.log.BytesWritten += uint64(n)
+	d.log.Syncs += uint64(syncs)
+	if err != nil {
+		_ = d.fail(m.now(), err)
+		return
+	}
+	m.checkpointed(c, false)
+}
+
+// syncFile makes a file durable through a handle of its own (the log's may
+// be in use): fsync on any descriptor covers the file.
+func (d *diskTier) syncFile(name string) error {
+	if name == "" {
+		return nil
+	}
+	f, err := d.fs.Open(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed since: nothing of it is needed
+		}
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// snapshot encodes what a checkpoint holds, under the lock.
+func (m *Manager) snapshot(clean bool) spool.Checkpoint {
+	d := m.disk
 	c := spool.Checkpoint{Gen: d.gen + 1, Clean: clean, Streams: make([]spool.StreamState, 0, m.nStream)}
 	var frames, stages []byte
 	for i := 0; i < m.nStream; i++ {
@@ -592,32 +702,24 @@ func (m *Manager) checkpoint(clean bool) error {
 		}
 	}
 	c.Frames, c.Stages, c.End, c.NewBase, c.Boot = frames, stages, d.log.End(), d.newBase, d.boot
-	d.cp = spool.AppendCheckpoint(d.cp[:0], &c)
-	if err := d.writeSlot(int(c.Gen%2), d.cp); err != nil {
-		return d.fail(m.now(), err)
-	}
+	return c
+}
+
+// checkpointed records that checkpoint c is durable.
+func (m *Manager) checkpointed(c spool.Checkpoint, clean bool) {
+	d := m.disk
 	d.gen = c.Gen
+	d.durableEpoch = c.JournalEpoch
 	d.clean = clean
 	d.checkpoints++
 	d.lastCP = m.now()
 	d.sinceCP = 0
-	for i := 0; i < m.nStream; i++ {
-		ds := d.stream(m.at(uint16(i)))
-		ds.epochSeq = ds.lastSeq
-	}
-	if err := d.startJournal(); err != nil {
-		if errors.Is(err, vfs.ErrNoMapping) {
-			d.noMap = true
-		} else {
-			return d.fail(m.now(), err)
-		}
-	}
-	return nil
 }
 
-// startJournal begins the journal epoch of the newest checkpoint, mapping
-// the journal first if that failed before (a full disk at Open).
-func (d *diskTier) startJournal() error {
+// startJournal begins journal epoch e, mapping the journal first if that
+// failed before (a full disk at Open).
+func (d *diskTier) startJournal(e uint64) error {
+	d.epoch = e
 	if d.readOnly || d.noMap {
 		return nil
 	}
@@ -633,33 +735,35 @@ func (d *diskTier) startJournal() error {
 	if d.sync.mode == syncAlways {
 		flags = journal.FlagDurable
 	}
-	d.jr.Start(d.gen, d.boot, flags)
+	d.jr.Start(e, d.boot, flags)
 	return nil
 }
 
-// writeSlot overwrites checkpoint slot i with b and syncs it. The first
-// write of a slot creates the file and syncs the directory.
-func (d *diskTier) writeSlot(i int, b []byte) error {
+// writeSlot overwrites checkpoint slot i with b and syncs it, and returns
+// the bytes written and the syncs made (the caller counts them: it may run
+// without the lock). The first write of a slot creates the file and syncs
+// the directory.
+func (d *diskTier) writeSlot(i int, b []byte) (written, syncs int, err error) {
 	f, err := d.fs.Create(path.Join(d.dir, spool.CheckpointNames[i]))
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	n, err := f.Write(b)
-	d.log.BytesWritten += uint64(max(n, 0))
+	written = max(n, 0)
 	if err == nil {
 		err = f.Sync()
-		d.log.Syncs++
+		syncs++
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil && !d.slotDurable[i] {
 		if err = d.fs.SyncDir(d.dir); err == nil {
-			d.log.Syncs++
+			syncs++
 			d.slotDurable[i] = true
 		}
 	}
-	return err
+	return written, syncs, err
 }
 
 // appendRAMFrames encodes the stream's unacknowledged RAM records as frames.

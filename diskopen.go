@@ -40,34 +40,59 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		return err
 	}
 	d.newBase = cp.NewBase
-	// A process crash leaves the page cache, so the journal of this boot is
-	// whole and numbering continues exactly; after a power cut (another
-	// boot) numbering resumes above the durable reservations, so no number a
-	// reader may have seen is reused. A clean checkpoint needs neither.
-	sameBoot, durable := m.journalOrigin(cp.Gen)
-	// A checkpoint written in this boot means the page cache kept everything
-	// since (the journal's next epoch may not have started yet). A damaged
-	// slot costs nothing then either: the older slot and its journal are
-	// whole; entries of a later epoch are handled by scanAhead below.
+	d.durableEpoch = cp.JournalEpoch
+	// The changes after the checkpoint are in the journal from the position
+	// it names, and on into the next epoch when the journal switched while
+	// a later checkpoint was being written (and that one did not land).
+	e, from := cp.JournalEpoch, int(cp.JournalOff)
+	if cp.Gen == 0 {
+		from = journal.HeaderSize // no checkpoint yet: all of epoch 0
+	}
+	spans := []journalSpan{{epoch: e, from: from}}
+	spans[0].b, _ = readBounded(d.fs, path.Join(d.dir, journal.Names[e%2]), maxJournalBytes)
+	if h, err := journal.ParseHeader(spans[0].b); cp.Gen == 0 && (err != nil || h.Epoch != 0) {
+		// No checkpoint, and no journal of a store that never wrote one: a
+		// later epoch's entries have no state to apply to.
+		spans[0].b = nil
+	} else if b, err := readBounded(d.fs, path.Join(d.dir, journal.Names[(e+1)%2]), maxJournalBytes); err == nil {
+		if h, err := journal.ParseHeader(b); err == nil && h.Epoch == e+1 {
+			spans = append(spans, journalSpan{b: b, epoch: e + 1, from: journal.HeaderSize})
+		}
+	}
+	broken, running, jend := false, false, 0
+	for i := range spans {
+		_, end := journal.ScanFrom(spans[i].b, spans[i].epoch, spans[i].from, func(p []byte) {
+			broken = broken || p[0] == jBroken
+			running = running || p[0] == jRunning
+		})
+		if i == 0 || end > 0 {
+			jend = end // where the newest epoch's entries end
+		}
+	}
+	latest := spans[len(spans)-1]
+	d.epoch = latest.epoch
+	// A process crash leaves the page cache, so a journal of this boot is
+	// whole and numbering continues exactly (so does a checkpoint written in
+	// this boot: nothing written after it was lost); after a power cut
+	// (another boot) numbering resumes above every number that may have
+	// been handed out. A clean checkpoint, or a journal whose writer synced
+	// every entry (SyncAlways), needs no jump either.
+	sameBoot, durable := m.journalOrigin(latest.b)
 	sameBoot = sameBoot || (d.boot != "" && cp.Boot == d.boot)
 	jump := !clean && !sameBoot && !durable
-	// The journal of the checkpoint's epoch holds every record written to
-	// the segments since (they were written after the checkpoint's log
-	// end): a writable Open cuts those frames and rebuilds them from the
-	// journal, so a power cut that lost some of them leaves no hole.
-	jb, _ := readBounded(d.fs, path.Join(d.dir, journal.Names[cp.Gen%2]), maxJournalBytes)
-	broken, running := false, false
-	_, jend := journal.Scan(jb, cp.Gen, func(p []byte) {
-		broken = broken || p[0] == jBroken
-		running = running || p[0] == jRunning
-	})
 	if running { // written after a clean checkpoint: the shutdown was not clean after all
 		clean = false
 		jump = !sameBoot && !durable
 	}
-	if !readOnly && !clean && cp.End.Seg > 0 && jend > 0 && !broken {
-		if err := m.cutLog(cp.End); err != nil {
-			m.noteDamage(spool.Damage{File: ".", Err: err})
+	// The journal holds every record written to the segments since the
+	// checkpoint (after its log end): a writable Open cuts those frames and
+	// rebuilds them from the journal, so a power cut that lost some of them
+	// leaves no hole.
+	if !readOnly && !clean && cp.End.Seg > 0 && len(spans[0].b) > 0 && !broken {
+		if h, err := journal.ParseHeader(spans[0].b); err == nil && h.Epoch == e {
+			if err := m.cutLog(cp.End); err != nil {
+				m.noteDamage(spool.Damage{File: ".", Err: err})
+			}
 		}
 	}
 	byIdx := make(map[uint16]*Stream, len(cp.Streams))
@@ -103,7 +128,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		top[s] = max(s.acked+uint64(d.stream(s).ram), seen[s.idx])
 	}
 	m.restoreStages(cp.Stages, top)
-	applied, skipped := m.replayJournal(jb, cp.Gen, byIdx, start, top)
+	applied, skipped := m.replayJournal(spans, byIdx, start, top)
 	d.replayed, d.skippedRecords = uint64(applied), d.skippedRecords+uint64(skipped)
 	// After a power cut, the entries the journal lost are at most its
 	// capacity less what was replayed (each record took an entry), and a
@@ -113,14 +138,15 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// A journal filled past the point where a checkpoint is due means the
 	// checkpoints failed: the store then numbered up to another capacity
 	// of records unjournaled (see degradedRoom), so the jump covers that.
-	jcap := max(d.jcap, journal.Capacity(len(jb), minRecordEntry)) // the file may predate a smaller JournalBytes
-	lost := jcap - min(jcap, uint64(applied))
-	extra := uint64(0)
-	if broken || jend > len(jb)*6/10 {
-		extra = 2 * jcap
+	jcap := max(d.jcap, journal.Capacity(len(latest.b), minRecordEntry)) // the file may predate a smaller JournalBytes
+	epochs := uint64(1)
+	if len(spans) > 1 || jend > len(spans[0].b)/2 {
+		epochs = 2 // the journal may have switched epochs: its next header may be lost too
 	}
-	if m.scanAhead(cp.Gen + 1) {
-		jump, lost = true, lost+jcap
+	lost := epochs*jcap - min(epochs*jcap, uint64(applied))
+	extra := uint64(0)
+	if broken || jend > len(latest.b)*19/20 {
+		extra = 2 * jcap // unjournaled numbering, see degradedRoom
 	}
 	if (jump || broken) && (cp.Gen > 0 || damaged || len(d.log.Segs) > 0 || jend > 0) { // a new store lost nothing
 		d.newBase += 3 * jcap // streams lost in the cut start above what they could have used
@@ -166,7 +192,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// error), and until it succeeds changes are not journaled.
 	if err := m.checkpoint(false); err != nil {
 		m.log.Warn("mm2: cannot write the checkpoint at open; will retry", "error", err.Error())
-		m.resumeJournal(cp.Gen, jend)
+		m.resumeJournal(latest.epoch, jend)
 	}
 	return nil
 }
@@ -250,37 +276,15 @@ func (m *Manager) cutLog(end spool.Pos) error {
 	return nil
 }
 
-// journalOrigin reports whether the journal after checkpoint gen was
-// written in this boot of the machine (a process crash keeps every entry),
-// and whether its writer synced every entry before returning (SyncAlways).
-func (m *Manager) journalOrigin(gen uint64) (sameBoot, durable bool) {
-	d := m.disk
-	f, err := d.fs.Open(path.Join(d.dir, journal.Names[gen%2]))
-	if err != nil {
-		return false, false
-	}
-	defer func() { _ = f.Close() }()
-	b := make([]byte, journal.HeaderSize)
-	if _, err := f.ReadAt(b, 0); err != nil {
-		return false, false
-	}
+// journalOrigin reports whether a journal file was written in this boot of
+// the machine (a process crash keeps every entry), and whether its writer
+// synced every entry before returning (SyncAlways).
+func (m *Manager) journalOrigin(b []byte) (sameBoot, durable bool) {
 	h, err := journal.ParseHeader(b)
-	if err != nil || h.Epoch != gen {
+	if err != nil {
 		return false, false
 	}
-	return d.boot != "" && h.Boot == d.boot, h.Flags&journal.FlagDurable != 0
-}
-
-// scanAhead reports whether the journal holds entries of epoch e, made
-// after a checkpoint that is now missing or damaged (the older one was
-// loaded): their changes are lost, and numbering must jump past them.
-func (m *Manager) scanAhead(e uint64) bool {
-	d := m.disk
-	b, err := readBounded(d.fs, path.Join(d.dir, journal.Names[e%2]), maxJournalBytes)
-	if err != nil {
-		return false
-	}
-	return journal.Entries(b, e, func([]byte) {}) > 0
+	return m.disk.boot != "" && h.Boot == m.disk.boot, h.Flags&journal.FlagDurable != 0
 }
 
 // restoreStages puts the checkpoint's frames being filled back into the

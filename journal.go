@@ -64,7 +64,13 @@ func (m *Manager) jput(p []byte) {
 	} else if !errors.Is(err, journal.ErrFull) {
 		panic("mm2: journal: " + err.Error())
 	}
-	if err := m.checkpoint(false); err != nil {
+	var err error
+	if d.cpBusy {
+		err = errors.New("the journal filled up while a checkpoint was being written")
+	} else {
+		err = m.checkpoint(false)
+	}
+	if err != nil {
 		d.unjournaled++
 		if !d.broken {
 			d.broken = true
@@ -140,16 +146,25 @@ type replayer struct {
 // replayJournal applies the entries of epoch e (those made after the
 // checkpoint of generation e) and returns how many it applied.
 // start holds each stream's newest number as of the checkpoint.
-func (m *Manager) replayJournal(b []byte, e uint64, byIdx map[uint16]*Stream, start, top map[*Stream]uint64) (int, int) {
+func (m *Manager) replayJournal(spans []journalSpan, byIdx map[uint16]*Stream, start, top map[*Stream]uint64) (int, int) {
 	d := m.disk
 	r := &replayer{m: m, streams: byIdx, seq: map[*Stream]uint64{}, top: top}
 	for _, s := range byIdx {
 		r.seq[s] = start[s]
 	}
 	d.replaying = true
-	journal.Entries(b, e, r.apply)
+	for _, sp := range spans {
+		journal.ScanFrom(sp.b, sp.epoch, sp.from, r.apply)
+	}
 	d.replaying = false
 	return r.applied, r.skipped
+}
+
+// journalSpan is a part of the journal to replay: epoch's file b from from.
+type journalSpan struct {
+	b     []byte
+	epoch uint64
+	from  int
 }
 
 // Bounds on the files Open reads whole: a file beyond them (a sparse file
@@ -344,4 +359,18 @@ func (m *Manager) markRunning() error {
 		}
 	}
 	return fmt.Errorf("%w: the store cannot record that it runs again: %v", ErrDiskFull, err)
+}
+
+// waitJournalRoom makes a change wait, before it changes anything, while a
+// checkpoint is being written outside the lock and the journal is nearly
+// full: the checkpoint's new epoch frees it. Errors: ErrClosed.
+func (m *Manager) waitJournalRoom() error {
+	d := m.disk
+	for d != nil && d.cpBusy && d.jr != nil && d.jr.Used() > 0.9 && !m.closed {
+		d.synced.Wait()
+	}
+	if m.closed {
+		return ErrClosed
+	}
+	return nil
 }

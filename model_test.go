@@ -189,7 +189,7 @@ func TestDiskModelStateMachine(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rapid.Check(t, func(t *rapid.T) {
 				md, err := sim.NewModel(mm2.Options{Profile: prof, Dir: "store", Sync: v.sync, Overflow: v.overflow,
-					SegmentBytes: 4 << 10, DiskCapBytes: 4 << 20})
+					SegmentBytes: 4 << 10, DiskCapBytes: 4 << 20, JournalBytes: 8 << 10})
 				if err != nil {
 					t.Fatal(err)
 				}

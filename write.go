@@ -350,6 +350,9 @@ func (m *Manager) noteUtilisation() {
 // below the spill threshold and the stream's disk part is empty, otherwise
 // in the disk part.
 func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
+	if err := m.waitJournalRoom(); err != nil {
+		return err
+	}
 	if err := m.markRunning(); err != nil {
 		return err
 	}

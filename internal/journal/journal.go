@@ -169,6 +169,9 @@ func Capacity(size, minEntry int) uint64 {
 	return uint64((size - HeaderSize) / (entryOverhead + minEntry))
 }
 
+// Off is where the next entry goes.
+func (j *Journal) Off() int { return j.off }
+
 // Used is the fraction of the epoch's file in use.
 func (j *Journal) Used() float64 { return float64(j.off) / float64(len(j.cur)) }
 
@@ -284,12 +287,18 @@ func Entries(b []byte, e uint64, fn func(p []byte)) int {
 // Scan is Entries that also returns where the entries end (0 when the file
 // holds no epoch e).
 func Scan(b []byte, e uint64, fn func(p []byte)) (n, end int) {
+	return ScanFrom(b, e, HeaderSize, fn)
+}
+
+// ScanFrom is Scan from offset from (where an earlier scan ended, or the
+// journal position a checkpoint names).
+func ScanFrom(b []byte, e uint64, from int, fn func(p []byte)) (n, end int) {
 	h, err := ParseHeader(b)
-	if err != nil || h.Epoch != e {
+	if err != nil || h.Epoch != e || from < HeaderSize || from > len(b) {
 		return 0, 0
 	}
 	sd := seed(e)
-	off := HeaderSize
+	off := from
 	for ; off < len(b); n++ {
 		l := int(b[off])
 		next := off + entryOverhead + l

@@ -61,6 +61,11 @@ type Checkpoint struct {
 	// (version 2; at most 40 bytes): an Open in the same boot knows that
 	// nothing was lost from the page cache since.
 	Boot string
+	// JournalEpoch and JournalOff are where the changes after this
+	// checkpoint begin in the journal (version 2): its replay starts there
+	// and goes on into the next epoch when the journal holds one.
+	JournalEpoch uint64
+	JournalOff   uint64
 }
 
 // AppendCheckpoint encodes c onto dst.
@@ -94,6 +99,8 @@ func AppendCheckpoint(dst []byte, c *Checkpoint) []byte {
 	}
 	dst = append(dst, byte(len(boot)))
 	dst = append(dst, boot...)
+	dst = binary.LittleEndian.AppendUint64(dst, c.JournalEpoch)
+	dst = binary.LittleEndian.AppendUint64(dst, c.JournalOff)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(c.Stages)))
 	dst = append(dst, c.Stages...)
 	dst = append(dst, c.Frames...)
@@ -161,6 +168,12 @@ func DecodeCheckpoint(b []byte) (Checkpoint, error) {
 		}
 		c.Boot = string(rest[1 : 1+int(rest[0])])
 		rest = rest[1+int(rest[0]):]
+		if len(rest) < 16 {
+			return c, fmt.Errorf("%w: journal position", ErrFormat)
+		}
+		c.JournalEpoch = binary.LittleEndian.Uint64(rest)
+		c.JournalOff = binary.LittleEndian.Uint64(rest[8:])
+		rest = rest[16:]
 		if len(rest) < 4 || int(binary.LittleEndian.Uint32(rest)) > len(rest)-4 {
 			return c, fmt.Errorf("%w: stage length", ErrFormat)
 		}
