@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"path"
 	"sync"
@@ -636,17 +635,19 @@ func (m *Manager) checkpointAsync() {
 	}
 	buf := spool.AppendCheckpoint(d.cpAsync[:0], &c)
 	d.cpAsync = buf
-	active := ""
-	if a := d.log.Active(); a != nil {
-		active = path.Join(d.dir, spool.SegmentName(a.No))
-	}
+	unsynced := d.log.Unsynced()
 	d.cpBusy = true
 	m.mu.Unlock()
-	err := d.syncFile(active)
+	var err error
+	for _, no := range unsynced {
+		if err = d.log.SyncSegment(no); err != nil {
+			break
+		}
+	}
 	if err == nil {
 		err = d.fs.SyncDir(d.dir) // segments created since the last sync
 	}
-	n, syncs := 0, 2
+	n, syncs := 0, len(unsynced)+1
 	if err == nil {
 		var k int
 		n, k, err = d.writeSlot(int(c.Gen%2), buf)
@@ -661,27 +662,8 @@ func (m *Manager) checkpointAsync() {
 		_ = d.fail(m.now(), err)
 		return
 	}
+	d.log.SyncedClosed(unsynced)
 	m.checkpointed(c, false)
-}
-
-// syncFile makes a file durable through a handle of its own (the log's may
-// be in use): fsync on any descriptor covers the file.
-func (d *diskTier) syncFile(name string) error {
-	if name == "" {
-		return nil
-	}
-	f, err := d.fs.Open(name)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // removed since: nothing of it is needed
-		}
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // snapshot encodes what a checkpoint holds, under the lock.

@@ -108,6 +108,7 @@ type Log struct {
 	cacheBad []badSpan // unreadable chunks of the cached segment (zeros in cache)
 	scan     []byte    // recovery's read buffer
 	unsynced bool      // active file has unsynced writes
+	toSync   []uint64  // closed segments with unsynced writes (synced by Sync, not at rotation)
 	dirDirty bool      // segment files were created or removed since SyncDir
 
 	BytesWritten, Syncs uint64
@@ -296,13 +297,13 @@ func (l *Log) closeActive() error {
 	if l.active == nil {
 		return nil
 	}
-	var err error
+	// No fsync here (rotation runs under the store's lock): the next Sync
+	// makes the closed segment durable.
 	if l.unsynced {
-		err = l.active.Sync()
-		l.Syncs++
+		l.toSync = append(l.toSync, l.Segs[len(l.Segs)-1].No)
 		l.unsynced = false
 	}
-	err = errors.Join(err, l.active.Close())
+	err := l.active.Close()
 	l.active = nil
 	if a := l.Segs[len(l.Segs)-1]; l.cacheNo == a.No {
 		l.cacheNo = 0
@@ -312,6 +313,13 @@ func (l *Log) closeActive() error {
 
 // Sync makes everything appended so far durable.
 func (l *Log) Sync() error {
+	for len(l.toSync) > 0 {
+		if err := l.SyncSegment(l.toSync[0]); err != nil {
+			return err
+		}
+		l.Syncs++
+		l.toSync = l.toSync[1:]
+	}
 	if l.active != nil && l.unsynced {
 		if err := l.active.Sync(); err != nil {
 			return err
@@ -329,9 +337,48 @@ func (l *Log) Sync() error {
 	return nil
 }
 
+// Unsynced lists the segments with writes no Sync covered yet, for a
+// caller that syncs them with SyncSegment without its lock.
+func (l *Log) Unsynced() []uint64 {
+	nos := append([]uint64(nil), l.toSync...)
+	if l.active != nil && l.unsynced {
+		nos = append(nos, l.Segs[len(l.Segs)-1].No)
+	}
+	return nos
+}
+
+// SyncSegment fsyncs segment no through a handle of its own, so it may run
+// while appends go on; a segment removed meanwhile needs nothing.
+func (l *Log) SyncSegment(no uint64) error {
+	f, err := l.fs.Open(l.path(no))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// SyncedClosed records that the closed segments among nos were synced.
+func (l *Log) SyncedClosed(nos []uint64) {
+	kept := l.toSync[:0]
+	for _, no := range l.toSync {
+		if !slices.Contains(nos, no) {
+			kept = append(kept, no)
+		}
+	}
+	l.toSync = kept
+}
+
 // Close syncs and closes the active segment.
 func (l *Log) Close() error {
 	err := l.closeActive()
+	err = errors.Join(err, l.Sync())
 	if l.dirDirty {
 		err = errors.Join(err, l.fs.SyncDir(l.dir))
 		l.dirDirty = false
