@@ -213,7 +213,15 @@ func (c *Process) OpenAppend(name string) (vfs.File, error) {
 
 // Open implements vfs.FS (reads work after a kill: the abandoned
 // manager's state is inspected, never its files changed).
-func (c *Process) Open(name string) (vfs.File, error) { return c.p.inner.Open(name) }
+// A read-only handle is wrapped too: an fsync through any descriptor
+// makes the file durable, as on Linux.
+func (c *Process) Open(name string) (vfs.File, error) {
+	f, err := c.p.inner.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return &powerFile{File: f, c: c, name: name}, nil
+}
 
 // Rename implements vfs.FS.
 func (c *Process) Rename(oldname, newname string) error {
