@@ -290,19 +290,7 @@ func (m *Manager) journalOrigin(b []byte) (sameBoot, durable bool) {
 // restoreStages puts the checkpoint's frames being filled back into the
 // disk part, past what the segments hold.
 func (m *Manager) restoreStages(frames []byte, top map[*Stream]uint64) {
-	recs := make([]spool.Record, 0, spool.MaxFramePayload/4+1)
-	for off := 0; off < len(frames); {
-		h, payload, err := spool.DecodeFrame(frames[off:])
-		if err != nil {
-			return // verified by DecodeCheckpoint
-		}
-		off += h.Size()
-		pos, found := m.search(StreamID{Source(h.Source), h.Sensor})
-		if !found {
-			continue
-		}
-		s := m.at(m.index[pos])
-		recs, _ = spool.FrameRecords(h, payload, recs)
+	m.checkpointFrames(frames, func(s *Stream, h spool.FrameHeader, recs []spool.Record) {
 		for i, r := range recs {
 			seq := h.FirstSeq + uint64(i)
 			if seq <= top[s] {
@@ -314,6 +302,25 @@ func (m *Manager) restoreStages(frames []byte, top map[*Stream]uint64) {
 			}
 			top[s] = seq
 		}
+	})
+}
+
+// checkpointFrames calls fn with the decoded records of every frame of a
+// checkpoint (verified by DecodeCheckpoint) whose stream is configured.
+func (m *Manager) checkpointFrames(frames []byte, fn func(s *Stream, h spool.FrameHeader, recs []spool.Record)) {
+	recs := make([]spool.Record, 0, spool.MaxFramePayload/4+1)
+	for off := 0; off < len(frames); {
+		h, payload, err := spool.DecodeFrame(frames[off:])
+		if err != nil {
+			return
+		}
+		off += h.Size()
+		pos, found := m.search(StreamID{Source(h.Source), h.Sensor})
+		if !found {
+			continue
+		}
+		recs, _ = spool.FrameRecords(h, payload, recs)
+		fn(m.at(m.index[pos]), h, recs)
 	}
 }
 
@@ -368,20 +375,8 @@ func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool, bool, error) {
 // restoreRAM puts the checkpoint's RAM records back into the pool.
 func (m *Manager) restoreRAM(frames []byte) {
 	d := m.disk
-	recs := make([]spool.Record, 0, spool.MaxFramePayload/4+1)
-	for off := 0; off < len(frames); {
-		h, payload, err := spool.DecodeFrame(frames[off:])
-		if err != nil {
-			return // verified by DecodeCheckpoint
-		}
-		off += h.Size()
-		pos, found := m.search(StreamID{Source(h.Source), h.Sensor})
-		if !found {
-			continue
-		}
-		s := m.at(m.index[pos])
+	m.checkpointFrames(frames, func(s *Stream, h spool.FrameHeader, recs []spool.Record) {
 		ds := d.stream(s)
-		recs, _ = spool.FrameRecords(h, payload, recs)
 		for i, r := range recs {
 			if h.FirstSeq+uint64(i) != s.acked+uint64(ds.ram)+1 {
 				continue // not the next RAM record: a stale or foreign frame
@@ -398,7 +393,7 @@ func (m *Manager) restoreRAM(frames []byte) {
 			}
 			ds.ram++
 		}
-	}
+	})
 }
 
 // recoverFrame files one good frame found in a segment under its stream.
