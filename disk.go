@@ -56,8 +56,13 @@ type diskTier struct {
 	durableEpoch uint64           // the journal epoch the last durable checkpoint's changes begin in
 	cpBusy       bool             // a checkpoint is being written outside the lock
 	cpAsync      []byte           // scratch: that checkpoint's bytes
-	liveStale    bool             // a read error during an ACK left segment live counts high
-	replayed     uint64           // journal entries applied at Open
+	tail         journalRange     // the previous epoch's unsynced end (endEpoch)
+	ramFrame     spool.Builder    // scratch: the RAM tier's records as a frame
+	snapFrames   []byte           // scratch: a snapshot's RAM frames
+	snapStages   []byte           // scratch: a snapshot's stages
+	snapStreams  []spool.StreamState
+	liveStale    bool   // a read error during an ACK left segment live counts high
+	replayed     uint64 // journal entries applied at Open
 
 	frame []byte         // scratch: one encoded frame
 	recs  []spool.Record // scratch: one decoded frame
@@ -391,7 +396,7 @@ func (m *Manager) dropFrontSegment() error {
 	}
 	if d.sync.mode == syncAlways && d.jr != nil && !d.replaying {
 		// The drop is durable before its data goes (rare: at the cap).
-		if err := d.jr.Sync(); err != nil {
+		if err := d.syncJournal(); err != nil {
 			return err
 		}
 	}
@@ -551,10 +556,17 @@ func (m *Manager) commit() error {
 			continue
 		}
 		e2, from, to2 := d.jr.Pending()
+		tail := d.tail
 		d.syncing = true
 		jr := d.jr
 		m.mu.Unlock()
-		err := jr.SyncRange(e2, from, to2)
+		var err error
+		if tail.set {
+			err = jr.SyncRange(tail.epoch, tail.from, tail.to)
+		}
+		if err == nil {
+			err = jr.SyncRange(e2, from, to2)
+		}
 		m.mu.Lock()
 		d.syncing = false
 		d.synced.Broadcast()
@@ -563,6 +575,9 @@ func (m *Manager) commit() error {
 			return d.fail(m.now(), err)
 		}
 		d.syncFailed = false
+		if tail.set && d.tail == tail {
+			d.tail = journalRange{}
+		}
 		d.log.Syncs++
 		if d.jr != nil {
 			d.jr.Synced(e2, to2)
@@ -595,11 +610,12 @@ func (m *Manager) checkpoint(clean bool) error {
 	if err != nil {
 		return d.fail(m.now(), err)
 	}
-	m.checkpointed(c, clean)
+	m.checkpointed(c, clean, m.now())
 	for i := 0; i < m.nStream; i++ {
 		ds := d.stream(m.at(uint16(i)))
 		ds.epochSeq = ds.lastSeq
 	}
+	d.endEpoch()
 	if err := d.startJournal(c.JournalEpoch); err != nil {
 		if errors.Is(err, vfs.ErrNoMapping) {
 			d.noMap = true
@@ -610,18 +626,20 @@ func (m *Manager) checkpoint(clean bool) error {
 	return nil
 }
 
-// checkpointAsync writes a checkpoint with the lock released while its
-// bytes go to the disk and are synced, so writers of every stream go on:
-// the snapshot is taken under the lock, and the journal switches to a new
-// epoch at that instant when the last durable checkpoint no longer needs
-// the other file (otherwise the checkpoint names the journal position
-// where its changes begin). Called with the lock held; returns with it
-// held. A failure is a disk state; the changes stay in the journal.
+// checkpointAsync starts a checkpoint whose bytes a goroutine of its own
+// writes and syncs without the lock (finishCheckpoint), so no writer waits
+// for it, the one that triggered it included: the snapshot is taken under
+// the lock, and the journal switches to a new epoch at that instant when
+// the last durable checkpoint no longer needs the other file (otherwise the
+// checkpoint names the journal position where its changes begin). A
+// failure is a disk state; the changes stay in the journal. Close and the
+// synchronous checkpoint wait for it.
 func (m *Manager) checkpointAsync() {
 	d := m.disk
 	c := m.snapshot(false)
 	if d.durableEpoch == d.epoch {
 		c.JournalEpoch, c.JournalOff = d.epoch+1, journal.HeaderSize
+		d.endEpoch()
 		if err := d.startJournal(c.JournalEpoch); err != nil {
 			_ = d.fail(m.now(), err)
 			return
@@ -637,7 +655,15 @@ func (m *Manager) checkpointAsync() {
 	d.cpAsync = buf
 	unsynced := d.log.Unsynced()
 	d.cpBusy = true
-	m.mu.Unlock()
+	go m.finishCheckpoint(c, buf, unsynced, m.now())
+}
+
+// finishCheckpoint writes and syncs an asynchronous checkpoint's bytes
+// without the lock, then records the result under it.
+// now is the clock when it started: the user's clock is called only from
+// the goroutines that call the manager.
+func (m *Manager) finishCheckpoint(c spool.Checkpoint, buf []byte, unsynced []uint64, now int64) {
+	d := m.disk
 	var err error
 	for _, no := range unsynced {
 		if err = d.log.SyncSegment(no); err != nil {
@@ -654,23 +680,24 @@ func (m *Manager) checkpointAsync() {
 		syncs += k
 	}
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	d.cpBusy = false
 	d.synced.Broadcast()
 	d.log.BytesWritten += uint64(n)
 	d.log.Syncs += uint64(syncs)
 	if err != nil {
-		_ = d.fail(m.now(), err)
+		_ = d.fail(now, err)
 		return
 	}
 	d.log.SyncedClosed(unsynced)
-	m.checkpointed(c, false)
+	m.checkpointed(c, false, now)
 }
 
 // snapshot encodes what a checkpoint holds, under the lock.
 func (m *Manager) snapshot(clean bool) spool.Checkpoint {
 	d := m.disk
-	c := spool.Checkpoint{Gen: d.gen + 1, Clean: clean, Streams: make([]spool.StreamState, 0, m.nStream)}
-	var frames, stages []byte
+	c := spool.Checkpoint{Gen: d.gen + 1, Clean: clean, Streams: d.snapStreams[:0]}
+	frames, stages := d.snapFrames[:0], d.snapStages[:0]
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
 		ds := d.stream(s)
@@ -684,17 +711,20 @@ func (m *Manager) snapshot(clean bool) spool.Checkpoint {
 		}
 	}
 	c.Frames, c.Stages, c.End, c.NewBase, c.Boot = frames, stages, d.log.End(), d.newBase, d.boot
+	// The buffers are reused by the next snapshot, which comes only after
+	// this one's bytes are encoded (checkpoints do not overlap).
+	d.snapStreams, d.snapFrames, d.snapStages = c.Streams, frames, stages
 	return c
 }
 
 // checkpointed records that checkpoint c is durable.
-func (m *Manager) checkpointed(c spool.Checkpoint, clean bool) {
+func (m *Manager) checkpointed(c spool.Checkpoint, clean bool, now int64) {
 	d := m.disk
 	d.gen = c.Gen
 	d.durableEpoch = c.JournalEpoch
 	d.clean = clean
 	d.checkpoints++
-	d.lastCP = m.now()
+	d.lastCP = now
 	d.sinceCP = 0
 }
 
@@ -754,7 +784,7 @@ func (m *Manager) appendRAMFrames(dst []byte, s *Stream) []byte {
 	if n == 0 {
 		return dst
 	}
-	var b spool.Builder
+	b := &m.disk.ramFrame // reused: its payload buffer is allocated once
 	b.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
 	c := s.seek(int(s.headSkip))
 	for i := 0; i < n; i++ {
@@ -813,4 +843,39 @@ func (m *Manager) dropDamaged(h spool.FrameHeader, at spool.Pos) {
 		m.log.Warn("mm2: damaged frame skipped", "stream", s.ID().String(), "records", n,
 			"segment", at.Seg, "offset", at.Off)
 	}
+}
+
+// endEpoch ends the journal's epoch with its end mark before the journal
+// switches to the next one, and remembers the epoch's unsynced tail: the
+// next sync makes it durable first, so a synced entry of the next epoch is
+// never replayable without the mark that lets recovery reach it.
+func (d *diskTier) endEpoch() {
+	if d.jr == nil || d.noMap || d.jr.Off() == 0 {
+		return
+	}
+	if d.jr.Append([]byte{jEnd, 0, 0}) != nil {
+		_ = d.jr.AppendFinal([]byte{jEnd, 0, 0})
+	}
+	e, from, to := d.jr.Pending()
+	d.tail = journalRange{epoch: e, from: from, to: to, set: to > from}
+}
+
+// journalRange is a range of a journal epoch's file still to be synced.
+type journalRange struct {
+	epoch    uint64
+	from, to int
+	set      bool
+}
+
+// syncJournal makes the journal durable under the lock (rare callers: a
+// drop at the disk cap under SyncAlways, marking the store running): the
+// previous epoch's tail first, as commit does.
+func (d *diskTier) syncJournal() error {
+	if d.tail.set {
+		if err := d.jr.SyncRange(d.tail.epoch, d.tail.from, d.tail.to); err != nil {
+			return err
+		}
+		d.tail = journalRange{}
+	}
+	return d.jr.Sync()
 }

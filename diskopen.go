@@ -50,24 +50,33 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	}
 	spans := []journalSpan{{epoch: e, from: from}}
 	spans[0].b, _ = readBounded(d.fs, path.Join(d.dir, journal.Names[e%2]), maxJournalBytes)
+	var next []byte
 	if h, err := journal.ParseHeader(spans[0].b); cp.Gen == 0 && (err != nil || h.Epoch != 0) {
 		// No checkpoint, and no journal of a store that never wrote one: a
 		// later epoch's entries have no state to apply to.
 		spans[0].b = nil
 	} else if b, err := readBounded(d.fs, path.Join(d.dir, journal.Names[(e+1)%2]), maxJournalBytes); err == nil {
 		if h, err := journal.ParseHeader(b); err == nil && h.Epoch == e+1 {
-			spans = append(spans, journalSpan{b: b, epoch: e + 1, from: journal.HeaderSize})
+			next = b
 		}
 	}
-	broken, running, jend := false, false, 0
-	for i := range spans {
-		_, end := journal.ScanFrom(spans[i].b, spans[i].epoch, spans[i].from, func(p []byte) {
-			broken = broken || p[0] == jBroken
-			running = running || p[0] == jRunning
-		})
-		if i == 0 || end > 0 {
-			jend = end // where the newest epoch's entries end
-		}
+	broken, running, ended := false, false, false
+	scanFlags := func(p []byte) {
+		broken = broken || p[0] == jBroken
+		running = running || p[0] == jRunning
+		ended = ended || p[0] == jEnd
+	}
+	_, jend := journal.ScanFrom(spans[0].b, e, from, scanFlags)
+	// The next epoch continues this one only when this one is whole (it
+	// ends with its end mark); after a power cut that tore it, the next
+	// epoch's entries follow a gap and are not replayed (numbering jumps
+	// past both instead).
+	lostEpoch := false
+	if next != nil && ended {
+		spans = append(spans, journalSpan{b: next, epoch: e + 1, from: journal.HeaderSize})
+		_, jend = journal.ScanFrom(next, e+1, journal.HeaderSize, scanFlags)
+	} else if next != nil {
+		lostEpoch = true // numbers were handed out in an epoch that cannot be replayed
 	}
 	latest := spans[len(spans)-1]
 	d.epoch = latest.epoch
@@ -79,10 +88,10 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// every entry (SyncAlways), needs no jump either.
 	sameBoot, durable := m.journalOrigin(latest.b)
 	sameBoot = sameBoot || (d.boot != "" && cp.Boot == d.boot)
-	jump := !clean && !sameBoot && !durable
+	jump := (!clean && !sameBoot && !durable) || lostEpoch
 	if running { // written after a clean checkpoint: the shutdown was not clean after all
 		clean = false
-		jump = !sameBoot && !durable
+		jump = (!sameBoot && !durable) || lostEpoch
 	}
 	// The journal holds every record written to the segments since the
 	// checkpoint (after its log end): a writable Open cuts those frames and
@@ -140,8 +149,8 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// of records unjournaled (see degradedRoom), so the jump covers that.
 	jcap := max(d.jcap, journal.Capacity(len(latest.b), minRecordEntry)) // the file may predate a smaller JournalBytes
 	epochs := uint64(1)
-	if len(spans) > 1 || jend > len(spans[0].b)/2 {
-		epochs = 2 // the journal may have switched epochs: its next header may be lost too
+	if next != nil || jend > len(latest.b)/2 {
+		epochs = 2 // the journal switched epochs, or may have (its next header lost too)
 	}
 	lost := epochs*jcap - min(epochs*jcap, uint64(applied))
 	extra := uint64(0)

@@ -34,6 +34,9 @@ const (
 	// jRunning (idx 0): the store runs again after a clean checkpoint that
 	// could not be followed by another one; the checkpoint is not clean.
 	jRunning = 9
+	// jEnd (idx 0) ends an epoch the journal left for the next one: the
+	// next epoch continues it only when this mark was replayed.
+	jEnd = 10
 )
 
 // minRecordEntry is the smallest journal entry of a record (jRAMTSD's
@@ -194,7 +197,7 @@ func (r *replayer) apply(p []byte) {
 		return
 	}
 	kind, idx, body := p[0], binary.LittleEndian.Uint16(p[1:]), p[3:]
-	if kind == jBroken || kind == jRunning {
+	if kind == jBroken || kind == jRunning || kind == jEnd {
 		r.applied++
 		return
 	}
@@ -352,7 +355,7 @@ func (m *Manager) markRunning() error {
 	}
 	if d.jr != nil && !d.broken {
 		if jerr := d.jr.Append([]byte{jRunning, 0, 0}); jerr == nil {
-			if jerr = d.jr.Sync(); jerr == nil {
+			if jerr = d.syncJournal(); jerr == nil {
 				d.clean = false
 				return nil
 			}

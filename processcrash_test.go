@@ -142,7 +142,9 @@ func processCrashRun(t *testing.T, seed uint64, policy mm2.SyncPolicy) {
 		if st := m.Stats(); st.Drops.RAMFull+st.Drops.DiskCap+st.Drops.Corrupt > 0 {
 			t.Fatalf("life %d: drops %+v; the test must not reach the caps", life, st.Drops)
 		}
-		// kill -9: no Close, no PowerDown.
+		// kill -9: no Close, no PowerDown (a dead process leaves no
+		// checkpoint being written behind it).
+		mm2.WaitCheckpoint(m)
 	}
 }
 

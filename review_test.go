@@ -151,6 +151,7 @@ func TestRepairedNewestCheckpointReusesNoNumber(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Crash (the manager is abandoned), reopen: a new checkpoint, more writes.
+	mm2.WaitCheckpoint(m)
 	m = mustOpen(t, opts, mem)
 	s, _ = m.Configure(s.ID(), mm2.TSD, 100*time.Millisecond)
 	for i := 21; i <= 40; i++ {
@@ -160,6 +161,7 @@ func TestRepairedNewestCheckpointReusesNoNumber(t *testing.T) {
 	}
 	newest := s.Stats().Written
 	// Crash again; the newest checkpoint slot rots, and Repair removes it.
+	mm2.WaitCheckpoint(m)
 	slots := map[string]uint64{}
 	for _, name := range spool.CheckpointNames {
 		b, err := vfs.ReadFile(mem, path.Join("store", name))

@@ -1,0 +1,13 @@
+package mm2
+
+// WaitCheckpoint waits until no checkpoint is being written in the
+// background: a test that abandons a manager (a simulated process crash)
+// and reopens its files in the same process calls it first, since a real
+// crash leaves no goroutine of the dead process behind.
+func WaitCheckpoint(m *Manager) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for m.disk != nil && m.disk.cpBusy {
+		m.disk.synced.Wait()
+	}
+}
