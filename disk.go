@@ -626,14 +626,16 @@ func (m *Manager) checkpoint(clean bool) error {
 	return nil
 }
 
-// checkpointAsync starts a checkpoint whose bytes a goroutine of its own
-// writes and syncs without the lock (finishCheckpoint), so no writer waits
-// for it, the one that triggered it included: the snapshot is taken under
-// the lock, and the journal switches to a new epoch at that instant when
-// the last durable checkpoint no longer needs the other file (otherwise the
-// checkpoint names the journal position where its changes begin). A
-// failure is a disk state; the changes stay in the journal. Close and the
-// synchronous checkpoint wait for it.
+// checkpointAsync writes a checkpoint with the lock released while its
+// bytes go to the disk and are synced (finishCheckpoint), so writers of
+// every stream go on; the caller that triggered it returns once it is
+// durable (Stats().Checkpoints then counts it). The snapshot is taken
+// under the lock, and the journal switches to a new epoch at that instant
+// when the last durable checkpoint no longer needs the other file
+// (otherwise the checkpoint names the journal position where its changes
+// begin). A failure is a disk state; the changes stay in the journal.
+// Called with the lock held; returns with it held. Close and the
+// synchronous checkpoint wait for one in flight.
 func (m *Manager) checkpointAsync() {
 	d := m.disk
 	c := m.snapshot(false)
@@ -655,11 +657,15 @@ func (m *Manager) checkpointAsync() {
 	d.cpAsync = buf
 	unsynced := d.log.Unsynced()
 	d.cpBusy = true
-	go m.finishCheckpoint(c, buf, unsynced, m.now())
+	now := m.now()
+	m.mu.Unlock()
+	m.finishCheckpoint(c, buf, unsynced, now)
+	m.mu.Lock()
 }
 
 // finishCheckpoint writes and syncs an asynchronous checkpoint's bytes
-// without the lock, then records the result under it.
+// without the lock, then records the result under it. Called and
+// returning without the lock.
 // now is the clock when it started: the user's clock is called only from
 // the goroutines that call the manager.
 func (m *Manager) finishCheckpoint(c spool.Checkpoint, buf []byte, unsynced []uint64, now int64) {
