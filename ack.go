@@ -39,7 +39,17 @@ func (s *Stream) Ack() (int, error) {
 	if n > int(ds.ram) {
 		through = ds.rd.seq - 1 // the last pending record of the disk part
 	}
-	s.ackThrough(through)
+	if k := s.ackThrough(through); k < n {
+		// Frames that could not be read (a bad block met now): their
+		// records are the rest of the batch, acknowledged by number.
+		ds.n -= min(uint32(n-k), ds.n)
+		ds.ack.seq = max(ds.ack.seq, through+1)
+		ds.rd = ds.ack
+		d.liveStale = true // the segments' live counts and the frame count are left high
+		if ds.ram == 0 {
+			s.acked = max(s.acked, through)
+		}
+	}
 	s.pending = 0
 	m.jThrough(jAck, s, through, 0)
 	var err error

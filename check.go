@@ -202,7 +202,7 @@ func (m *Manager) checkDisk() []error {
 		frames, err := d.log.Frames(seg.No, nil)
 		for tries := 0; err != nil && tries < 64; tries++ {
 			var fe *spool.FrameError
-			if !errors.As(err, &fe) {
+			if !errors.As(err, &fe) || fe.Retry {
 				break
 			}
 			if fe.Header != nil {
@@ -247,7 +247,7 @@ func (m *Manager) checkDisk() []error {
 		if tl.last > ds.lastSeq {
 			bad("%v: disk holds seq %d beyond the newest written %d", s.ID(), tl.last, ds.lastSeq)
 		}
-		if tl.frames != int(ds.frames) && !d.liveStale {
+		if tl.frames != int(ds.frames) && (!d.liveStale || tl.frames > int(ds.frames)) {
 			bad("%v: %d frames in the log hold unacknowledged records, counts say %d", s.ID(), tl.frames, ds.frames)
 		}
 		if tl.unacked != int(ds.n) {

@@ -198,8 +198,6 @@ type corruptCase struct {
 	damage bool
 	// ackedBeyond: stream A's checkpoint claims this much above the data.
 	ackedBeyond uint64
-	// bug, when set, is a known defect the case still shows.
-	bug string
 }
 
 func flipAt(off func(im *storeImage, fr storeFrame) int64) func(t *testing.T, im *storeImage) (seqSet, []string) {
@@ -344,9 +342,6 @@ func corruptCases() []corruptCase {
 func TestOpenRecoversFromCorruption(t *testing.T) {
 	for _, c := range corruptCases() {
 		t.Run(c.name, func(t *testing.T) {
-			if c.bug != "" {
-				t.Skip(c.bug)
-			}
 			now := int64(1_700_000_000_000)
 			im := writeCorruptStore(t, &now)
 			lost, quarantined := c.corrupt(t, im)

@@ -40,7 +40,6 @@ type diskTier struct {
 	boot         string           // this boot's ID ("" when unknown)
 	replaying    bool             // Open is applying the journal: journal nothing
 	opening      bool             // Open is recovering: streams keep their stored numbers
-	unjournaled  uint64           // changes the journal could not take
 	broken       bool             // the epoch's journal is full and no checkpoint could be written
 	noMap        bool             // the filesystem cannot map files: no journal
 	sinceCP      uint64           // records written since the last checkpoint
@@ -61,8 +60,7 @@ type diskTier struct {
 	snapFrames   []byte           // scratch: a snapshot's RAM frames
 	snapStages   []byte           // scratch: a snapshot's stages
 	snapStreams  []spool.StreamState
-	liveStale    bool   // a read error during an ACK left segment live counts high
-	replayed     uint64 // journal entries applied at Open
+	liveStale    bool // a read error during an ACK left segment live counts high
 
 	frame []byte         // scratch: one encoded frame
 	recs  []spool.Record // scratch: one decoded frame
@@ -132,8 +130,8 @@ func (d *diskTier) resolve(s *Stream, c *dpos) (frame, error) {
 	// reports each damaged place once and steps over it from then on.
 	for tries := 0; err != nil && tries < 64; tries++ {
 		var fe *spool.FrameError
-		if !errors.As(err, &fe) {
-			break
+		if !errors.As(err, &fe) || fe.Retry {
+			break // a read error that may pass: the caller fails now, a later call retries
 		}
 		if fe.Header != nil {
 			s.m.dropDamaged(*fe.Header, fe.Pos)
@@ -349,7 +347,7 @@ func (m *Manager) dropFrontSegment() error {
 		var err error
 		frames, err = d.log.Frames(seg.No, frames)
 		var fe *spool.FrameError
-		if err == nil || !errors.As(err, &fe) {
+		if err == nil || !errors.As(err, &fe) || fe.Retry {
 			if err != nil {
 				return err
 			}

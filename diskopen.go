@@ -138,7 +138,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	}
 	m.restoreStages(cp.Stages, top)
 	applied, skipped := m.replayJournal(spans, byIdx, start, top)
-	d.replayed, d.skippedRecords = uint64(applied), d.skippedRecords+uint64(skipped)
+	d.skippedRecords += uint64(skipped)
 	// After a power cut, the entries the journal lost are at most its
 	// capacity less what was replayed (each record took an entry), and a
 	// journal of an epoch whose checkpoint is missing may have lost all of

@@ -59,26 +59,21 @@ func (m *Manager) jput(p []byte) {
 		return
 	}
 	if d.broken {
-		d.unjournaled++
-		return
+		return // until a checkpoint succeeds (see jBroken)
 	}
 	if err := d.jr.Append(p); err == nil {
 		return
 	} else if !errors.Is(err, journal.ErrFull) {
 		panic("mm2: journal: " + err.Error())
 	}
-	var err error
-	if d.cpBusy {
-		err = errors.New("the journal filled up while a checkpoint was being written")
-	} else {
-		err = m.checkpoint(false)
+	err := errors.New("mm2: the journal filled up while a checkpoint was being written")
+	if !d.cpBusy {
+		err = m.checkpoint(false) // it holds this change: the entry is not needed
 	}
 	if err != nil {
-		d.unjournaled++
-		if !d.broken {
-			d.broken = true
-			_ = d.jr.AppendFinal([]byte{jBroken, 0, 0})
-		}
+		_ = d.fail(m.now(), err)
+		d.broken = true
+		_ = d.jr.AppendFinal([]byte{jBroken, 0, 0})
 	}
 }
 

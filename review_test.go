@@ -25,24 +25,36 @@ func TestAckWithReadErrorKeepsCountsRight(t *testing.T) {
 	fault := vfs.NewFaultFS(vfs.NewMem())
 	m := mustOpen(t, opts, fault)
 	s, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
-	writeSeqs(t, s, 900)
-	buf := make([]mm2.Sample, 500)
+	writeSeqs(t, s, 5000)
+	// Read far enough that the log's cached segment is no longer the one
+	// the ACK starts in: the ACK has to read the first segments again.
+	buf := make([]mm2.Sample, 3000)
 	n, err := s.ReadBulk(buf)
-	if err != nil || n != 500 {
+	if err != nil || n != 3000 {
 		t.Fatalf("ReadBulk: %d, %v", n, err)
 	}
-	fault.FailIf(func(op vfs.Op, name string) bool { return op == vfs.OpRead && strings.Contains(name, "seg-") })
-	if k, err := s.Ack(); err != nil || k != 500 {
+	failed := 0
+	fault.FailIf(func(op vfs.Op, name string) bool {
+		if op == vfs.OpRead && strings.Contains(name, "seg-") {
+			failed++
+			return true
+		}
+		return false
+	})
+	if k, err := s.Ack(); err != nil || k != 3000 {
 		t.Fatalf("Ack during read errors: %d, %v", k, err)
 	}
 	fault.FailIf(nil)
-	if c := s.Counts(); c.Pending != 0 || c.New != 400 {
-		t.Fatalf("counts after the ACK: %+v, want 400 unread", c)
+	if failed == 0 {
+		t.Fatal("the ACK met no read error: the test does not test")
+	}
+	if c := s.Counts(); c.Pending != 0 || c.New != 2000 {
+		t.Fatalf("counts after the ACK: %+v, want 2000 unread", c)
 	}
 	if err := m.Check(); err != nil {
 		t.Fatal(err)
 	}
-	wantSeqs(t, drainStream(t, m, s.ID(), true), 501, 900)
+	wantSeqs(t, drainStream(t, m, s.ID(), true), 3001, 5000)
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -56,14 +68,24 @@ func TestFailedFlushDoesNotSkipTheCheckpoint(t *testing.T) {
 	opts := diskOpts(&now)
 	fault := vfs.NewFaultFS(vfs.NewMem())
 	m := mustOpen(t, opts, fault)
-	a, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
-	writeSeqs(t, a, 300) // spills: a frame being filled in its stage
+	// b never touches the disk: its records are written while the pool has
+	// room; a spills afterwards and keeps a frame being filled.
 	b, _ := m.Configure(mm2.StreamID{Source: mm2.Gateway, Sensor: 2}, mm2.TSD, 100*time.Millisecond)
-	// b never touches the disk: the pool has room once a's RAM part is acked.
-	fault.FailIf(func(op vfs.Op, name string) bool { return op == vfs.OpWrite && strings.Contains(name, "seg-") })
 	writeSeqs(t, b, 3)
+	a, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
+	writeSeqs(t, a, 300)
+	if st := b.Stats(); st.SectorsRAM == 0 || st.SectorsDisk != 0 {
+		t.Fatalf("b is not a RAM-only stream: %+v", st)
+	}
+	if st := a.Stats(); st.SectorsDisk == 0 {
+		t.Fatalf("a did not spill: %+v", st)
+	}
+	fault.FailIf(func(op vfs.Op, name string) bool { return op == vfs.OpWrite && strings.Contains(name, "seg-") })
 	if err := m.PowerDown(t.Context()); err != nil {
 		t.Fatalf("PowerDown with segment writes failing: %v", err)
+	}
+	if m.Stats().DiskError == "" {
+		t.Fatal("no flush failed at PowerDown: the test does not test")
 	}
 	fault.FailIf(nil)
 	m2 := mustOpen(t, opts, fault.Inner())

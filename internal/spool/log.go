@@ -24,7 +24,14 @@ type Segment struct {
 
 	holes []span // damaged ranges reads skip: left by recovery, or found by a read
 	file  string // file name when not SegmentName(No) (an unpublished rewrite)
+	// unreadable counts the reads of the segment that failed (EIO) since
+	// one last succeeded: a failing block becomes a hole only once it
+	// keeps failing (maxUnreadable), so a passing error loses nothing.
+	unreadable int
 }
+
+// maxUnreadable is how many failed reads of a range make it a hole.
+const maxUnreadable = 3
 
 // Unacked is the number of unacknowledged records in the segment.
 func (s *Segment) Unacked() int { return s.Live }
@@ -535,6 +542,9 @@ type FrameError struct {
 	Bytes  int64 // damaged bytes skipped from Pos on
 	Header *FrameHeader
 	Err    error
+	// Retry: the bytes could not be read and were not skipped; a later
+	// read tries them again (after maxUnreadable failures they are).
+	Retry bool
 }
 
 func (e *FrameError) Error() string {
@@ -551,10 +561,15 @@ func (l *Log) damaged(s *Segment, b []byte, off int64, err error) error {
 		for _, bs := range l.cacheBad {
 			if bs.Off < end && off < bs.End {
 				err = bs.err // unreadable, not malformed
+				if s.unreadable++; s.unreadable < maxUnreadable {
+					l.cacheNo = 0 // read it again next time
+					return &FrameError{Pos: Pos{s.No, off}, Err: err, Retry: true}
+				}
 				break
 			}
 		}
 	}
+	s.unreadable = 0
 	var hp *FrameHeader
 	if h, herr := ParseFrameHeader(b[off:]); herr == nil && int64(h.Size()) <= end-off {
 		hp = &h

@@ -487,7 +487,53 @@ func TestNextSkipsBadBlockFoundWhileRunning(t *testing.T) {
 	got, errs := readSkipping(t, l, 1)
 	want, _ := outsideChunk(ws, 1, 1)
 	sameFrames(t, "read past the bad block", got, want, true)
-	if len(errs) != 1 || !errors.Is(errs[0], errEIO) {
-		t.Fatalf("damage %v, want one EIO", errs)
+	// A block that keeps failing is retried, then skipped.
+	if len(errs) != maxUnreadable {
+		t.Fatalf("damage %v, want %d EIO", errs, maxUnreadable)
+	}
+	for i, e := range errs {
+		if !errors.Is(e, errEIO) || e.Retry != (i < maxUnreadable-1) {
+			t.Fatalf("damage %d: %v (retry %v)", i, e, e.Retry)
+		}
+	}
+}
+
+// A read error that passes costs nothing: the frames are read again and
+// none is skipped.
+func TestNextRetriesAReadErrorThatPasses(t *testing.T) {
+	bb := vfs.NewBadBlockFS(vfs.NewMem())
+	if err := bb.MkdirAll(testDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ws := appendFrames(t, NewLog(bb, testDir, 200<<10), 1, 300, 256)
+	l, _, damage := recoverLog(t, bb, false)
+	if len(damage) != 0 {
+		t.Fatal(damage)
+	}
+	bb.Add(segPath(1), 70_000, 512)
+	// Walk the stream until the bad block fails a read, once.
+	pos, minSeq, met := Pos{}, uint64(1), false
+	for !met {
+		p, h, _, ok, err := l.Next(1, Match{Source: 1, Sensor: 1, MinSeq: minSeq}, pos)
+		var fe *FrameError
+		switch {
+		case errors.As(err, &fe):
+			if !fe.Retry {
+				t.Fatalf("the first failed read skipped the block: %v", fe)
+			}
+			met = true
+		case err != nil:
+			t.Fatal(err)
+		case !ok:
+			t.Fatal("the bad block was never read")
+		default:
+			pos, minSeq = Pos{p.Seg, p.Off + int64(h.Size())}, h.LastSeq()+1
+		}
+	}
+	bb.Clear(segPath(1))
+	got, errs := readSkipping(t, l, 1)
+	sameFrames(t, "read after the error passed", got, ofStream(ws, 1), true)
+	if len(errs) != 0 {
+		t.Fatalf("a passing read error left damage: %v", errs)
 	}
 }
