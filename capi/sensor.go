@@ -319,27 +319,18 @@ func mm2_core_peek(ref C.mm2_ref_t, src, id, start C.uint32_t, samples *C.mm2_co
 //export mm2_core_ack
 func mm2_core_ack(ref C.mm2_ref_t, src, id C.uint32_t, count *C.uint32_t) (rc C.mm2_core_rc_t) {
 	defer guard(&rc)
-	if count != nil {
-		*count = 0
-	}
-	l, e, rc := lookup(ref, src, id)
-	if rc != rcOK {
-		return rc
-	}
-	k, err := e.s.Ack()
-	if err != nil {
-		return code(err)
-	}
-	l.downClean.Store(false)
-	if count != nil {
-		*count = C.uint32_t(k)
-	}
-	return rcOK
+	return settle(ref, src, id, count, (*mm2.Stream).Ack)
 }
 
 //export mm2_core_nack
 func mm2_core_nack(ref C.mm2_ref_t, src, id C.uint32_t, count *C.uint32_t) (rc C.mm2_core_rc_t) {
 	defer guard(&rc)
+	return settle(ref, src, id, count, (*mm2.Stream).Nack)
+}
+
+// settle acknowledges or reverts the sensor's pending records (op is
+// Stream.Ack or Stream.Nack) and reports how many.
+func settle(ref C.mm2_ref_t, src, id C.uint32_t, count *C.uint32_t, op func(*mm2.Stream) (int, error)) C.mm2_core_rc_t {
 	if count != nil {
 		*count = 0
 	}
@@ -347,7 +338,7 @@ func mm2_core_nack(ref C.mm2_ref_t, src, id C.uint32_t, count *C.uint32_t) (rc C
 	if rc != rcOK {
 		return rc
 	}
-	k, err := e.s.Nack()
+	k, err := op(e.s)
 	if err != nil {
 		return code(err)
 	}
