@@ -92,11 +92,8 @@ func (s *Stream) next(c *cursor, seq uint64) Sample {
 	sec := p.Sector(c.sec)
 	var smp Sample
 	if s.kind == TSD {
-		smp = Sample{
-			Value: layout.TSDValue(sec, c.idx),
-			UTCms: layout.Base(sec) + int64(c.idx)*int64(s.periodMs),
-			Seq:   seq,
-		}
+		v, utc := layout.TSDRecord(sec, c.idx, int64(s.periodMs))
+		smp = Sample{Value: v, UTCms: utc, Seq: seq}
 	} else {
 		v, utc, nxt, err := layout.EVTDecode(sec, c.off)
 		if err != nil {

@@ -177,37 +177,27 @@ func (m *Manager) writable() error {
 }
 
 // appendTSD appends a TSD value at time now. The tail sector takes it when
-// now is within tol/2 of its next derived slot: tol is the period for live
-// samples and 0 when restoring already-derived timestamps, which must
-// come back exactly.
+// now is within tol/2 of its next derived slot, or when it is the sector's
+// second sample and came early: the sector then takes the interval as its
+// own step (layout.TSDAppend). tol is the period for live samples and
+// 0 when restoring already-derived timestamps, which must come back exactly.
 func (s *Stream) appendTSD(v uint32, now int64, tol int64) error {
 	p := s.m.pool
 	if s.pending+s.unread == maxStreamRecords {
 		return ErrFull
 	}
 	if t := s.tail; t != pool.Nil {
-		c := p.Count(t)
-		if c < layout.TSDCap(p.SectorSize()) {
-			sec := p.Sector(t)
-			d := now - (layout.Base(sec) + int64(c)*int64(s.periodMs))
-			if d < 0 {
-				d = -d
-			}
-			if 2*d <= tol {
-				layout.PutTSDValue(sec, c, v)
-				p.SetCount(t, c+1)
-				s.unread++
-				return nil
-			}
+		if c := p.Count(t); layout.TSDAppend(p.Sector(t), c, int64(s.periodMs), tol, v, now) {
+			p.SetCount(t, c+1)
+			s.unread++
+			return nil
 		}
 	}
 	id, err := s.m.allocFor(s)
 	if err != nil {
 		return err
 	}
-	sec := p.Sector(id)
-	layout.PutBase(sec, now)
-	layout.PutTSDValue(sec, 0, v)
+	layout.TSDStart(p.Sector(id), now, v)
 	p.SetCount(id, 1)
 	s.unread++
 	return nil
@@ -383,7 +373,8 @@ func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
 	ds := m.disk.stream(s)
 	ds.ram++
 	ds.lastSeq++
-	m.jRecord(s, true, slot && s.kind == TSD, v, utc)
+	implicit, at := s.ramJournalForm(slot, utc)
+	m.jRecord(s, true, implicit, v, at)
 	return nil
 }
 
@@ -413,10 +404,19 @@ func (s *Stream) tailTakes(utc int64) bool {
 	if s.kind == EVT {
 		return layout.EVTFits(p.Sector(t), int(s.tailUsed), utc)
 	}
-	c := p.Count(t)
-	if c >= layout.TSDCap(p.SectorSize()) {
-		return false
+	return layout.TSDFits(p.Sector(t), p.Count(t), int64(s.periodMs), int64(s.periodMs), utc)
+}
+
+// ramJournalForm is how the journal records the RAM record just appended at
+// utc: implicit (its time is the previous record's plus the period, which
+// replay derives) when it went into a periodic slot of the tail sector,
+// otherwise with its stored time, which for a TSD sample in a stepped
+// sector is its derived time, not utc.
+func (s *Stream) ramJournalForm(slot bool, utc int64) (implicit bool, at int64) {
+	if s.kind != TSD {
+		return false, utc
 	}
-	d := utc - (layout.Base(p.Sector(t)) + int64(c)*int64(s.periodMs))
-	return 2*max(d, -d) <= int64(s.periodMs)
+	p := s.m.pool
+	base, step, _ := layout.TSDHeader(p.Sector(s.tail), int64(s.periodMs))
+	return slot && step == int64(s.periodMs), base + int64(p.Count(s.tail)-1)*step
 }

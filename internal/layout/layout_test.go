@@ -9,19 +9,165 @@ func TestTSDSectorHoldsSixValuesIn32Bytes(t *testing.T) {
 	if got := TSDCap(32); got != 6 {
 		t.Fatalf("TSDCap(32) = %d, want 6", got)
 	}
+	const base, period = 1_700_000_000_123, 100
 	sec := make([]byte, 32)
-	PutBase(sec, 1_700_000_000_123)
-	for i := 0; i < 6; i++ {
-		PutTSDValue(sec, i, uint32(i*7+1))
-	}
-	if Base(sec) != 1_700_000_000_123 {
-		t.Fatalf("base = %d", Base(sec))
-	}
-	for i := 0; i < 6; i++ {
-		if v := TSDValue(sec, i); v != uint32(i*7+1) {
-			t.Fatalf("value %d = %d", i, v)
+	TSDStart(sec, base, 1)
+	for i := 1; i < 6; i++ {
+		if !TSDAppend(sec, i, period, period, uint32(i*7+1), base+int64(i)*period+period/2) {
+			t.Fatalf("value %d refused", i)
 		}
 	}
+	if TSDFits(sec, 6, period, period, base+6*period) {
+		t.Fatal("a seventh value fits in 32 bytes")
+	}
+	if b, step, off := TSDHeader(sec, period); b != base || step != period || off != HeaderSize || Base(sec) != base {
+		t.Fatalf("header: base %d step %d offset %d, Base %d", b, step, off, Base(sec))
+	}
+	for i := 0; i < 6; i++ {
+		if v, utc := TSDRecord(sec, i, period); v != uint32(i*7+1) || utc != base+int64(i)*period {
+			t.Fatalf("record %d = %d at %d", i, v, utc)
+		}
+	}
+}
+
+// TestTSDSectorSteps: a second sample more than half a period early sets
+// the sector's step to its interval (0 included); later samples are taken
+// within half a period of base + i*step, and the sector still holds six.
+func TestTSDSectorSteps(t *testing.T) {
+	const period = 1000
+	for _, c := range []struct {
+		name  string
+		base  int64
+		delta int64 // interval of the writes
+		step  int64 // the sector's step afterwards
+	}{
+		{"same ms", 1_700_000_000_000, 0, 0},
+		{"1 ms apart", 1_700_000_000_000, 1, 1},
+		{"just under half a period", 1_700_000_000_000, 499, 499},
+		{"negative base", -62_135_596_800_000, 3, 3},
+		{"largest 48-bit base", 1<<47 - 1 - 6*period, 2, 2},
+		{"smallest 48-bit base", -1 << 47, 2, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sec := make([]byte, 32)
+			TSDStart(sec, c.base, 0)
+			for i := 1; i < 6; i++ {
+				if !TSDAppend(sec, i, period, period, uint32(i), c.base+int64(i)*c.delta) {
+					t.Fatalf("value %d at +%d refused", i, int64(i)*c.delta)
+				}
+			}
+			base, step, _ := TSDHeader(sec, period)
+			if base != c.base || step != c.step {
+				t.Fatalf("base %d step %d, want %d and %d", base, step, c.base, c.step)
+			}
+			for i := 0; i < 6; i++ {
+				v, utc := TSDRecord(sec, i, period)
+				if d := utc - (c.base + int64(i)*c.delta); v != uint32(i) || 2*max(d, -d) > period {
+					t.Fatalf("record %d = %d at %d, %d ms from its write", i, v, utc, d)
+				}
+			}
+		})
+	}
+	t.Run("exact restore rebuilds a stepped sector", func(t *testing.T) {
+		src, dst := make([]byte, 32), make([]byte, 32)
+		TSDStart(src, 5000, 0)
+		times := []int64{5000, 5003, 5000, 5400, 4700, 5012}
+		for i := 1; i < 6; i++ {
+			if !TSDAppend(src, i, period, period, uint32(i), times[i]) {
+				t.Fatalf("live value %d refused", i)
+			}
+		}
+		_, first := TSDRecord(src, 0, period)
+		TSDStart(dst, first, 0)
+		for i := 1; i < 6; i++ {
+			v, utc := TSDRecord(src, i, period)
+			if !TSDAppend(dst, i, period, 0, v, utc) {
+				t.Fatalf("restored value %d at %d refused", i, utc)
+			}
+		}
+		for i := 0; i < 6; i++ {
+			v1, t1 := TSDRecord(src, i, period)
+			v2, t2 := TSDRecord(dst, i, period)
+			if v1 != v2 || t1 != t2 {
+				t.Fatalf("record %d: %d at %d restored as %d at %d", i, v1, t1, v2, t2)
+			}
+		}
+	})
+	t.Run("half a period early is periodic", func(t *testing.T) {
+		sec := make([]byte, 32)
+		TSDStart(sec, 10_000, 0)
+		if !TSDAppend(sec, 1, period, period, 1, 10_000+period/2) {
+			t.Fatal("refused")
+		}
+		if _, step, _ := TSDHeader(sec, period); step != period {
+			t.Fatalf("step %d, want the period", step)
+		}
+		if _, utc := TSDRecord(sec, 1, period); utc != 10_000+period {
+			t.Fatalf("stamped %d", utc)
+		}
+	})
+	t.Run("no step", func(t *testing.T) {
+		for _, c := range []struct {
+			name   string
+			base   int64
+			period int64
+			second int64
+		}{
+			{"earlier than the base", 10_000, 1000, 9_999},
+			{"step over MaxTSDStep", 10_000, 200_000, 10_000 + MaxTSDStep + 1},
+			{"third sample of a periodic sector", 0, 0, 0}, // checked below
+		} {
+			sec := make([]byte, 32)
+			TSDStart(sec, c.base, 0)
+			if c.period == 0 {
+				TSDStart(sec, 10_000, 0)
+				if !TSDAppend(sec, 1, 1000, 1000, 1, 11_000) || TSDAppend(sec, 2, 1000, 1000, 2, 11_001) {
+					t.Fatalf("%s: the third sample's step was taken", c.name)
+				}
+				continue
+			}
+			if TSDAppend(sec, 1, c.period, c.period, 1, c.second) {
+				t.Fatalf("%s: taken", c.name)
+			}
+			if _, step, _ := TSDHeader(sec, c.period); step != c.period {
+				t.Fatalf("%s: a refused sample changed the step to %d", c.name, step)
+			}
+		}
+	})
+}
+
+// TestTSDWideBase: a base outside 48 bits is kept whole (5 values in 32
+// bytes, step the period) and never takes a step.
+func TestTSDWideBase(t *testing.T) {
+	const period = 10
+	for _, base := range []int64{1 << 47, -1<<47 - 1, math.MaxInt64 - 4*period, math.MinInt64} {
+		sec := make([]byte, 32)
+		TSDStart(sec, base, 9)
+		if TSDAppend(sec, 1, period, period, 1, base+1) {
+			t.Fatalf("base %d: an early sample set a step", base)
+		}
+		for i := 1; i < 5; i++ {
+			if !TSDAppend(sec, i, period, 0, uint32(i), base+int64(i)*period) {
+				t.Fatalf("base %d: value %d refused", base, i)
+			}
+		}
+		if TSDFits(sec, 5, period, period, base+5*period) {
+			t.Fatalf("base %d: a sixth value fits", base)
+		}
+		for i := 0; i < 5; i++ {
+			v, utc := TSDRecord(sec, i, period)
+			if want := uint32(i) + 9*uint32(btoi(i == 0)); v != want || utc != base+int64(i)*period {
+				t.Fatalf("base %d: record %d = %d at %d", base, i, v, utc)
+			}
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func TestEVTSectorAlwaysHoldsTwoEvents(t *testing.T) {
