@@ -16,6 +16,11 @@ const (
 	FrameMagic   = 0x46324d4d // "MM2F" little-endian
 	SegmentMagic = 0x53324d4d // "MM2S"
 	Version      = 1
+	// StepVersion is the version of a TSD frame whose samples do not follow
+	// its period: their times are first_ts + i*step, the step derived from
+	// last_ts (docs/format.md). A reader of version 1 only refuses such a
+	// frame rather than misdating it; every other frame stays version 1.
+	StepVersion = 2
 
 	FrameHeaderSize   = 48
 	SegmentHeaderSize = 16
@@ -54,6 +59,11 @@ type FrameHeader struct {
 	FirstTS  int64
 	LastTS   int64
 	Period   uint32 // ms, TSD only
+	// Step is the interval between the derived times of a TSD frame's
+	// records: Period, or less when the frame's second record came more
+	// than half a period early (then the frame is StepVersion). It is not
+	// stored: a decoder derives it from LastTS.
+	Step int64
 }
 
 // LastSeq is the sequence number of the frame's last record.
@@ -69,6 +79,9 @@ func AppendFrame(dst []byte, h FrameHeader, payload []byte) []byte {
 	var b [FrameHeaderSize]byte
 	binary.LittleEndian.PutUint32(b[0:], FrameMagic)
 	b[4], b[5], b[6] = Version, h.Kind, h.Source
+	if h.stepped() {
+		b[4] = StepVersion
+	}
 	binary.LittleEndian.PutUint32(b[8:], h.Sensor)
 	binary.LittleEndian.PutUint16(b[12:], h.Count)
 	binary.LittleEndian.PutUint16(b[14:], h.Len)
@@ -83,6 +96,12 @@ func AppendFrame(dst []byte, h FrameHeader, payload []byte) []byte {
 	return dst
 }
 
+// stepped reports whether h is a TSD frame whose records do not follow its
+// period.
+func (h FrameHeader) stepped() bool {
+	return h.Kind == KindTSD && h.Count > 1 && h.Step != int64(h.Period)
+}
+
 // ParseFrameHeader decodes a header without checking the payload's checksum.
 func ParseFrameHeader(b []byte) (FrameHeader, error) {
 	if len(b) < FrameHeaderSize {
@@ -91,7 +110,7 @@ func ParseFrameHeader(b []byte) (FrameHeader, error) {
 	if binary.LittleEndian.Uint32(b) != FrameMagic {
 		return FrameHeader{}, ErrMagic
 	}
-	if b[4] != Version {
+	if b[4] != Version && b[4] != StepVersion {
 		return FrameHeader{}, fmt.Errorf("%w %d", ErrVersion, b[4])
 	}
 	if b[7] != 0 {
@@ -113,6 +132,16 @@ func ParseFrameHeader(b []byte) (FrameHeader, error) {
 		return FrameHeader{}, fmt.Errorf("%w frame header", ErrFormat)
 	case h.Kind == KindTSD && (h.Period == 0 || int(h.Len) != 4*int(h.Count)):
 		return FrameHeader{}, fmt.Errorf("%w TSD frame", ErrFormat)
+	}
+	h.Step = int64(h.Period)
+	if b[4] == StepVersion {
+		// last_ts - first_ts is (count-1)*step, |step| < 2^32 and count <=
+		// 2^16, so the wrapping difference is the exact one.
+		span, n := h.LastTS-h.FirstTS, int64(h.Count)-1
+		if h.Kind != KindTSD || n == 0 || span < 0 || span%n != 0 || span/n >= int64(h.Period) {
+			return FrameHeader{}, fmt.Errorf("%w stepped TSD frame", ErrFormat)
+		}
+		h.Step = span / n
 	}
 	return h, nil
 }
@@ -147,7 +176,7 @@ func FrameRecords(h FrameHeader, payload []byte, dst []Record) ([]Record, error)
 	dst = dst[:0]
 	if h.Kind == KindTSD {
 		for i := 0; i < int(h.Count); i++ {
-			dst = append(dst, Record{binary.LittleEndian.Uint32(payload[4*i:]), h.FirstTS + int64(i)*int64(h.Period)})
+			dst = append(dst, Record{binary.LittleEndian.Uint32(payload[4*i:]), h.FirstTS + int64(i)*h.Step})
 		}
 		return dst, nil
 	}
@@ -194,14 +223,16 @@ func (b *Builder) Rewind(mk Mark) {
 
 // Reset starts an empty frame for the stream.
 func (b *Builder) Reset(kind, source uint8, sensor uint32, period uint32) {
-	b.H = FrameHeader{Kind: kind, Source: source, Sensor: sensor, Period: period}
+	b.H = FrameHeader{Kind: kind, Source: source, Sensor: sensor, Period: period, Step: int64(period)}
 	b.Payload = b.Payload[:0]
 }
 
 // Add appends a record with sequence number seq. It reports false, adding
 // nothing, when the record does not fit or does not continue the frame (a
 // sequence gap, or a TSD time more than half a period off its derived slot;
-// the slot is stored, as in a RAM sector).
+// the slot is stored, as in a RAM sector). As in a RAM sector, a TSD frame's
+// second record coming 0 <= δ < period/2 after the first sets the frame's
+// step to δ.
 func (b *Builder) Add(seq uint64, v uint32, utc int64) bool { return b.add(seq, v, utc, false) }
 
 // AddExact is Add for records whose TSD timestamps are already derived: it
@@ -220,17 +251,23 @@ func (b *Builder) add(seq uint64, v uint32, utc int64, exact bool) bool {
 		return false
 	}
 	if h.Kind == KindTSD {
-		if h.Count > 0 {
-			// The derived slot is stored; the sample must be within half a
-			// period of it, as in a RAM sector.
-			slot := h.FirstTS + int64(h.Count)*int64(h.Period)
-			if d := utc - slot; 2*max(d, -d) > int64(h.Period) || (exact && d != 0) {
-				return false
-			}
-			utc = slot
-		}
 		if len(b.Payload)+4 > MaxFramePayload {
 			return false
+		}
+		if h.Count > 0 {
+			// The derived slot is stored; the sample must be within half a
+			// period of it, as in a RAM sector, or set the step.
+			period := int64(h.Period)
+			slot := h.FirstTS + int64(h.Count)*h.Step
+			d, delta := utc-slot, utc-h.FirstTS
+			switch {
+			case 2*max(d, -d) <= period && (!exact || d == 0):
+				utc = slot
+			case h.Count == 1 && delta >= 0 && 2*delta < period:
+				h.Step = delta
+			default:
+				return false
+			}
 		}
 		b.Payload = binary.LittleEndian.AppendUint32(b.Payload, v)
 	} else {

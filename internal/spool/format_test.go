@@ -136,7 +136,7 @@ func TestDecodeFrameRejects(t *testing.T) {
 		{"short header", frame[:FrameHeaderSize-1], ErrShort},
 		{"short payload", frame[:len(frame)-1], ErrShort},
 		{"bad magic", edit(func(b []byte) { b[0] ^= 1 }), ErrMagic},
-		{"unknown version", refresh(edit(func(b []byte) { b[4] = Version + 1 })), ErrVersion},
+		{"unknown version", refresh(edit(func(b []byte) { b[4] = StepVersion + 1 })), ErrVersion},
 		{"version zero", refresh(edit(func(b []byte) { b[4] = 0 })), ErrVersion},
 		{"bad CRC field", edit(func(b []byte) { b[44] ^= 0x80 }), ErrChecksum},
 		{"payload bit flip", edit(func(b []byte) { b[FrameHeaderSize+3] ^= 0x10 }), ErrChecksum},
@@ -320,3 +320,96 @@ func TestDecodeCheckpointRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameStepTSD: a TSD frame whose second record comes early takes the
+// interval as its step, is written as StepVersion with last_ts giving the
+// step, and decodes to the same times; a version-1 frame keeps its period
+// whatever its last_ts says; a stepped header that does not divide is
+// malformed.
+func TestFrameStepTSD(t *testing.T) {
+	const t0, period = 1_700_000_000_000, 1000
+	for _, c := range []struct {
+		name  string
+		delta int64
+		step  int64
+	}{{"same ms", 0, 0}, {"1 ms apart", 1, 1}, {"499 ms apart", 499, 499}} {
+		t.Run(c.name, func(t *testing.T) {
+			var b Builder
+			b.Reset(KindTSD, 3, 77, period)
+			for i := 0; i < 256; i++ {
+				utc := t0 + int64(i)*c.delta
+				if !b.Add(uint64(1+i), uint32(i), utc) {
+					t.Fatalf("Add %d refused", i)
+				}
+			}
+			if b.Add(257, 0, t0+256*c.delta) {
+				t.Fatal("a 257th record fit")
+			}
+			frame := AppendFrame(nil, b.H, b.Payload)
+			if frame[4] != StepVersion {
+				t.Fatalf("version %d, want %d", frame[4], StepVersion)
+			}
+			h, payload, err := DecodeFrame(frame)
+			if err != nil || h != b.H || h.Step != c.step {
+				t.Fatalf("decoded %+v, %v; built %+v", h, err, b.H)
+			}
+			recs, err := FrameRecords(h, payload, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range recs {
+				if r.Value != uint32(i) || r.UTC != t0+int64(i)*c.step {
+					t.Fatalf("record %d: %+v", i, r)
+				}
+			}
+			var re Builder // exact re-encoding keeps the times
+			re.Reset(KindTSD, 3, 77, period)
+			for i, r := range recs {
+				if !re.AddExact(uint64(1+i), r.Value, r.UTC) {
+					t.Fatalf("AddExact %d refused", i)
+				}
+			}
+			if !bytes.Equal(AppendFrame(nil, re.H, re.Payload), frame) {
+				t.Fatal("exact re-encoding differs")
+			}
+		})
+	}
+	t.Run("periodic frames stay version 1", func(t *testing.T) {
+		_, frame := tsdFrame(t, 5)
+		if frame[4] != Version {
+			t.Fatalf("version %d", frame[4])
+		}
+		// A version-1 frame is read with its period, whatever last_ts says.
+		binary.LittleEndian.PutUint64(frame[32:], 42)
+		h, payload, err := DecodeFrame(refresh(frame))
+		if err != nil || h.Step != 100 {
+			t.Fatalf("%+v %v", h, err)
+		}
+		recs, _ := FrameRecords(h, payload, nil)
+		if recs[4].UTC != 1_700_000_000_000+400 {
+			t.Fatalf("record 4 at %d", recs[4].UTC)
+		}
+	})
+	t.Run("malformed stepped headers", func(t *testing.T) {
+		var b Builder
+		b.Reset(KindTSD, 3, 77, period)
+		for i := 0; i < 4; i++ {
+			b.Add(uint64(1+i), 0, t0+int64(i)*7)
+		}
+		for name, lastTS := range map[string]int64{
+			"not a multiple": t0 + 3*7 + 1, "negative step": t0 - 3, "step of a period": t0 + 3*period,
+		} {
+			frame := AppendFrame(nil, b.H, b.Payload)
+			binary.LittleEndian.PutUint64(frame[32:], uint64(lastTS))
+			if _, _, err := DecodeFrame(refresh(frame)); !errors.Is(err, ErrFormat) {
+				t.Errorf("%s: %v, want %v", name, err, ErrFormat)
+			}
+		}
+		_, frame := tsdFrame(t, 1)
+		frame[4] = StepVersion
+		if _, _, err := DecodeFrame(refresh(frame)); !errors.Is(err, ErrFormat) {
+			t.Errorf("a stepped frame of one record: %v, want %v", err, ErrFormat)
+		}
+	})
+}
+
