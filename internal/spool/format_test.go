@@ -412,4 +412,3 @@ func TestFrameStepTSD(t *testing.T) {
 		}
 	})
 }
-
