@@ -104,13 +104,17 @@ func TestFullSectorsHoldAtLeastSeedDensity(t *testing.T) {
 }
 
 // TestTSDTimestampsWithinHalfPeriod drives the clock with random jitter of up
-// to ±period/2 around the nominal sample times and random gaps, writes
-// thousands of samples per period, and checks every derived timestamp is
-// within ±period/2 of the true write time. It also checks the rule
-// itself: a sample starts a new sector exactly when its sector is full or
-// its true time is more than half a period from the next derived slot (or
-// an ACK emptied the stream), and the first sample of a sector carries its
-// true time.
+// to ±period/2 around the nominal sample times, random gaps and bursts of
+// samples written faster than the period (the clock standing still or
+// advancing less than half a period a write), and checks every derived
+// timestamp is within ±period/2 of the true write time. It also checks
+// the rule itself: a sample starts a new sector exactly when its sector is
+// full, or its true time is more than half a period from the next derived
+// slot (the previous sample's time plus the sector's step) and it is not the
+// sector's second sample come 0 <= δ < period/2 after the first, which sets
+// the step to δ (or an ACK emptied the stream); the first sample of a
+// sector carries its true time, and so does a second one that sets the
+// step. The periods here keep every δ within the largest step (65,532 ms).
 func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 	for _, periodMs := range []int64{1, 7, 100, 1000, 60_000} {
 		t.Run(fmt.Sprintf("period=%dms", periodMs), func(t *testing.T) {
@@ -118,16 +122,29 @@ func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 			s := configureT(t, m, mm2.Gateway, 1, mm2.TSD, time.Duration(periodMs)*time.Millisecond)
 			rng := rand.New(rand.NewPCG(uint64(periodMs), 3))
 			nominal := clk.ms
-			var prev mm2.Sample
-			inSector, gaps, newSectors, worst := 0, 0, 0, int64(0)
+			var prev, first mm2.Sample
+			step := periodMs
+			inSector, gaps, bursts, newSectors, stepped, worst := 0, 0, 0, 0, 0, int64(0)
+			burst := 0
 			for i := 1; i <= 5000; i++ {
-				nominal += periodMs
-				if rng.IntN(50) == 0 { // a gap: the sensor was silent for a while
-					nominal += periodMs * rng.Int64N(40)
-					nominal += rng.Int64N(periodMs)
-					gaps++
+				switch {
+				case burst > 0: // faster than the period: 0 to period/2 later
+					burst--
+					nominal += rng.Int64N(periodMs/2 + 1)
+					clk.ms = nominal
+				default:
+					nominal += periodMs
+					if rng.IntN(50) == 0 { // a gap: the sensor was silent for a while
+						nominal += periodMs * rng.Int64N(40)
+						nominal += rng.Int64N(periodMs)
+						gaps++
+					}
+					if rng.IntN(20) == 0 {
+						burst = 1 + rng.IntN(15)
+						bursts++
+					}
+					clk.ms = nominal + rng.Int64N(periodMs+1) - periodMs/2
 				}
-				clk.ms = nominal + rng.Int64N(periodMs+1) - periodMs/2
 				truth := clk.ms
 				allocs := m.Stats().Allocations
 				okT(t, s.WriteTSD(uint32(i)), "WriteTSD")
@@ -142,19 +159,29 @@ func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 				}
 				worst = max(worst, d, -d)
 				opened := m.Stats().Allocations != allocs
-				slot := prev.UTCms + periodMs
+				slot := prev.UTCms + step
+				delta := truth - first.UTCms
+				setsStep := inSector == 1 && 2*max(truth-slot, slot-truth) > periodMs && delta >= 0 && 2*delta < periodMs
 				// After an ACK of everything the chain is empty: the tail sector
 				// was freed with the rest.
-				want := i == 1 || (i-1)%200 == 0 || inSector == minTSDPerSector || 2*max(truth-slot, slot-truth) > periodMs
+				want := i == 1 || (i-1)%200 == 0 || inSector == minTSDPerSector ||
+					(2*max(truth-slot, slot-truth) > periodMs && !setsStep)
 				if opened != want {
 					t.Fatalf("sample %d at %d, next slot %d, %d in the sector: new sector %v, want %v",
 						i, truth, slot, inSector, opened, want)
 				}
-				if opened {
+				switch {
+				case opened:
 					newSectors++
-					inSector = 0
+					inSector, step, first = 0, periodMs, smp
 					if smp.UTCms != truth {
 						t.Fatalf("sample %d opens a sector stamped %d, written at %d", i, smp.UTCms, truth)
+					}
+				case setsStep:
+					stepped++
+					step = delta
+					if smp.UTCms != truth {
+						t.Fatalf("sample %d sets its sector's step, stamped %d, written at %d", i, smp.UTCms, truth)
 					}
 				}
 				inSector++
@@ -164,7 +191,11 @@ func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 					checkT(t, m, fmt.Sprintf("sample %d", i))
 				}
 			}
-			t.Logf("period %d ms: 5000 samples, %d gaps, %d sectors, worst offset %d ms", periodMs, gaps, newSectors, worst)
+			if bursts == 0 || stepped == 0 {
+				t.Fatalf("%d bursts, %d stepped sectors: the early-sample rule was not exercised", bursts, stepped)
+			}
+			t.Logf("period %d ms: 5000 samples, %d gaps, %d bursts, %d sectors (%d stepped), worst offset %d ms",
+				periodMs, gaps, bursts, newSectors, stepped, worst)
 		})
 	}
 }
