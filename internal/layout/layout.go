@@ -22,7 +22,7 @@
 //	          of a sector comes more than half a period early: the step is
 //	          the interval it came after (0 for two samples in one ms).
 //	wide      hi = 0xfffe: a base that does not fit in 48 bits (before
-//	          year -2492 or after 6432); the low 48 bits of the base are
+//	          March -2490 or after October 6429); the low 48 bits of the base are
 //	          the low 48 bits of w, its top 16 bits the next 2 bytes, 2
 //	          bytes of padding, then the values: 5 in 32 bytes.
 //	          step = the period.
@@ -60,7 +60,8 @@ const MaxEVTRecord = 4 + binary.MaxVarintLen64
 // ErrCorrupt reports a sector whose bytes do not decode.
 var ErrCorrupt = errors.New("layout: sector does not decode")
 
-// Base is the base timestamp of a sector.
+// Base is the base timestamp of an EVT sector (the header word). A TSD
+// sector's base is TSDHeader's: its header word may also hold a step.
 func Base(sec []byte) int64 { return int64(binary.LittleEndian.Uint64(sec)) }
 
 // PutBase writes the base timestamp of a sector.
@@ -116,6 +117,18 @@ func TSDStart(sec []byte, utc int64, v uint32) {
 // sample early enough to set the sector's step (see the package comment).
 // It reports false, changing nothing, otherwise (the sector full included).
 func TSDAppend(sec []byte, c int, period, tol int64, v uint32, utc int64) bool {
+	// The common case first, inlined: a periodic sector and a sample in its
+	// next slot.
+	if w := int64(binary.LittleEndian.Uint64(sec)); w<<16>>16 == w && c >= 1 && HeaderSize+4*c+4 <= len(sec) {
+		if d := utc - (w + int64(c)*period); 2*max(d, -d) <= tol {
+			binary.LittleEndian.PutUint32(sec[HeaderSize+4*c:], v)
+			return true
+		}
+	}
+	return tsdAppend(sec, c, period, tol, v, utc)
+}
+
+func tsdAppend(sec []byte, c int, period, tol int64, v uint32, utc int64) bool {
 	off, step, ok := tsdPlace(sec, c, period, tol, utc)
 	if !ok {
 		return false
