@@ -11,11 +11,14 @@ const (
 	CheckpointMagic      = 0x43324d4d // "MM2C"
 	checkpointHeaderSize = 24
 	streamStateSize      = 40
-	// CheckpointVersion is the checkpoint format written: 2 adds the
-	// frames being filled (stages) of the disk tier. Version 1 checkpoints
-	// are read (they have no stages); a newer version is refused with
-	// ErrVersion.
-	CheckpointVersion = 2
+	// CheckpointVersion is the newest checkpoint format: 2 adds the
+	// frames being filled (stages) of the disk tier; 3 is 2 holding a TSD
+	// frame of StepVersion, and is written only then, so that a build
+	// reading up to 2 refuses it as newer rather than take that frame for
+	// damage. Versions 1 (no stages) and 2 are read; a newer version is
+	// refused with ErrVersion.
+	CheckpointVersion     = 3
+	baseCheckpointVersion = 2 // written when no frame is stepped
 )
 
 // CheckpointNames are the two checkpoint slots. Checkpoint generation g is
@@ -73,7 +76,10 @@ func AppendCheckpoint(dst []byte, c *Checkpoint) []byte {
 	start := len(dst)
 	var h [checkpointHeaderSize]byte
 	binary.LittleEndian.PutUint32(h[0:], CheckpointMagic)
-	h[4] = CheckpointVersion
+	h[4] = baseCheckpointVersion
+	if hasStepFrame(c.Stages) || hasStepFrame(c.Frames) {
+		h[4] = CheckpointVersion
+	}
 	if c.Clean {
 		h[5] = 1
 	}
@@ -109,6 +115,18 @@ func AppendCheckpoint(dst []byte, c *Checkpoint) []byte {
 	crc := crc32.Update(crc32.Checksum(dst[start:start+20], castagnoli), castagnoli, payload)
 	binary.LittleEndian.PutUint32(dst[start+20:], crc)
 	return dst
+}
+
+// hasStepFrame reports whether frames (well-formed, back to back) hold a
+// frame of StepVersion.
+func hasStepFrame(frames []byte) bool {
+	for off := 0; off+FrameHeaderSize <= len(frames); {
+		if frames[off+4] == StepVersion {
+			return true
+		}
+		off += FrameHeaderSize + int(binary.LittleEndian.Uint16(frames[off+14:]))
+	}
+	return false
 }
 
 // DecodeCheckpoint decodes and verifies a checkpoint file, frames included.

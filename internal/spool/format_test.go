@@ -412,3 +412,39 @@ func TestFrameStepTSD(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckpointVersionFollowsStepFrames: a checkpoint is written as version
+// 2 unless one of its frames is stepped, then as 3, which a build reading up
+// to 2 refuses as newer; both decode here with their frames.
+func TestCheckpointVersionFollowsStepFrames(t *testing.T) {
+	var b Builder
+	b.Reset(KindTSD, 3, 77, 1000)
+	for i := 0; i < 6; i++ {
+		b.Add(uint64(20+i), uint32(i), 1_700_000_000_000)
+	}
+	stepped := AppendFrame(nil, b.H, b.Payload)
+	for _, c := range []struct {
+		name          string
+		stages, frame []byte
+		want          byte
+	}{
+		{"periodic frames", nil, nil, 2},
+		{"a stepped RAM frame", nil, stepped, 3},
+		{"a stepped stage", stepped, nil, 3},
+	} {
+		cp := sampleCheckpoint(t)
+		cp.Stages = c.stages
+		cp.Frames = append(append([]byte(nil), cp.Frames...), c.frame...)
+		enc := AppendCheckpoint(nil, &cp)
+		if enc[4] != c.want {
+			t.Errorf("%s: version %d, want %d", c.name, enc[4], c.want)
+		}
+		got, err := DecodeCheckpoint(enc)
+		if err != nil || !bytes.Equal(got.Frames, cp.Frames) || !bytes.Equal(got.Stages, cp.Stages) {
+			t.Errorf("%s: decoded %v", c.name, err)
+		}
+		if IsNewerVersion(enc) {
+			t.Errorf("%s: this build calls its own checkpoint newer", c.name)
+		}
+	}
+}
