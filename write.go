@@ -190,7 +190,8 @@ func (s *Stream) appendTSD(v uint32, now int64, tol int64) error {
 		return ErrFull
 	}
 	if t := s.tail; t != pool.Nil {
-		if c := p.Count(t); layout.TSDAppend(p.Sector(t), c, int64(s.periodMs), tol, v, now) {
+		sec, c, period := p.Sector(t), p.Count(t), int64(s.periodMs)
+		if layout.TSDAppendPeriodic(sec, c, period, tol, v, now) || layout.TSDAppend(sec, c, period, tol, v, now) {
 			p.SetCount(t, c+1)
 			s.unread++
 			return nil

@@ -117,18 +117,6 @@ func TSDStart(sec []byte, utc int64, v uint32) {
 // sample early enough to set the sector's step (see the package comment).
 // It reports false, changing nothing, otherwise (the sector full included).
 func TSDAppend(sec []byte, c int, period, tol int64, v uint32, utc int64) bool {
-	// The common case first, inlined: a periodic sector and a sample in its
-	// next slot.
-	if w := int64(binary.LittleEndian.Uint64(sec)); w<<16>>16 == w && c >= 1 && HeaderSize+4*c+4 <= len(sec) {
-		if d := utc - (w + int64(c)*period); 2*max(d, -d) <= tol {
-			binary.LittleEndian.PutUint32(sec[HeaderSize+4*c:], v)
-			return true
-		}
-	}
-	return tsdAppend(sec, c, period, tol, v, utc)
-}
-
-func tsdAppend(sec []byte, c int, period, tol int64, v uint32, utc int64) bool {
 	off, step, ok := tsdPlace(sec, c, period, tol, utc)
 	if !ok {
 		return false
@@ -138,6 +126,19 @@ func tsdAppend(sec []byte, c int, period, tol int64, v uint32, utc int64) bool {
 		binary.LittleEndian.PutUint64(sec, w&low48|uint64(step+stepBias)<<48)
 	}
 	binary.LittleEndian.PutUint32(sec[off+4*c:], v)
+	return true
+}
+
+// TSDAppendPeriodic is TSDAppend's common case, small enough to inline on
+// the write path: it takes the sample only into the next slot of a
+// periodic sector and reports false, changing nothing, in every other case
+// (where TSDAppend decides).
+func TSDAppendPeriodic(sec []byte, c int, period, tol int64, v uint32, utc int64) bool {
+	w, off := int64(binary.LittleEndian.Uint64(sec)), HeaderSize+4*c
+	if d := utc - (w + int64(c)*period); w<<16>>16 != w || 2*max(d, -d) > tol || c < 1 || off+4 > len(sec) {
+		return false
+	}
+	binary.LittleEndian.PutUint32(sec[off:], v)
 	return true
 }
 
