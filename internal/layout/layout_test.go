@@ -1,7 +1,9 @@
 package layout
 
 import (
+	"bytes"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -241,4 +243,46 @@ func FuzzEVTDecode(f *testing.F) {
 			t.Fatalf("next %d out of range (off %d, len %d)", next, off, len(sec))
 		}
 	})
+}
+
+// TestTSDAppendPeriodicAgrees: the inlined fast path takes a sample only
+// where TSDAppend would, writing the same bytes, over random sectors and
+// times (periodic, stepped and wide bases, live and exact tolerances), and
+// every sample taken is stamped within tol/2 of its time.
+func TestTSDAppendPeriodicAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	bases := []int64{1_700_000_000_000, 0, -5, 1<<47 - 3000, -1 << 47, 1 << 47, math.MinInt64}
+	for trial := 0; trial < 20000; trial++ {
+		period := []int64{1, 7, 1000, 60_000, 200_000}[rng.IntN(5)]
+		tol := period * int64(rng.IntN(2))
+		a, b := make([]byte, 32), make([]byte, 32)
+		utc := bases[rng.IntN(len(bases))]
+		TSDStart(a, utc, 0)
+		copy(b, a)
+		for c := 1; c < 8; c++ {
+			switch rng.IntN(4) {
+			case 0:
+				utc += period
+			case 1:
+				utc += rng.Int64N(period)
+			case 2:
+				utc += rng.Int64N(3*period+1) - period
+			}
+			fast := TSDAppendPeriodic(b, c, period, tol, uint32(c), utc)
+			full := TSDAppend(a, c, period, tol, uint32(c), utc)
+			if !fast {
+				fast = TSDAppend(b, c, period, tol, uint32(c), utc)
+			}
+			if fast != full || !bytes.Equal(a, b) {
+				t.Fatalf("period %d tol %d value %d at %d: fast path %v, TSDAppend %v\n% x\n% x", period, tol, c, utc, fast, full, b, a)
+			}
+			if !full {
+				break
+			}
+			// Within tol/2 of its write: exact when restoring (tol 0).
+			if _, got := TSDRecord(a, c, period); 2*max(got-utc, utc-got) > tol {
+				t.Fatalf("period %d tol %d: value %d written at %d stamped %d", period, tol, c, utc, got)
+			}
+		}
+	}
 }
