@@ -108,13 +108,15 @@ func TestFullSectorsHoldAtLeastSeedDensity(t *testing.T) {
 // samples written faster than the period (the clock standing still or
 // advancing less than half a period a write), and checks every derived
 // timestamp is within ±period/2 of the true write time. It also checks
-// the rule itself: a sample starts a new sector exactly when its sector is
-// full, or its true time is more than half a period from the next derived
-// slot (the previous sample's time plus the sector's step) and it is not the
-// sector's second sample come 0 <= δ < period/2 after the first, which sets
-// the step to δ (or an ACK emptied the stream); the first sample of a
-// sector carries its true time, and so does a second one that sets the
-// step. The periods here keep every δ within the largest step (65,532 ms).
+// the rule itself: a sector's second sample come 0 <= δ < period/2 after
+// the first (δ < period in a fast sector: one opened by a sample more than
+// half a period before the previous sector's next slot, or after a stepped
+// sector) sets the sector's step to δ; otherwise a sample starts a new
+// sector exactly when its sector is full or its true time is more than half
+// a period from the next derived slot (the previous sample's time plus the
+// sector's step), or an ACK emptied the stream. The first sample of a
+// sector carries its true time, and so does one that sets the step. The
+// periods here keep every δ within the largest step (65,531 ms).
 func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 	for _, periodMs := range []int64{1, 7, 100, 1000, 60_000} {
 		t.Run(fmt.Sprintf("period=%dms", periodMs), func(t *testing.T) {
@@ -123,8 +125,8 @@ func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(periodMs), 3))
 			nominal := clk.ms
 			var prev, first mm2.Sample
-			step := periodMs
-			inSector, gaps, bursts, newSectors, stepped, worst := 0, 0, 0, 0, 0, int64(0)
+			step, fast := periodMs, false
+			inSector, gaps, bursts, newSectors, stepped, fastSectors, worst := 0, 0, 0, 0, 0, 0, int64(0)
 			burst := 0
 			for i := 1; i <= 5000; i++ {
 				switch {
@@ -161,10 +163,11 @@ func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 				opened := m.Stats().Allocations != allocs
 				slot := prev.UTCms + step
 				delta := truth - first.UTCms
-				setsStep := inSector == 1 && 2*max(truth-slot, slot-truth) > periodMs && delta >= 0 && 2*delta < periodMs
+				setsStep := inSector == 1 && delta >= 0 && delta < periodMs && (2*delta < periodMs || fast)
 				// After an ACK of everything the chain is empty: the tail sector
 				// was freed with the rest.
-				want := i == 1 || (i-1)%200 == 0 || inSector == minTSDPerSector ||
+				emptied := i == 1 || (i-1)%200 == 0
+				want := emptied || inSector == minTSDPerSector ||
 					(2*max(truth-slot, slot-truth) > periodMs && !setsStep)
 				if opened != want {
 					t.Fatalf("sample %d at %d, next slot %d, %d in the sector: new sector %v, want %v",
@@ -173,6 +176,10 @@ func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 				switch {
 				case opened:
 					newSectors++
+					fast = !emptied && (step != periodMs || 2*(slot-truth) > periodMs)
+					if fast {
+						fastSectors++
+					}
 					inSector, step, first = 0, periodMs, smp
 					if smp.UTCms != truth {
 						t.Fatalf("sample %d opens a sector stamped %d, written at %d", i, smp.UTCms, truth)
@@ -191,11 +198,11 @@ func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 					checkT(t, m, fmt.Sprintf("sample %d", i))
 				}
 			}
-			if bursts == 0 || stepped == 0 {
-				t.Fatalf("%d bursts, %d stepped sectors: the early-sample rule was not exercised", bursts, stepped)
+			if bursts == 0 || stepped == 0 || fastSectors == 0 {
+				t.Fatalf("%d bursts, %d stepped, %d fast sectors: the early-sample rule was not exercised", bursts, stepped, fastSectors)
 			}
-			t.Logf("period %d ms: 5000 samples, %d gaps, %d bursts, %d sectors (%d stepped), worst offset %d ms",
-				periodMs, gaps, bursts, newSectors, stepped, worst)
+			t.Logf("period %d ms: 5000 samples, %d gaps, %d bursts, %d sectors (%d stepped, %d fast), worst offset %d ms",
+				periodMs, gaps, bursts, newSectors, stepped, fastSectors, worst)
 		})
 	}
 }

@@ -182,13 +182,16 @@ func (m *Manager) writable() error {
 // appendTSD appends a TSD value at time now. The tail sector takes it when
 // now is within tol/2 of its next derived slot, or when it is the sector's
 // second sample and came early: the sector then takes the interval as its
-// own step (layout.TSDAppend). tol is the period for live samples and
+// own step (layout.TSDAppend). A new sector opened while the stream runs
+// faster than its period is marked so that its second sample sets the step
+// even when less than a period early (layout.TSDOpensFast). tol is the period for live samples and
 // 0 when restoring already-derived timestamps, which must come back exactly.
 func (s *Stream) appendTSD(v uint32, now int64, tol int64) error {
 	p := s.m.pool
 	if s.pending+s.unread == maxStreamRecords {
 		return ErrFull
 	}
+	fast := false
 	if t := s.tail; t != pool.Nil {
 		sec, c, period := p.Sector(t), p.Count(t), int64(s.periodMs)
 		if layout.TSDAppendPeriodic(sec, c, period, tol, v, now) || layout.TSDAppend(sec, c, period, tol, v, now) {
@@ -196,12 +199,13 @@ func (s *Stream) appendTSD(v uint32, now int64, tol int64) error {
 			s.unread++
 			return nil
 		}
+		fast = layout.TSDOpensFast(sec, c, period, now)
 	}
 	id, err := s.m.allocFor(s)
 	if err != nil {
 		return err
 	}
-	layout.TSDStart(p.Sector(id), now, v)
+	layout.TSDStart(p.Sector(id), now, v, fast)
 	p.SetCount(id, 1)
 	s.unread++
 	return nil

@@ -11,30 +11,37 @@
 //	| 8 B    | uint32 | uint32 |     |
 //	+--------+--------+--------+-----+
 //
-// The header word w is one of three forms, told apart by its top 16 bits
+// The header word w is one of four forms, told apart by its top 16 bits
 // (hi) and by whether w fits in 48 signed bits:
 //
 //	periodic  w fits in 48 bits (hi is 0x0000 or 0xffff, bit 47's sign
 //	          extension): base = w, step = the stream's period. The form
-//	          of every sector until its second sample comes early.
-//	stepped   hi in 1..0xfffd: base = the low 48 bits, sign-extended;
-//	          step = hi - 1 ms (0..MaxTSDStep). Set when the second sample
-//	          of a sector comes more than half a period early: the step is
-//	          the interval it came after (0 for two samples in one ms).
+//	          of a sector opened in step with the stream.
+//	fast      hi = 0xfffd: periodic (base = the low 48 bits, sign-extended;
+//	          step = the period), opened by a stream running faster than
+//	          its period: the sample that opened it came more than half a
+//	          period before the previous sector's next slot, or that
+//	          sector was stepped. It becomes periodic or stepped with its
+//	          second sample.
+//	stepped   hi in 1..0xfffc: base = the low 48 bits, sign-extended;
+//	          step = hi - 1 ms (0..MaxTSDStep), always less than the period.
 //	wide      hi = 0xfffe: a base that does not fit in 48 bits (before
-//	          March -2490 or after October 6429); the low 48 bits of the base are
-//	          the low 48 bits of w, its top 16 bits the next 2 bytes, 2
-//	          bytes of padding, then the values: 5 in 32 bytes.
-//	          step = the period.
+//	          March -2490 or after October 6429); the low 48 bits of the
+//	          base are the low 48 bits of w, its top 16 bits the next 2
+//	          bytes, 2 bytes of padding, then the values: 5 in 32 bytes.
+//	          step = the period; never stepped.
 //
-// A sample goes in the sector as value c when it is within tol/2 of the
-// next derived slot base + c*step, or when c is 1, the sector periodic and
-// the sample came 0 <= δ < period/2 after the base, with δ <= MaxTSDStep:
-// then the sector becomes stepped with step δ, so t(1) is exact. Live writes
-// pass tol = period: every derived time is within ±period/2 of its write
-// whatever the step. Restoring derived times passes tol = 0 and gets
-// them back exactly (a stepped sector's times are base + i*δ, which the
-// same rule rebuilds).
+// The second sample (c = 1) of a periodic or fast sector, come δ after the
+// base with 0 <= δ <= MaxTSDStep and δ < period/2 (δ < period in a fast
+// sector), makes the sector stepped with step δ: t(1) = base + δ is exact.
+// Otherwise a sample goes in as value c when it is within tol/2 of the next
+// derived slot base + c*step (restoring, a second sample exactly δ < period
+// after the base also sets the step). Otherwise it opens a new sector. Live writes pass tol = period: every
+// derived time is within ±period/2 of its write, whatever the step,
+// and samples written faster than the period fill sectors. Restoring
+// derived times passes tol = 0 and gets them back exactly: a stepped
+// sector's times are base + i*δ with δ < period, which the same rule
+// rebuilds.
 //
 // EVT sector, each record its own timestamp as a zig-zag varint delta from
 // the base (so an event costs 5 to 7 bytes instead of 12, and a 32-byte sector
@@ -70,8 +77,9 @@ func PutBase(sec []byte, utc int64) { binary.LittleEndian.PutUint64(sec, uint64(
 // TSD header forms (see the package comment).
 const (
 	// MaxTSDStep is the largest step in ms a stepped TSD sector records.
-	MaxTSDStep = 0xfffc
+	MaxTSDStep = 0xfffb
 	stepBias   = 1      // hi of a stepped sector: step + stepBias
+	fastMark   = 0xfffd // hi of a fast sector
 	wideMark   = 0xfffe // hi of a wide sector
 	wideHeader = 12     // header bytes of a wide sector
 	low48      = 1<<48 - 1
@@ -81,35 +89,63 @@ const (
 // fits in 48 bits (all but wide sectors, which hold one fewer).
 func TSDCap(size int) int { return (size - HeaderSize) / 4 }
 
+// TSD header forms.
+const (
+	formPeriodic = iota
+	formFast
+	formStepped
+	formWide
+)
+
 // TSDHeader decodes a TSD sector's header: its base timestamp, the step
 // between its derived timestamps (period unless the sector is stepped) and
 // the byte offset of its first value.
 func TSDHeader(sec []byte, period int64) (base, step int64, off int) {
-	w := int64(binary.LittleEndian.Uint64(sec))
-	if lo := w << 16 >> 16; lo != w {
-		hi := uint64(w) >> 48
-		if hi != wideMark {
-			return lo, int64(hi) - stepBias, HeaderSize
-		}
-		top := uint64(binary.LittleEndian.Uint16(sec[HeaderSize:]))
-		return int64(uint64(w)&low48 | top<<48), period, wideHeader
-	}
-	return w, period, HeaderSize
+	base, step, off, _ = tsdDecode(sec, period)
+	return base, step, off
 }
 
-// TSDStart writes the header of an empty TSD sector with base utc (the
-// periodic form, or the wide one when utc does not fit in 48 bits) and its
-// first value.
-func TSDStart(sec []byte, utc int64, v uint32) {
+func tsdDecode(sec []byte, period int64) (base, step int64, off, form int) {
+	w := int64(binary.LittleEndian.Uint64(sec))
+	lo := w << 16 >> 16
+	if lo == w {
+		return w, period, HeaderSize, formPeriodic
+	}
+	switch hi := uint64(w) >> 48; hi {
+	case fastMark:
+		return lo, period, HeaderSize, formFast
+	case wideMark:
+		top := uint64(binary.LittleEndian.Uint16(sec[HeaderSize:]))
+		return int64(uint64(w)&low48 | top<<48), period, wideHeader, formWide
+	default:
+		return lo, int64(hi) - stepBias, HeaderSize, formStepped
+	}
+}
+
+// TSDStart writes the header of an empty TSD sector with base utc and its
+// first value: the periodic form, the fast one when fast (see
+// TSDOpensFast), or the wide one when utc does not fit in 48 bits.
+func TSDStart(sec []byte, utc int64, v uint32, fast bool) {
 	off := HeaderSize
-	if utc<<16>>16 == utc {
-		PutBase(sec, utc)
-	} else {
+	switch {
+	case utc<<16>>16 != utc:
 		binary.LittleEndian.PutUint64(sec, uint64(utc)&low48|wideMark<<48)
 		binary.LittleEndian.PutUint32(sec[HeaderSize:], uint32(uint64(utc)>>48))
 		off = wideHeader
+	case fast:
+		binary.LittleEndian.PutUint64(sec, uint64(utc)&low48|fastMark<<48)
+	default:
+		PutBase(sec, utc)
 	}
 	binary.LittleEndian.PutUint32(sec[off:], v)
+}
+
+// TSDOpensFast reports whether a sample at utc that a sector holding c
+// values did not take opens a fast sector: that sector is stepped, or the
+// sample came more than half a period before its next slot.
+func TSDOpensFast(sec []byte, c int, period, utc int64) bool {
+	base, step, _, form := tsdDecode(sec, period)
+	return form == formStepped || 2*(base+int64(c)*step-utc) > period
 }
 
 // TSDAppend stores v as value c (c >= 1) of a TSD sector when a sample at
@@ -117,13 +153,12 @@ func TSDStart(sec []byte, utc int64, v uint32) {
 // sample early enough to set the sector's step (see the package comment).
 // It reports false, changing nothing, otherwise (the sector full included).
 func TSDAppend(sec []byte, c int, period, tol int64, v uint32, utc int64) bool {
-	off, step, ok := tsdPlace(sec, c, period, tol, utc)
+	off, word, rewrite, ok := tsdPlace(sec, c, period, tol, utc)
 	if !ok {
 		return false
 	}
-	if step >= 0 {
-		w := binary.LittleEndian.Uint64(sec)
-		binary.LittleEndian.PutUint64(sec, w&low48|uint64(step+stepBias)<<48)
+	if rewrite {
+		binary.LittleEndian.PutUint64(sec, word)
 	}
 	binary.LittleEndian.PutUint32(sec[off+4*c:], v)
 	return true
@@ -144,27 +179,35 @@ func TSDAppendPeriodic(sec []byte, c int, period, tol int64, v uint32, utc int64
 
 // TSDFits reports whether TSDAppend would take a sample at utc.
 func TSDFits(sec []byte, c int, period, tol, utc int64) bool {
-	_, _, ok := tsdPlace(sec, c, period, tol, utc)
+	_, _, _, ok := tsdPlace(sec, c, period, tol, utc)
 	return ok
 }
 
 // tsdPlace decides where a sample at utc goes: the sector's value offset,
-// the step to set (-1: none) and whether the sector takes it at all.
-func tsdPlace(sec []byte, c int, period, tol, utc int64) (off int, setStep int64, ok bool) {
-	base, step, off := TSDHeader(sec, period)
+// the header word to write first when rewrite is set, and whether the
+// sector takes the sample at all.
+func tsdPlace(sec []byte, c int, period, tol, utc int64) (off int, word uint64, rewrite, ok bool) {
+	base, step, off, form := tsdDecode(sec, period)
 	if c < 1 || off+4*c+4 > len(sec) {
-		return off, -1, false
+		return off, 0, false, false
 	}
-	d := utc - (base + int64(c)*step)
-	if 2*max(d, -d) <= tol {
-		return off, -1, true
+	// Only the second sample of a periodic or fast sector may set a step,
+	// and only one less than the period.
+	delta := utc - base
+	canStep := c == 1 && (form == formPeriodic || form == formFast) && delta >= 0 && delta < period && delta <= MaxTSDStep
+	stepWord := uint64(base)&low48 | uint64(delta+stepBias)<<48
+	if canStep && (2*delta < period || form == formFast) {
+		return off, stepWord, true, true
 	}
-	// A sector holding one sample is periodic or wide; only a periodic one
-	// (its base fits in 48 bits) has room for a step.
-	if delta := utc - base; c == 1 && off == HeaderSize && delta >= 0 && 2*delta < period && delta <= MaxTSDStep {
-		return off, delta, true
+	if d := utc - (base + int64(c)*step); 2*max(d, -d) <= tol {
+		// A fast sector whose second sample came in its periodic slot is
+		// periodic from then on.
+		return off, uint64(base), form == formFast, true
 	}
-	return off, -1, false
+	if canStep && tol == 0 { // restoring a step set while fast
+		return off, stepWord, true, true
+	}
+	return off, 0, false, false
 }
 
 // TSDRecord is the value and derived timestamp of the i-th record of a TSD

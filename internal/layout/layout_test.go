@@ -2,6 +2,7 @@ package layout
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -13,7 +14,7 @@ func TestTSDSectorHoldsSixValuesIn32Bytes(t *testing.T) {
 	}
 	const base, period = 1_700_000_000_123, 100
 	sec := make([]byte, 32)
-	TSDStart(sec, base, 1)
+	TSDStart(sec, base, 1, false)
 	for i := 1; i < 6; i++ {
 		if !TSDAppend(sec, i, period, period, uint32(i*7+1), base+int64(i)*period+period/2) {
 			t.Fatalf("value %d refused", i)
@@ -52,7 +53,7 @@ func TestTSDSectorSteps(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sec := make([]byte, 32)
-			TSDStart(sec, c.base, 0)
+			TSDStart(sec, c.base, 0, false)
 			for i := 1; i < 6; i++ {
 				if !TSDAppend(sec, i, period, period, uint32(i), c.base+int64(i)*c.delta) {
 					t.Fatalf("value %d at +%d refused", i, int64(i)*c.delta)
@@ -72,7 +73,7 @@ func TestTSDSectorSteps(t *testing.T) {
 	}
 	t.Run("exact restore rebuilds a stepped sector", func(t *testing.T) {
 		src, dst := make([]byte, 32), make([]byte, 32)
-		TSDStart(src, 5000, 0)
+		TSDStart(src, 5000, 0, false)
 		times := []int64{5000, 5003, 5000, 5400, 4700, 5012}
 		for i := 1; i < 6; i++ {
 			if !TSDAppend(src, i, period, period, uint32(i), times[i]) {
@@ -80,7 +81,7 @@ func TestTSDSectorSteps(t *testing.T) {
 			}
 		}
 		_, first := TSDRecord(src, 0, period)
-		TSDStart(dst, first, 0)
+		TSDStart(dst, first, 0, false)
 		for i := 1; i < 6; i++ {
 			v, utc := TSDRecord(src, i, period)
 			if !TSDAppend(dst, i, period, 0, v, utc) {
@@ -97,7 +98,7 @@ func TestTSDSectorSteps(t *testing.T) {
 	})
 	t.Run("half a period early is periodic", func(t *testing.T) {
 		sec := make([]byte, 32)
-		TSDStart(sec, 10_000, 0)
+		TSDStart(sec, 10_000, 0, false)
 		if !TSDAppend(sec, 1, period, period, 1, 10_000+period/2) {
 			t.Fatal("refused")
 		}
@@ -117,14 +118,25 @@ func TestTSDSectorSteps(t *testing.T) {
 		}{
 			{"earlier than the base", 10_000, 1000, 9_999},
 			{"step over MaxTSDStep", 10_000, 200_000, 10_000 + MaxTSDStep + 1},
+			{"half a period to a period early, not fast", 10_000, 1000, 10_000 + 300},
 			{"third sample of a periodic sector", 0, 0, 0}, // checked below
 		} {
 			sec := make([]byte, 32)
-			TSDStart(sec, c.base, 0)
+			TSDStart(sec, c.base, 0, false)
 			if c.period == 0 {
-				TSDStart(sec, 10_000, 0)
+				TSDStart(sec, 10_000, 0, false)
 				if !TSDAppend(sec, 1, 1000, 1000, 1, 11_000) || TSDAppend(sec, 2, 1000, 1000, 2, 11_001) {
 					t.Fatalf("%s: the third sample's step was taken", c.name)
+				}
+				continue
+			}
+			if c.name == "half a period to a period early, not fast" {
+				// Taken in its periodic slot (300 ms early): no step.
+				if !TSDAppend(sec, 1, 600, 600, 1, c.second) {
+					t.Fatalf("%s: refused", c.name)
+				}
+				if _, step, _ := TSDHeader(sec, 600); step != 600 {
+					t.Fatalf("%s: step %d", c.name, step)
 				}
 				continue
 			}
@@ -144,7 +156,7 @@ func TestTSDWideBase(t *testing.T) {
 	const period = 10
 	for _, base := range []int64{1 << 47, -1<<47 - 1, math.MaxInt64 - 4*period, math.MinInt64} {
 		sec := make([]byte, 32)
-		TSDStart(sec, base, 9)
+		TSDStart(sec, base, 9, false)
 		if TSDAppend(sec, 1, period, period, 1, base+1) {
 			t.Fatalf("base %d: an early sample set a step", base)
 		}
@@ -257,7 +269,7 @@ func TestTSDAppendPeriodicAgrees(t *testing.T) {
 		tol := period * int64(rng.IntN(2))
 		a, b := make([]byte, 32), make([]byte, 32)
 		utc := bases[rng.IntN(len(bases))]
-		TSDStart(a, utc, 0)
+		TSDStart(a, utc, 0, rng.IntN(2) == 0)
 		copy(b, a)
 		for c := 1; c < 8; c++ {
 			switch rng.IntN(4) {
@@ -283,6 +295,75 @@ func TestTSDAppendPeriodicAgrees(t *testing.T) {
 			if _, got := TSDRecord(a, c, period); 2*max(got-utc, utc-got) > tol {
 				t.Fatalf("period %d tol %d: value %d written at %d stamped %d", period, tol, c, utc, got)
 			}
+		}
+	}
+}
+
+// TestTSDFastSector: a sector opened while the stream runs faster than its
+// period (the previous sector stepped, or the opening sample more than half
+// a period before its slot) takes a step from a second sample up to a
+// period early; one whose second sample comes in its periodic slot
+// becomes an ordinary periodic sector; restoring (tol 0) rebuilds a step of
+// up to a period in any sector.
+func TestTSDFastSector(t *testing.T) {
+	const period, t0 = 1000, 1_700_000_000_000
+	prev := make([]byte, 32)
+	TSDStart(prev, t0, 0, false)
+	if !TSDAppend(prev, 1, period, period, 1, t0+period-400) {
+		t.Fatal("periodic second sample refused")
+	}
+	if TSDOpensFast(prev, 2, period, t0+2*period-500) || !TSDOpensFast(prev, 2, period, t0+2*period-501) {
+		t.Fatal("a sample more than half a period before the slot opens a fast sector, and only that")
+	}
+	stepped := make([]byte, 32)
+	TSDStart(stepped, t0, 0, false)
+	TSDAppend(stepped, 1, period, period, 1, t0+3)
+	if !TSDOpensFast(stepped, 6, period, t0+10_000) {
+		t.Fatal("a stepped sector does not make the next one fast")
+	}
+	for _, c := range []struct {
+		name  string
+		fast  bool
+		tol   int64
+		delta int64
+		step  int64 // -1: refused
+	}{
+		{"fast, 600 ms", true, period, 600, 600},
+		{"fast, 999 ms", true, period, 999, 999},
+		{"fast, a period", true, period, period, period},
+		{"fast, 1,600 ms", true, period, 1600, -1},
+		{"not fast, 600 ms: periodic slot", false, period, 600, period},
+		{"not fast, 499 ms", false, period, 499, 499},
+		{"restore, 600 ms", false, 0, 600, 600},
+		{"restore, a period", false, 0, period, period},
+		{"restore, 1,001 ms", false, 0, period + 1, -1},
+	} {
+		sec := make([]byte, 32)
+		TSDStart(sec, t0, 7, c.fast)
+		if b, step, off := TSDHeader(sec, period); b != t0 || step != period || off != HeaderSize {
+			t.Fatalf("%s: opened as base %d step %d offset %d", c.name, b, step, off)
+		}
+		ok := TSDAppend(sec, 1, period, c.tol, 8, t0+c.delta)
+		if ok != (c.step >= 0) {
+			t.Fatalf("%s: taken %v", c.name, ok)
+		}
+		if !ok {
+			continue
+		}
+		base, step, _ := TSDHeader(sec, period)
+		if base != t0 || step != c.step {
+			t.Fatalf("%s: base %d step %d, want step %d", c.name, base, step, c.step)
+		}
+		if c.step == period && binary.LittleEndian.Uint64(sec) != uint64(t0) {
+			t.Fatalf("%s: a sector taken periodic keeps header %#x", c.name, binary.LittleEndian.Uint64(sec))
+		}
+		for i := 2; i < 6; i++ { // the rest follow the step
+			if !TSDAppend(sec, i, period, period, uint32(i), t0+int64(i)*c.step) {
+				t.Fatalf("%s: value %d refused", c.name, i)
+			}
+		}
+		if v, utc := TSDRecord(sec, 5, period); v != 5 || utc != t0+5*c.step {
+			t.Fatalf("%s: record 5 = %d at %d", c.name, v, utc)
 		}
 	}
 }

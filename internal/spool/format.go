@@ -204,6 +204,12 @@ func FrameRecords(h FrameHeader, payload []byte, dst []Record) ([]Record, error)
 type Builder struct {
 	H       FrameHeader
 	Payload []byte
+	// fast: the stream runs faster than its period (the last frame ended
+	// stepped, or with a record more than half a period early), so the
+	// next frame's second record sets the step when it comes less than a
+	// period after the first. A hint kept across Reset; it changes no
+	// stored time.
+	fast bool
 }
 
 // Mark is a builder state to rewind to.
@@ -232,7 +238,8 @@ func (b *Builder) Reset(kind, source uint8, sensor uint32, period uint32) {
 // sequence gap, or a TSD time more than half a period off its derived slot;
 // the slot is stored, as in a RAM sector). As in a RAM sector, a TSD frame's
 // second record coming 0 <= δ < period/2 after the first sets the frame's
-// step to δ.
+// step to δ, and so does one with δ < period when the stream runs faster
+// than its period (the previous frame ended stepped or early).
 func (b *Builder) Add(seq uint64, v uint32, utc int64) bool { return b.add(seq, v, utc, false) }
 
 // AddExact is Add for records whose TSD timestamps are already derived: it
@@ -252,6 +259,7 @@ func (b *Builder) add(seq uint64, v uint32, utc int64, exact bool) bool {
 	}
 	if h.Kind == KindTSD {
 		if len(b.Payload)+4 > MaxFramePayload {
+			b.fast = h.Step != int64(h.Period)
 			return false
 		}
 		if h.Count > 0 {
@@ -260,12 +268,16 @@ func (b *Builder) add(seq uint64, v uint32, utc int64, exact bool) bool {
 			period := int64(h.Period)
 			slot := h.FirstTS + int64(h.Count)*h.Step
 			d, delta := utc-slot, utc-h.FirstTS
+			canStep := h.Count == 1 && delta >= 0 && delta < period
 			switch {
+			case canStep && (2*delta < period || (b.fast && !exact)):
+				h.Step = delta
 			case 2*max(d, -d) <= period && (!exact || d == 0):
 				utc = slot
-			case h.Count == 1 && delta >= 0 && 2*delta < period:
+			case canStep && exact:
 				h.Step = delta
 			default:
+				b.fast = h.Step != period || 2*-d > period
 				return false
 			}
 		}
