@@ -17,9 +17,10 @@ const maxStreamRecords = math.MaxUint32
 // than half a period away from the sample's derived slot (a gap, a late or
 // early sample) the stream starts a new sector, so every derived timestamp is
 // within ±period/2 of the real write time; but a sector's second sample
-// written less than half a period after the first sets the sector's own step
-// to that interval, so samples written faster than the period still fill
-// sectors (docs/format.md). Errors: ErrClosed, ErrPoweringDown,
+// written less than half a period after the first (less than a period
+// while the stream is seen to run fast) sets the sector's own step to that
+// interval, so samples written faster than the period still fill sectors
+// (docs/format.md). Errors: ErrClosed, ErrPoweringDown,
 // ErrUTCNotAvailable, ErrKindMismatch, ErrFull.
 func (s *Stream) WriteTSD(value uint32) error {
 	m := s.m

@@ -36,12 +36,12 @@
 // sector), makes the sector stepped with step δ: t(1) = base + δ is exact.
 // Otherwise a sample goes in as value c when it is within tol/2 of the next
 // derived slot base + c*step (restoring, a second sample exactly δ < period
-// after the base also sets the step). Otherwise it opens a new sector. Live writes pass tol = period: every
-// derived time is within ±period/2 of its write, whatever the step,
-// and samples written faster than the period fill sectors. Restoring
-// derived times passes tol = 0 and gets them back exactly: a stepped
-// sector's times are base + i*δ with δ < period, which the same rule
-// rebuilds.
+// after the base also sets the step). Otherwise it opens a new sector.
+// Live writes pass tol = period: every derived time is within ±period/2 of
+// its write, whatever the step, and samples written faster than the
+// period fill sectors. Restoring derived times passes tol = 0 and
+// gets them back exactly: a stepped sector's times are base + i*δ with
+// δ < period, which the same rule rebuilds.
 //
 // EVT sector, each record its own timestamp as a zig-zag varint delta from
 // the base (so an event costs 5 to 7 bytes instead of 12, and a 32-byte sector
@@ -58,7 +58,7 @@ import (
 	"errors"
 )
 
-// HeaderSize is the base timestamp that starts every sector.
+// HeaderSize is the header word that starts every sector.
 const HeaderSize = 8
 
 // MaxEVTRecord is the largest EVT record: value plus a 10-byte varint.
