@@ -220,7 +220,7 @@ func (d *diskTier) readDisk(s *Stream, c *dpos, dst []Sample) (int, error) {
 func (m *Manager) wantDisk(s *Stream, needSector bool) bool {
 	d := m.disk
 	ds := d.stream(s)
-	if ds.n > 0 || ds.lastSeq != s.acked+uint64(ds.ram) {
+	if ds.n > 0 || ds.lastSeq != s.ramTop() {
 		return true
 	}
 	if d.err != nil && !d.retry(m.now()) {
@@ -413,8 +413,8 @@ func (s *Stream) ackThrough(through uint64) int {
 	ds := d.stream(s)
 	n := 0
 	if s.acked < through && ds.ram > 0 {
-		k := int(min(uint64(ds.ram), through-s.acked))
-		s.acked += uint64(k)
+		k, last := s.ramThrough(through)
+		s.acked = last
 		s.freeAcked(int(s.headSkip) + k)
 		ds.ram -= uint32(k)
 		n += k
@@ -791,8 +791,9 @@ func (m *Manager) appendRAMFrames(dst []byte, s *Stream) []byte {
 	b := &m.disk.ramFrame // reused: its payload buffer is allocated once
 	b.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
 	c := s.seek(int(s.headSkip))
+	seq := s.acked
 	for i := 0; i < n; i++ {
-		smp := s.next(&c, s.acked+uint64(i)+1)
+		smp := s.next(&c, &seq)
 		if !b.AddExact(smp.Seq, smp.Value, smp.UTCms) {
 			dst = spool.AppendFrame(dst, b.H, b.Payload)
 			b.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)

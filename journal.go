@@ -37,6 +37,10 @@ const (
 	// jEnd (idx 0) ends an epoch the journal left for the next one: the
 	// next epoch continues it only when this mark was replayed.
 	jEnd = 10
+	// jDropRange: idx u16, first u64, count u32, reason u8: count records
+	// numbered from first on were dropped (R-12: from the front of the
+	// stream, or from behind a batch in flight, leaving a gap).
+	jDropRange = 11
 )
 
 // minRecordEntry is the smallest journal entry of a record (jRAMTSD's
@@ -116,6 +120,17 @@ func (m *Manager) jRecord(s *Stream, ram, slot bool, v uint32, utc int64) {
 	}
 	b := binary.LittleEndian.AppendUint32(d.entry(kind, s), v)
 	m.jput(binary.LittleEndian.AppendUint64(b, uint64(utc)))
+}
+
+// jDropRange journals n records dropped from first on.
+func (m *Manager) jDropRange(s *Stream, first uint64, n uint32, reason DropReason) {
+	d := m.disk
+	if d == nil || d.jr == nil || d.replaying {
+		return
+	}
+	b := binary.LittleEndian.AppendUint64(d.entry(jDropRange, s), first)
+	b = binary.LittleEndian.AppendUint32(b, n)
+	m.jput(append(b, byte(reason)))
 }
 
 // jThrough journals an acknowledgement or a drop up to seq.
@@ -240,6 +255,11 @@ func (r *replayer) apply(p []byte) {
 			s.countDrop(DropReason(body[8]), uint32(n))
 		}
 		r.top[s] = max(r.top[s], through)
+	case kind == jDropRange && len(body) == 13 && DropReason(body[12]) < numDropReasons:
+		first, n := binary.LittleEndian.Uint64(body), binary.LittleEndian.Uint32(body[8:])
+		if k := s.dropRange(first, n); k > 0 {
+			s.countDrop(DropReason(body[12]), uint32(k))
+		}
 	default:
 		ok = false
 	}
@@ -284,7 +304,7 @@ func (r *replayer) ram(s *Stream, v uint32, utc int64) bool {
 	r.seq[s]++
 	// The disk part may already hold later records (frames written after
 	// the checkpoint); a RAM record comes before all of them.
-	if seq := r.seq[s]; seq != s.acked+uint64(ds.ram)+1 || (ds.n > 0 && seq >= ds.ack.seq) {
+	if seq := r.seq[s]; seq != s.ramTop()+1 || (ds.n > 0 && seq >= ds.ack.seq) {
 		return false // not the next RAM record: it cannot be placed
 	}
 	var err error
@@ -307,7 +327,8 @@ func (s *Stream) lastRAMTime() (int64, bool) {
 		return 0, false
 	}
 	c := s.seek(int(s.headSkip) + int(s.m.disk.stream(s).ram) - 1)
-	return s.next(&c, 0).UTCms, true
+	var seq uint64
+	return s.next(&c, &seq).UTCms, true
 }
 
 // newStreamBase is the number before the first record of a stream

@@ -155,7 +155,7 @@ func (s *Stream) Stats() StreamStats {
 	defer s.m.mu.Unlock()
 	st := StreamStats{
 		ID: s.ID(), Kind: s.kind, Period: int64(s.periodMs), Counts: s.counts(),
-		Acked: s.acked, Read: s.acked + uint64(s.pending), Written: s.written(),
+		Acked: s.acked, Read: s.readSeq(), Written: s.written(),
 	}
 	if d := s.m.disk; d != nil {
 		st.Written = d.stream(s).lastSeq
@@ -174,7 +174,8 @@ func (s *Stream) Stats() StreamStats {
 	}
 	if s.ramAvail() > 0 {
 		c := s.seek(int(s.headSkip))
-		st.OldestUnackedMs = s.next(&c, s.acked+1).UTCms
+		var seq uint64
+		st.OldestUnackedMs = s.next(&c, &seq).UTCms
 		st.HasUnacked = true
 	} else if s.pending+s.unread > 0 {
 		d := s.m.disk

@@ -63,6 +63,7 @@ type Model struct {
 
 	// What the run reached.
 	Writes, Compared, DropEvents, FullErrors, Dropped int64
+	DropsBehind                                       int64 // drop events of a stream with a batch in flight
 	DiskErrors, Reopens, Crashes                      int64
 }
 
@@ -140,8 +141,12 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 	// need a new sector can drop anything.
 	// (A group write on the disk backend allocates for each target in turn,
 	// each the writing stream of its own allocation.)
-	writerDroppable := writer.Pending == 0 && len(writer.Recs) > 0 && free < len(targets) &&
-		(md.Opts.Dir == "" || len(targets) == 1) &&
+	// With a batch in flight, unsent records behind it are dropped too
+	// enough of them (the rest of the batch's last sector and two
+	// more sectors) guarantee a sector can be freed there.
+	writerDroppable := (writer.Pending == 0 && len(writer.Recs) > 0 || writer.Unread() > 3*maxSectorRecords) &&
+		free < len(targets) &&
+		(md.Opts.Dir == "" || len(targets) == 1 && writer.Pending == 0) &&
 		(md.Opts.Dir == "" || writer.H.Stats().SectorsRAM > 0)
 	writerDrops := writer.Drops
 	err := do()
@@ -166,17 +171,20 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 		}
 		dropped = true
 		md.DropEvents++
+		if s.Pending > 0 {
+			md.DropsBehind++
+		}
 		md.Dropped += int64(d)
 		s.Drops += d
 		switch {
 		case md.Opts.Overflow == mm2.RejectNew:
 			return fmt.Errorf("%v: %d records dropped under RejectNew", s.ID, d)
-		case s.Pending != 0:
-			return fmt.Errorf("%v: %d records dropped while %d pending", s.ID, d, s.Pending)
-		case d > uint64(len(s.Recs)):
-			return fmt.Errorf("%v: %d dropped of %d stored", s.ID, d, len(s.Recs))
+		case d > uint64(s.Unread()):
+			return fmt.Errorf("%v: %d dropped of %d unsent (%d pending)", s.ID, d, s.Unread(), s.Pending)
 		}
-		s.Recs = s.Recs[d:]
+		if err := md.dropped(s, int(d)); err != nil {
+			return err
+		}
 	}
 	if dropped && writerDroppable && writer.Drops == writerDrops {
 		return fmt.Errorf("dropped from other streams although the writer %v had unsent data in RAM (now %+v, free before %d)",
@@ -229,6 +237,52 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 		s.Seq++
 		md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})
 	}
+	return nil
+}
+
+// maxSectorRecords is the most records a 32-byte sector holds (6 TSD).
+const maxSectorRecords = 6
+
+// dropped learns which d unsent records of s the manager dropped and checks
+// the drop: a run of consecutive unsent records (a sector's, or two when a
+// gap opens) starting in the first sector behind the batch in flight, so
+// at most a sector's records after the first unsent one. It peeks at what
+// is left to find the run, and takes it out of the model.
+func (md *Model) dropped(s *MStream, d int) error {
+	unsent := s.Recs[s.Pending:]
+	want := min(len(unsent)-d, d+2*maxSectorRecords)
+	got := make([]mm2.Sample, max(want, 1))
+	n, err := s.H.PeekBulk(got)
+	if want == 0 {
+		n, err = 0, nil
+	}
+	if err != nil && md.diskError(err) {
+		// The disk part cannot be read now; the drop is RAM's, at the
+		// front of the unsent records whenever the model could see it.
+		n = 0
+		want = 0
+	} else if err != nil || n < want {
+		return fmt.Errorf("%v: peek after a drop of %d: %d, %v; want %d", s.ID, d, n, err, want)
+	}
+	k := 0
+	for k < n && got[k].Seq == unsent[k].Seq {
+		k++
+	}
+	if k > maxSectorRecords-1 && k < n {
+		return fmt.Errorf("%v: %d records dropped from %d records behind the first unsent one (seq %d)",
+			s.ID, d, k, unsent[0].Seq)
+	}
+	if k == n && want > 0 && n == len(unsent)-d {
+		// Every record peeked is kept: the run was the newest unsent.
+		k = n
+	}
+	for i := k; i < n; i++ {
+		if err := md.Compare(s, got[i], unsent[i+d], "record kept by a drop"); err != nil {
+			return err
+		}
+	}
+	rest := append(append([]Rec{}, s.Recs[:s.Pending+k]...), unsent[k+d:]...)
+	s.Recs = rest
 	return nil
 }
 
@@ -451,6 +505,15 @@ func (md *Model) Check() error {
 		want := mm2.Counts{New: s.Unread(), Pending: s.Pending, Total: len(s.Recs)}
 		if c != want {
 			return fmt.Errorf("%v counts %+v, model %+v", s.ID, c, want)
+		}
+		// Positions: they differ from the counts only by dropped
+		// numbers. In RAM the newest number is exactly the model's.
+		st := s.H.Stats()
+		if st.Acked > st.Read || st.Read > st.Written || (md.Opts.Dir == "" && st.Written != s.Seq) {
+			return fmt.Errorf("%v positions %+v, model wrote through %d", s.ID, st, s.Seq)
+		}
+		if s.Pending > 0 && st.Read != s.Recs[s.Pending-1].Seq {
+			return fmt.Errorf("%v read through %d, the model's last pending is %d", s.ID, st.Read, s.Recs[s.Pending-1].Seq)
 		}
 	}
 	return nil
