@@ -223,13 +223,38 @@ func (m *Manager) wantDisk(s *Stream, needSector bool) bool {
 	if ds.n > 0 || ds.lastSeq != s.ramTop() {
 		return true
 	}
-	if d.err != nil && !d.retry(m.now()) {
+	if d.err != nil && (!d.retry(m.now()) || !m.probeDisk()) {
 		return false
 	}
 	if d.sync.mode == syncAlways {
 		return true
 	}
 	return needSector && m.pool.Used()*100 >= m.opts.SpillPercent*m.pool.Len()
+}
+
+// probeDisk tries a disk in error again (once a retry interval) before a
+// record of a stream with nothing on disk is sent there: such a record would
+// tie its stream to the disk until the disk recovers (FIFO), where RAM and
+// its drop policy keep taking its writes meanwhile. A stage waiting
+// to be written is the probe, else a checkpoint. It reports whether the
+// disk works again; a failure sets the next retry time.
+func (m *Manager) probeDisk() bool {
+	d := m.disk
+	for i := 0; i < m.nStream; i++ {
+		if s := m.at(uint16(i)); d.stream(s).stage.H.Count > 0 {
+			if m.flush(s) != nil {
+				return false
+			}
+			if d.err == nil { // written (a stage all acknowledged is dropped unwritten)
+				return true
+			}
+		}
+	}
+	if m.checkpoint(false) != nil {
+		return false
+	}
+	d.err = nil
+	return true
 }
 
 // retry reports whether a disk in error may be tried again now.

@@ -215,3 +215,98 @@ func TestGapsSurviveNackAndReadAgain(t *testing.T) {
 		})
 	}
 }
+
+// R-23 with R-12 on the disk backend: while the disk fails, streams whose
+// records are in RAM keep taking writes under the RAM policy, one of them
+// with a batch in flight the whole time: its unsent records behind the
+// batch are dropped (counted), nothing is refused, and after a process
+// crash (no Close) and then a clean reopen the same records come back with
+// the same numbers, the gaps where they were.
+func TestDiskFailingDropsBehindBatchInFlight(t *testing.T) {
+	for _, fault := range []struct {
+		name string
+		diskFault
+	}{{"full", diskFullNow}, {"eio", diskEIO}} {
+		t.Run(fault.name, func(t *testing.T) {
+			f := newFullStore(t)
+			// A stream that spills first runs into the fault and shows it.
+			spill := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 9}, mm2.TSD)
+			for i := 0; i < 600; i++ {
+				f.round(func(error) bool { return false }, spill)
+			}
+			fault.inject(f.fault)
+			for f.m.Stats().DiskError == "" {
+				f.round(fault.ok, spill)
+			}
+			held := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD)
+			other := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 2}, mm2.EVT)
+			never := func(error) bool { return false }
+			for i := 0; i < 12; i++ {
+				f.round(never, held)
+			}
+			batch := make([]mm2.Sample, 6)
+			if n, err := held.h.ReadBulk(batch); n != 6 || err != nil {
+				t.Fatalf("batch: %d %v", n, err)
+			}
+			// Several retry intervals pass: the disk is probed and still
+			// fails, and the RAM streams go on.
+			for i := 0; i < 800; i++ {
+				f.round(never, held, other)
+				if i%50 == 0 {
+					f.check(fmt.Sprintf("round %d", i))
+				}
+			}
+			st := held.h.Stats()
+			if st.Counts.Pending != 6 || st.Drops.RAMFull == 0 || st.SectorsDisk != 0 {
+				t.Fatalf("held stream %+v: want its batch pending, drops behind it, nothing on disk", st)
+			}
+			if f.m.Stats().DiskError == "" {
+				t.Fatal("the disk error no longer shows")
+			}
+			want := map[mm2.StreamID][]mm2.Sample{}
+			for _, s := range []*fullStream{held, other} {
+				if _, err := s.h.Nack(); err != nil && s == held {
+					t.Fatal(err)
+				}
+				want[s.id] = drainPeek(t, s.h, make([]mm2.Sample, 64))
+				if s == held && len(want[s.id]) < 6 {
+					t.Fatalf("held stream: %d records left", len(want[s.id]))
+				}
+				for i := range 6 {
+					if s == held && want[s.id][i] != batch[i] {
+						t.Fatalf("after the NACK record %d is %+v, the batch had %+v", i, want[s.id][i], batch[i])
+					}
+				}
+			}
+			// kill -9 while the disk still fails, then the disk recovers.
+			mm2.WaitCheckpoint(f.m)
+			fault.clear(f.fault)
+			m, err := mm2.OpenFS(f.opts, f.fault)
+			if err != nil {
+				t.Fatalf("reopen after the crash: %v", err)
+			}
+			f.m = m
+			f.check("reopen after the crash")
+			for _, s := range []*fullStream{held, other} {
+				h, err := m.Configure(s.id, s.kind, time.Duration(s.h.Stats().Period)*time.Millisecond)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.h = h
+				got := drainPeek(t, h, make([]mm2.Sample, 64))
+				if len(got) != len(want[s.id]) {
+					t.Fatalf("%v: %d records back after the crash, %d before", s.id, len(got), len(want[s.id]))
+				}
+				for i := range got {
+					if got[i].Seq != want[s.id][i].Seq || got[i].Value != want[s.id][i].Value {
+						t.Fatalf("%v: record %d back as %+v, was %+v", s.id, i, got[i], want[s.id][i])
+					}
+				}
+				if w := h.Stats().Written; w != s.next-1 {
+					t.Fatalf("%v: numbering resumes after %d, %d were handed out", s.id, w, s.next-1)
+				}
+			}
+			f.reopenAndVerify()
+		})
+	}
+}

@@ -60,6 +60,9 @@ func (s *Stream) readSeq() uint64 {
 	if d := s.m.disk; d != nil && s.pending > d.stream(s).ram {
 		return d.stream(s).rd.seq - 1 // the batch reaches into the disk part
 	}
+	if s.m.gapSecs == 0 {
+		return s.acked + uint64(s.pending)
+	}
 	c := s.seek(int(s.headSkip) + int(s.pending) - 1)
 	seq := s.seqBefore(c, int(s.pending)-1)
 	s.next(&c, &seq)
