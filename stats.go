@@ -76,7 +76,9 @@ type StreamStats struct {
 	Period int64 // ms, TSD only
 	Counts Counts
 	// Sequence positions: Acked ≤ Read ≤ Written. Acked is the newest
-	// acknowledged (or dropped) record's number, Read = Acked + Pending,
+	// acknowledged (or dropped) record's number, Read the newest pending
+	// one's (Acked + Pending, plus the numbers of any records dropped from
+	// behind the batch in flight, which it crossed),
 	// Written the newest record's number. On the disk backend numbers can
 	// have gaps (records dropped at the disk cap, or destroyed by a crash
 	// and skipped by the reservation), so Written − Acked may exceed Total.
