@@ -54,6 +54,7 @@ type diskTier struct {
 	epoch        uint64           // the journal epoch being written
 	durableEpoch uint64           // the journal epoch the last durable checkpoint's changes begin in
 	cpBusy       bool             // a checkpoint is being written outside the lock
+	dropFutile   bool             // dropping a segment on a full disk gave no room (flushOrDropOldest)
 	cpAsync      []byte           // scratch: that checkpoint's bytes
 	tail         journalRange     // the previous epoch's unsynced end (endEpoch)
 	ramFrame     spool.Builder    // scratch: the RAM tier's records as a frame
@@ -303,7 +304,7 @@ func (m *Manager) stageRecord(s *Stream, seq uint64, v uint32, utc int64, exact 
 		add = ds.stage.AddExact
 	}
 	if !add(seq, v, utc) {
-		if err := m.flush(s); err != nil {
+		if err := m.flushOrDropOldest(s, exact); err != nil {
 			return err
 		}
 		if !add(seq, v, utc) {
@@ -348,10 +349,39 @@ func (m *Manager) flush(s *Stream) error {
 	if _, err := d.log.Append(d.frame, s.idx, live); err != nil {
 		return d.fail(m.now(), err)
 	}
-	d.err = nil
+	d.err, d.dropFutile = nil, false
 	ds.frames++
 	ds.stage.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
 	return nil
+}
+
+// flushOrDropOldest writes the stream's stage for a write that needs room
+// in it. A full filesystem is then a lower cap: the oldest segment is
+// dropped, counted as the cap counts it (Drops.DiskCap), and the frame
+// written, so a stream whose records are on disk goes on taking writes; the
+// condition stays in Stats until a frame is written without it. Only a
+// write does this (restoring at Open does not, nor do PowerDown, Close and
+// checkpoints, which keep a stage that cannot be written in the
+// checkpoint).
+func (m *Manager) flushOrDropOldest(s *Stream, restoring bool) error {
+	d := m.disk
+	err := m.flush(s)
+	var full error
+	for err != nil && errorsIsENOSPC(d.err) && !d.dropFutile && !restoring && !d.opening && len(d.log.Segs) > 1 {
+		full = d.err
+		if derr := m.dropFrontSegment(); derr != nil {
+			return d.fail(m.now(), derr)
+		}
+		if err = m.flush(s); err != nil && errorsIsENOSPC(d.err) {
+			// Removing a segment gave no room (another holder of the
+			// space): nothing more is dropped until a frame is written.
+			d.dropFutile = true
+		}
+	}
+	if err == nil && full != nil {
+		_ = d.fail(m.now(), full)
+	}
+	return err
 }
 
 // flushAllBestEffort writes every stage it can; one that fails stays in

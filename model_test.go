@@ -198,7 +198,7 @@ func TestModelStateMachine(t *testing.T) {
 // in every mode, a full disk and I/O errors added to the actions.
 func TestDiskModelStateMachine(t *testing.T) {
 	var tot modelTotals
-	var reopens, crashes, diskErrs int64
+	var reopens, crashes, diskErrs, segDrops int64
 	prof := mm2.ProfileLinux
 	prof.PoolBytes = 2 << 10
 	prof.MaxStreams = 40
@@ -225,6 +225,7 @@ func TestDiskModelStateMachine(t *testing.T) {
 					reopens += md.Reopens
 					crashes += md.Crashes
 					diskErrs += md.DiskErrors
+					segDrops += md.SegmentDrops
 				}()
 				actions := modelActions(md, &tot)
 				actions["reopen"] = func(t *rapid.T) { must(t, md.Reopen()) }
@@ -232,14 +233,14 @@ func TestDiskModelStateMachine(t *testing.T) {
 					mode := rapid.SampledFrom(vfs.CrashModes()).Draw(t, "mode")
 					must(t, md.Crash(mode, rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 1))))
 				}
-				actions["fillDisk"] = func(t *rapid.T) { md.FillDisk(rapid.Bool().Draw(t, "full")) }
+				actions["fillDisk"] = func(t *rapid.T) { md.FillDisk(rapid.Bool().Draw(t, "full"), rapid.Bool().Draw(t, "frees")) }
 				actions["ioErrors"] = func(t *rapid.T) { md.IOErrors(rapid.IntRange(0, 3).Draw(t, "eio") == 0) }
 				t.Repeat(actions)
 			})
 		})
 	}
-	t.Logf("%d actions, Check() after each: %d writes, %d compared, %d reopens, %d crashes, %d disk errors, %d drops (%d behind a batch in flight)",
-		tot.actions, tot.writes, tot.compared, reopens, crashes, diskErrs, tot.drops, tot.behind)
+	t.Logf("%d actions, Check() after each: %d writes, %d compared, %d reopens, %d crashes, %d disk errors, %d drops (%d behind a batch in flight), %d segment drops on a full disk",
+		tot.actions, tot.writes, tot.compared, reopens, crashes, diskErrs, tot.drops, tot.behind, segDrops)
 	if !testing.Short() && tot.actions < 100_000 {
 		t.Fatalf("only %d actions ran; want at least 100,000", tot.actions)
 	}

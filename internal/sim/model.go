@@ -23,15 +23,16 @@ type Rec struct {
 
 // MStream is the model of one stream.
 type MStream struct {
-	ID      mm2.StreamID
-	Kind    mm2.Kind
-	Period  int64
-	H       *mm2.Stream
-	Recs    []Rec          // unacknowledged, oldest first; the first Pending are pending
-	History map[uint64]Rec // every record written, by sequence number (disk models)
-	Pending int
-	Seq     uint64 // last sequence number written
-	Drops   uint64 // records the manager dropped (ram-full)
+	ID       mm2.StreamID
+	Kind     mm2.Kind
+	Period   int64
+	H        *mm2.Stream
+	Recs     []Rec          // unacknowledged, oldest first; the first Pending are pending
+	History  map[uint64]Rec // every record written, by sequence number (disk models)
+	Pending  int
+	Seq      uint64 // last sequence number written
+	Drops    uint64 // records the manager dropped (ram-full)
+	CapDrops uint64 // records dropped with the oldest segment (disk-cap)
 	// Unsure counts records stored by writes that failed with
 	// ErrNotDurable since the last sync that succeeded: a power cut may
 	// destroy them before any trace of their numbers is durable.
@@ -64,6 +65,7 @@ type Model struct {
 	// What the run reached.
 	Writes, Compared, DropEvents, FullErrors, Dropped int64
 	DropsBehind                                       int64 // drop events of a stream with a batch in flight
+	SegmentDrops                                      int64 // streams' records dropped with a segment on a full disk
 	DiskErrors, Reopens, Crashes                      int64
 }
 
@@ -161,6 +163,20 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 	}
 	dropped := false
 	after := md.M.Stats()
+	if after.Drops.DiskCap != before.Drops.DiskCap {
+		// A full filesystem made room for a frame by dropping the oldest
+		// segment: learn and check each stream's dropped run.
+		for _, s := range md.Streams {
+			if d := s.H.Stats().Drops.DiskCap - s.CapDrops; d > 0 {
+				s.CapDrops += d
+				md.Dropped += int64(d)
+				md.SegmentDrops++
+				if err := md.droppedFront(s, int(d)); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	for _, s := range md.Streams {
 		if after.Drops.RAMFull == before.Drops.RAMFull {
 			break // no stream dropped anything
@@ -284,6 +300,48 @@ func (md *Model) dropped(s *MStream, d int) error {
 	rest := append(append([]Rec{}, s.Recs[:s.Pending+k]...), unsent[k+d:]...)
 	s.Recs = rest
 	return nil
+}
+
+// droppedFront learns which d records of s a segment drop took: a run of
+// consecutive records, pending ones included (a segment holds the oldest
+// records of the disk part, which follows the RAM part). To see the pending
+// records too it NACKs the batch, peeks at everything and reads the batch
+// again (the same records, with the same numbers, are pending after it);
+// the run must leave exactly that, and is taken out of the model.
+func (md *Model) droppedFront(s *MStream, d int) error {
+	pend := s.H.Counts().Pending
+	if pend > 0 {
+		if n, err := s.H.Nack(); err != nil || n != pend {
+			return fmt.Errorf("%v: nack after a segment drop: %d, %v", s.ID, n, err)
+		}
+	}
+	all := make([]mm2.Sample, len(s.Recs)+5)
+	n, err := s.H.PeekBulk(all)
+	if err != nil && !errors.Is(err, mm2.ErrNoData) {
+		return fmt.Errorf("%v: peek after %d records dropped with a segment: %v", s.ID, d, err)
+	}
+	if pend > 0 {
+		if k, err := s.H.ReadBulk(make([]mm2.Sample, pend)); err != nil || k != pend {
+			return fmt.Errorf("%v: reading the batch again after a segment drop: %d, %v", s.ID, k, err)
+		}
+	}
+	for k := 0; k+d <= len(s.Recs); k++ {
+		rest := append(append([]Rec{}, s.Recs[:k]...), s.Recs[k+d:]...)
+		// (A stream being written holds its new records after them: up
+		// to five, a GPS write naming it twice.)
+		if n < len(rest) || n > len(rest)+5 || pend != s.Pending-max(0, min(k+d, s.Pending)-k) {
+			continue
+		}
+		ok := true
+		for i, r := range rest {
+			ok = ok && all[i].Seq == r.Seq && all[i].Value == r.V
+		}
+		if ok {
+			s.Recs, s.Pending = rest, pend
+			return nil
+		}
+	}
+	return fmt.Errorf("%v: no run of %d consecutive records explains a segment drop (%d pending, %d left)", s.ID, d, pend, n)
 }
 
 // WriteTSD writes v to s at the model's clock.
