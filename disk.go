@@ -54,6 +54,8 @@ type diskTier struct {
 	epoch        uint64           // the journal epoch being written
 	durableEpoch uint64           // the journal epoch the last durable checkpoint's changes begin in
 	cpBusy       bool             // a checkpoint is being written outside the lock
+	cpStarted    uint64           // checkpoints whose snapshot was taken since Open
+	cpDurable    uint64           // which of them is the newest durable one (0: none)
 	dropFutile   bool             // dropping a segment on a full disk gave no room (flushOrDropOldest)
 	cpAsync      []byte           // scratch: that checkpoint's bytes
 	tail         journalRange     // the previous epoch's unsynced end (endEpoch)
@@ -441,7 +443,7 @@ func (m *Manager) dropFrontSegment() error {
 			ds.rd = ds.ack
 		}
 		s.countDrop(DropDiskCap, uint32(dropped))
-		m.jThrough(jDrop, s, h.LastSeq(), DropDiskCap)
+		m.jDropRange(s, first, uint32(dropped), DropDiskCap)
 		if m.log.Enabled(context.Background(), slog.LevelWarn) {
 			m.log.Warn("mm2: disk cap reached, dropped oldest records", "stream", s.ID().String(),
 				"records", dropped, "segment", seg.No)
@@ -474,6 +476,31 @@ func (s *Stream) ackThrough(through uint64) int {
 		ds.ram -= uint32(k)
 		n += k
 	}
+	n += s.advanceDisk(through, true)
+	if ds.ram == 0 {
+		// Records up to through that are gone already (a segment retired
+		// before a crash, replayed at Open) are acknowledged all the same.
+		s.acked = max(s.acked, through)
+		if ds.n > 0 {
+			s.acked = min(s.acked, ds.ack.seq-1)
+		} else {
+			s.acked = max(s.acked, ds.lastSeq) // empty: RAM numbering continues from the newest
+		}
+	}
+	if ds.rd.seq < ds.ack.seq {
+		ds.rd = ds.ack
+	}
+	return n
+}
+
+// advanceDisk takes the records numbered up to through off the front of
+// the stream's disk part and returns how many; acked follows them when
+// setAcked (the RAM part, which comes first, is empty).
+func (s *Stream) advanceDisk(through uint64, setAcked bool) int {
+	m := s.m
+	d := m.disk
+	ds := d.stream(s)
+	n := 0
 	for ds.n > 0 {
 		f, err := d.resolve(s, &ds.ack)
 		if err != nil {
@@ -501,22 +528,11 @@ func (s *Stream) ackThrough(through uint64) int {
 			}
 		}
 		ds.ack.seq = first + uint64(take)
-		s.acked = ds.ack.seq - 1
+		if setAcked {
+			s.acked = ds.ack.seq - 1
+		}
 		ds.n -= uint32(take)
 		n += take
-	}
-	if ds.ram == 0 {
-		// Records up to through that are gone already (a segment retired
-		// before a crash, replayed at Open) are acknowledged all the same.
-		s.acked = max(s.acked, through)
-		if ds.n > 0 {
-			s.acked = min(s.acked, ds.ack.seq-1)
-		} else {
-			s.acked = max(s.acked, ds.lastSeq) // empty: RAM numbering continues from the newest
-		}
-	}
-	if ds.rd.seq < ds.ack.seq {
-		ds.rd = ds.ack
 	}
 	return n
 }
@@ -663,7 +679,8 @@ func (m *Manager) checkpoint(clean bool) error {
 	if err != nil {
 		return d.fail(m.now(), err)
 	}
-	m.checkpointed(c, clean, m.now())
+	d.cpStarted++
+	m.checkpointed(c, clean, m.now(), d.cpStarted)
 	for i := 0; i < m.nStream; i++ {
 		ds := d.stream(m.at(uint16(i)))
 		ds.epochSeq = ds.lastSeq
@@ -679,10 +696,12 @@ func (m *Manager) checkpoint(clean bool) error {
 	return nil
 }
 
-// checkpointAsync writes a checkpoint with the lock released while its
-// bytes go to the disk and are synced (finishCheckpoint), so writers of
-// every stream go on; the caller that triggered it returns once it is
-// durable (Stats().Checkpoints then counts it). The snapshot is taken
+// checkpointAsync starts a checkpoint whose bytes a goroutine of its own
+// writes and syncs without the lock (finishCheckpoint), so no caller waits
+// for it, the one that triggered it included (Stats().CheckpointsStarted
+// counts it now, DurableCheckpoint names it once it is durable; the
+// segments it syncs are marked synced only if nothing was written to them
+// after it started, see spool.Log.SyncedClosed). The snapshot is taken
 // under the lock, and the journal switches to a new epoch at that instant
 // when the last durable checkpoint no longer needs the other file
 // (otherwise the checkpoint names the journal position where its changes
@@ -708,12 +727,10 @@ func (m *Manager) checkpointAsync() {
 	}
 	buf := spool.AppendCheckpoint(d.cpAsync[:0], &c)
 	d.cpAsync = buf
-	unsynced := d.log.Unsynced()
+	unsynced, mark := d.log.Unsynced()
 	d.cpBusy = true
-	now := m.now()
-	m.mu.Unlock()
-	m.finishCheckpoint(c, buf, unsynced, now)
-	m.mu.Lock()
+	d.cpStarted++
+	go m.finishCheckpoint(c, buf, unsynced, mark, m.now(), d.cpStarted)
 }
 
 // finishCheckpoint writes and syncs an asynchronous checkpoint's bytes
@@ -721,7 +738,7 @@ func (m *Manager) checkpointAsync() {
 // returning without the lock.
 // now is the clock when it started: the user's clock is called only from
 // the goroutines that call the manager.
-func (m *Manager) finishCheckpoint(c spool.Checkpoint, buf []byte, unsynced []uint64, now int64) {
+func (m *Manager) finishCheckpoint(c spool.Checkpoint, buf []byte, unsynced []uint64, mark uint64, now int64, ord uint64) {
 	d := m.disk
 	var err error
 	for _, no := range unsynced {
@@ -748,8 +765,8 @@ func (m *Manager) finishCheckpoint(c spool.Checkpoint, buf []byte, unsynced []ui
 		_ = d.fail(now, err)
 		return
 	}
-	d.log.SyncedClosed(unsynced)
-	m.checkpointed(c, false, now)
+	d.log.SyncedClosed(unsynced, mark)
+	m.checkpointed(c, false, now, ord)
 }
 
 // snapshot encodes what a checkpoint holds, under the lock.
@@ -777,8 +794,9 @@ func (m *Manager) snapshot(clean bool) spool.Checkpoint {
 }
 
 // checkpointed records that checkpoint c is durable.
-func (m *Manager) checkpointed(c spool.Checkpoint, clean bool, now int64) {
+func (m *Manager) checkpointed(c spool.Checkpoint, clean bool, now int64, ord uint64) {
 	d := m.disk
+	d.cpDurable = ord
 	d.gen = c.Gen
 	d.durableEpoch = c.JournalEpoch
 	d.clean = clean

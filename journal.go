@@ -255,11 +255,9 @@ func (r *replayer) apply(p []byte) {
 			s.countDrop(DropReason(body[8]), uint32(n))
 		}
 		r.top[s] = max(r.top[s], through)
-	case kind == jDropRange && len(body) == 13 && DropReason(body[12]) < numDropReasons:
+	case kind == jDropRange && len(body) == 13 && DropReason(body[12]) < numDropReasons && binary.LittleEndian.Uint32(body[8:]) > 0:
 		first, n := binary.LittleEndian.Uint64(body), binary.LittleEndian.Uint32(body[8:])
-		if k := s.dropRange(first, n); k > 0 {
-			s.countDrop(DropReason(body[12]), uint32(k))
-		}
+		r.dropRange(s, first, n, DropReason(body[12]))
 	default:
 		ok = false
 	}
@@ -296,6 +294,38 @@ func (r *replayer) config(idx uint16, body []byte) {
 		r.top[s] = max(r.top[s], base)
 	}
 	r.applied++
+}
+
+// dropRange replays a drop of n records numbered from first on: RAM records
+// (drop-oldest) are taken out of the chain; records of the disk part (the
+// oldest segment dropped at the cap) off its front. The drop counts the n
+// records the live drop counted, whether or not they are still there (the
+// segment may be gone already).
+func (r *replayer) dropRange(s *Stream, first uint64, n uint32, reason DropReason) {
+	ds := r.m.disk.stream(s)
+	last := first + uint64(n) - 1
+	if ds.ram > 0 && first <= s.ramTop() {
+		if k := s.dropRange(first, n); k > 0 {
+			s.countDrop(reason, uint32(k))
+		}
+		return
+	}
+	k := s.advanceDisk(last, ds.ram == 0)
+	s.unread -= uint32(k) // nothing is pending at Open
+	if ds.ram == 0 {
+		s.acked = max(s.acked, last)
+		if ds.n > 0 {
+			s.acked = min(s.acked, ds.ack.seq-1)
+		}
+	}
+	if ds.n == 0 {
+		ds.ack.seq = max(ds.ack.seq, last+1)
+	}
+	if ds.rd.seq < ds.ack.seq {
+		ds.rd = ds.ack
+	}
+	s.countDrop(reason, n)
+	r.top[s] = max(r.top[s], last)
 }
 
 // ram replays a record of the RAM tier.

@@ -66,7 +66,16 @@ type Stats struct {
 	FramesSkipped    uint64
 	BytesWritten     uint64 // bytes written to disk (flash wear)
 	Syncs            uint64 // fsyncs of files and directories
-	Checkpoints      uint64
+	// Checkpoints counts the checkpoints made durable since Open. The one
+	// made when the journal is half full is written and synced by a
+	// goroutine of its own after its snapshot: CheckpointsStarted counts
+	// snapshots taken, and DurableCheckpoint says which of them (1 = the
+	// first) the newest durable checkpoint holds, 0 before the first. A
+	// record written before a snapshot whose ordinal is at most
+	// DurableCheckpoint survives a power cut.
+	Checkpoints        uint64
+	CheckpointsStarted uint64
+	DurableCheckpoint  uint64
 }
 
 // StreamStats is a snapshot of one stream.
@@ -134,6 +143,7 @@ func (m *Manager) Stats() Stats {
 		}
 		st.RecordsRecovered, st.RecordsSkipped, st.FramesSkipped = d.recovered, d.skippedRecords, d.skippedFrames
 		st.BytesWritten, st.Syncs, st.Checkpoints = d.log.BytesWritten, d.log.Syncs, d.checkpoints
+		st.CheckpointsStarted, st.DurableCheckpoint = d.cpStarted, d.cpDurable
 	}
 	if st.SectorsUsed > 0 {
 		st.SpaceEfficiencyPct = 100 * float64(sampleBytes) / float64(st.SectorsUsed*st.SectorSize)
