@@ -21,7 +21,7 @@ func (s *Stream) Ack() (int, error) {
 	}
 	n := int(s.pending)
 	if m.disk == nil {
-		s.acked += uint64(n)
+		s.acked = s.readSeq() // past any gap inside the batch
 		s.pending = 0
 		s.freeAcked(int(s.headSkip) + n)
 		return n, nil
@@ -35,7 +35,7 @@ func (s *Stream) Ack() (int, error) {
 	}
 	n = int(s.pending)
 	ds := d.stream(s)
-	through := s.acked + uint64(n) // every pending record is in RAM
+	through := s.readSeq() // when every pending record is in RAM
 	if n > int(ds.ram) {
 		through = ds.rd.seq - 1 // the last pending record of the disk part
 	}
@@ -68,12 +68,21 @@ func (s *Stream) Ack() (int, error) {
 }
 
 // freeAcked releases the head sectors wholly covered by the first skip
-// records of the chain and keeps the remainder as headSkip.
+// records of the chain and keeps the remainder as headSkip. acked is the
+// number of the last of them; a gap sector that then reaches the head
+// follows it, and its numbers are folded into acked ("acknowledged or
+// dropped"), so the head is always a data sector.
 func (s *Stream) freeAcked(skip int) {
 	m, p := s.m, s.m.pool
 	freed := false
 	for s.head != pool.Nil && skip >= p.Count(s.head) {
 		h := s.head
+		if m.isGap(h) {
+			if skip == 0 {
+				s.acked += m.gapOf(h)
+			}
+			m.gapSecs--
+		}
 		skip -= p.Count(h)
 		s.head = p.Next(h)
 		if s.readSec == h {

@@ -222,3 +222,50 @@ func TestHotPathsAllocateNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkWriteFullPool is the steady state of an uplink that is down: the
+// pool is full and every write that needs a sector drops one. "head": no
+// batch in flight, the oldest sector goes; "behind-batch": a batch of 6 is
+// pending the whole time, so drops happen behind it and grow one gap.
+func BenchmarkWriteFullPool(b *testing.B) {
+	for _, held := range []bool{false, true} {
+		name := "head"
+		if held {
+			name = "behind-batch"
+		}
+		b.Run(name, func(b *testing.B) {
+			clk := newBenchClock(10 * time.Millisecond)
+			m, err := mm2.Open(mm2.Options{Profile: mm2.ProfileSTM32, Clock: clk.now})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			m.SetUTCAvailable(true)
+			s, err := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 10*time.Millisecond)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; m.Stats().SectorsFree > 0; i++ {
+				if err := s.WriteTSD(uint32(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if held {
+				if _, err := s.ReadBulk(make([]mm2.Sample, 6)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := s.WriteTSD(uint32(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if err := m.Check(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

@@ -48,13 +48,16 @@ func (m *Manager) check() []error {
 		bad("free list holds %d sectors, pool counts %d free", free, p.Free())
 	}
 	var drops Drops
-	used := 0
+	used, gaps := 0, 0
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
-		used += m.checkStream(s, owner, bad)
+		used += m.checkStream(s, owner, &gaps, bad)
 		for r := range numDropReasons {
 			drops.add(r, uint64(s.drops[r]))
 		}
+	}
+	if gaps != m.gapSecs {
+		bad("chains hold %d gap sectors, the manager counts %d", gaps, m.gapSecs)
 	}
 	if free+used != n {
 		bad("pool: %d free + %d in chains != %d sectors (leak)", free, used, n)
@@ -92,7 +95,7 @@ func (m *Manager) dropsSaturated() bool {
 
 // checkStream verifies one stream's chain and positions and returns how many
 // sectors its chain holds.
-func (m *Manager) checkStream(s *Stream, owner []int32, bad func(string, ...any)) int {
+func (m *Manager) checkStream(s *Stream, owner []int32, gaps *int, bad func(string, ...any)) int {
 	p := m.pool
 	id := s.ID()
 	if s.head == pool.Nil {
@@ -121,11 +124,21 @@ func (m *Manager) checkStream(s *Stream, owner []int32, bad func(string, ...any)
 		owner[sec] = int32(s.idx) + 1
 		sectors++
 		c := p.Count(sec)
-		if c < 1 || c > capacity {
+		if c == 0 {
+			*gaps++
+			switch {
+			case sec == s.head:
+				bad("%v: gap sector %d is the head (its numbers belong in acked)", id, sec)
+			case m.isGap(last):
+				bad("%v: gap sectors %d and %d are adjacent", id, last, sec)
+			case m.gapOf(sec) == 0:
+				bad("%v: gap sector %d stands for no record", id, sec)
+			}
+		} else if c > capacity {
 			bad("%v: sector %d holds %d records (1..%d allowed)", id, sec, c, capacity)
 		}
 		end := m.checkSectorDecodes(s, sec, c, bad)
-		if sec == s.tail && s.kind == EVT && end != int(s.tailUsed) {
+		if sec == s.tail && c > 0 && s.kind == EVT && end != int(s.tailUsed) {
 			bad("%v: tail sector %d ends at byte %d, stream says %d", id, sec, end, s.tailUsed)
 		}
 		if sec == s.readSec {

@@ -54,6 +54,9 @@ type diskTier struct {
 	epoch        uint64           // the journal epoch being written
 	durableEpoch uint64           // the journal epoch the last durable checkpoint's changes begin in
 	cpBusy       bool             // a checkpoint is being written outside the lock
+	cpStarted    uint64           // checkpoints whose snapshot was taken since Open
+	cpDurable    uint64           // which of them is the newest durable one (0: none)
+	dropFutile   bool             // dropping a segment on a full disk gave no room (flushOrDropOldest)
 	cpAsync      []byte           // scratch: that checkpoint's bytes
 	tail         journalRange     // the previous epoch's unsynced end (endEpoch)
 	ramFrame     spool.Builder    // scratch: the RAM tier's records as a frame
@@ -220,16 +223,41 @@ func (d *diskTier) readDisk(s *Stream, c *dpos, dst []Sample) (int, error) {
 func (m *Manager) wantDisk(s *Stream, needSector bool) bool {
 	d := m.disk
 	ds := d.stream(s)
-	if ds.n > 0 || ds.lastSeq != s.acked+uint64(ds.ram) {
+	if ds.n > 0 || ds.lastSeq != s.ramTop() {
 		return true
 	}
-	if d.err != nil && !d.retry(m.now()) {
+	if d.err != nil && (!d.retry(m.now()) || !m.probeDisk()) {
 		return false
 	}
 	if d.sync.mode == syncAlways {
 		return true
 	}
 	return needSector && m.pool.Used()*100 >= m.opts.SpillPercent*m.pool.Len()
+}
+
+// probeDisk tries a disk in error again (once a retry interval) before a
+// record of a stream with nothing on disk is sent there: such a record would
+// tie its stream to the disk until the disk recovers (FIFO), where RAM and
+// its drop policy keep taking its writes meanwhile. A stage waiting
+// to be written is the probe, else a checkpoint. It reports whether the
+// disk works again; a failure sets the next retry time.
+func (m *Manager) probeDisk() bool {
+	d := m.disk
+	for i := 0; i < m.nStream; i++ {
+		if s := m.at(uint16(i)); d.stream(s).stage.H.Count > 0 {
+			if m.flush(s) != nil {
+				return false
+			}
+			if d.err == nil { // written (a stage all acknowledged is dropped unwritten)
+				return true
+			}
+		}
+	}
+	if m.checkpoint(false) != nil {
+		return false
+	}
+	d.err = nil
+	return true
 }
 
 // retry reports whether a disk in error may be tried again now.
@@ -278,7 +306,7 @@ func (m *Manager) stageRecord(s *Stream, seq uint64, v uint32, utc int64, exact 
 		add = ds.stage.AddExact
 	}
 	if !add(seq, v, utc) {
-		if err := m.flush(s); err != nil {
+		if err := m.flushOrDropOldest(s, exact); err != nil {
 			return err
 		}
 		if !add(seq, v, utc) {
@@ -323,10 +351,39 @@ func (m *Manager) flush(s *Stream) error {
 	if _, err := d.log.Append(d.frame, s.idx, live); err != nil {
 		return d.fail(m.now(), err)
 	}
-	d.err = nil
+	d.err, d.dropFutile = nil, false
 	ds.frames++
 	ds.stage.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
 	return nil
+}
+
+// flushOrDropOldest writes the stream's stage for a write that needs room
+// in it. A full filesystem is then a lower cap: the oldest segment is
+// dropped, counted as the cap counts it (Drops.DiskCap), and the frame
+// written, so a stream whose records are on disk goes on taking writes; the
+// condition stays in Stats until a frame is written without it. Only a
+// write does this (restoring at Open does not, nor do PowerDown, Close and
+// checkpoints, which keep a stage that cannot be written in the
+// checkpoint).
+func (m *Manager) flushOrDropOldest(s *Stream, restoring bool) error {
+	d := m.disk
+	err := m.flush(s)
+	var full error
+	for err != nil && errorsIsENOSPC(d.err) && !d.dropFutile && !restoring && !d.opening && len(d.log.Segs) > 1 {
+		full = d.err
+		if derr := m.dropFrontSegment(); derr != nil {
+			return d.fail(m.now(), derr)
+		}
+		if err = m.flush(s); err != nil && errorsIsENOSPC(d.err) {
+			// Removing a segment gave no room (another holder of the
+			// space): nothing more is dropped until a frame is written.
+			d.dropFutile = true
+		}
+	}
+	if err == nil && full != nil {
+		_ = d.fail(m.now(), full)
+	}
+	return err
 }
 
 // flushAllBestEffort writes every stage it can; one that fails stays in
@@ -386,7 +443,7 @@ func (m *Manager) dropFrontSegment() error {
 			ds.rd = ds.ack
 		}
 		s.countDrop(DropDiskCap, uint32(dropped))
-		m.jThrough(jDrop, s, h.LastSeq(), DropDiskCap)
+		m.jDropRange(s, first, uint32(dropped), DropDiskCap)
 		if m.log.Enabled(context.Background(), slog.LevelWarn) {
 			m.log.Warn("mm2: disk cap reached, dropped oldest records", "stream", s.ID().String(),
 				"records", dropped, "segment", seg.No)
@@ -413,12 +470,37 @@ func (s *Stream) ackThrough(through uint64) int {
 	ds := d.stream(s)
 	n := 0
 	if s.acked < through && ds.ram > 0 {
-		k := int(min(uint64(ds.ram), through-s.acked))
-		s.acked += uint64(k)
+		k, last := s.ramThrough(through)
+		s.acked = last
 		s.freeAcked(int(s.headSkip) + k)
 		ds.ram -= uint32(k)
 		n += k
 	}
+	n += s.advanceDisk(through, true)
+	if ds.ram == 0 {
+		// Records up to through that are gone already (a segment retired
+		// before a crash, replayed at Open) are acknowledged all the same.
+		s.acked = max(s.acked, through)
+		if ds.n > 0 {
+			s.acked = min(s.acked, ds.ack.seq-1)
+		} else {
+			s.acked = max(s.acked, ds.lastSeq) // empty: RAM numbering continues from the newest
+		}
+	}
+	if ds.rd.seq < ds.ack.seq {
+		ds.rd = ds.ack
+	}
+	return n
+}
+
+// advanceDisk takes the records numbered up to through off the front of
+// the stream's disk part and returns how many; acked follows them when
+// setAcked (the RAM part, which comes first, is empty).
+func (s *Stream) advanceDisk(through uint64, setAcked bool) int {
+	m := s.m
+	d := m.disk
+	ds := d.stream(s)
+	n := 0
 	for ds.n > 0 {
 		f, err := d.resolve(s, &ds.ack)
 		if err != nil {
@@ -446,22 +528,11 @@ func (s *Stream) ackThrough(through uint64) int {
 			}
 		}
 		ds.ack.seq = first + uint64(take)
-		s.acked = ds.ack.seq - 1
+		if setAcked {
+			s.acked = ds.ack.seq - 1
+		}
 		ds.n -= uint32(take)
 		n += take
-	}
-	if ds.ram == 0 {
-		// Records up to through that are gone already (a segment retired
-		// before a crash, replayed at Open) are acknowledged all the same.
-		s.acked = max(s.acked, through)
-		if ds.n > 0 {
-			s.acked = min(s.acked, ds.ack.seq-1)
-		} else {
-			s.acked = max(s.acked, ds.lastSeq) // empty: RAM numbering continues from the newest
-		}
-	}
-	if ds.rd.seq < ds.ack.seq {
-		ds.rd = ds.ack
 	}
 	return n
 }
@@ -608,7 +679,8 @@ func (m *Manager) checkpoint(clean bool) error {
 	if err != nil {
 		return d.fail(m.now(), err)
 	}
-	m.checkpointed(c, clean, m.now())
+	d.cpStarted++
+	m.checkpointed(c, clean, m.now(), d.cpStarted)
 	for i := 0; i < m.nStream; i++ {
 		ds := d.stream(m.at(uint16(i)))
 		ds.epochSeq = ds.lastSeq
@@ -624,10 +696,12 @@ func (m *Manager) checkpoint(clean bool) error {
 	return nil
 }
 
-// checkpointAsync writes a checkpoint with the lock released while its
-// bytes go to the disk and are synced (finishCheckpoint), so writers of
-// every stream go on; the caller that triggered it returns once it is
-// durable (Stats().Checkpoints then counts it). The snapshot is taken
+// checkpointAsync starts a checkpoint whose bytes a goroutine of its own
+// writes and syncs without the lock (finishCheckpoint), so no caller waits
+// for it, the one that triggered it included (Stats().CheckpointsStarted
+// counts it now, DurableCheckpoint names it once it is durable; the
+// segments it syncs are marked synced only if nothing was written to them
+// after it started, see spool.Log.SyncedClosed). The snapshot is taken
 // under the lock, and the journal switches to a new epoch at that instant
 // when the last durable checkpoint no longer needs the other file
 // (otherwise the checkpoint names the journal position where its changes
@@ -653,12 +727,10 @@ func (m *Manager) checkpointAsync() {
 	}
 	buf := spool.AppendCheckpoint(d.cpAsync[:0], &c)
 	d.cpAsync = buf
-	unsynced := d.log.Unsynced()
+	unsynced, mark := d.log.Unsynced()
 	d.cpBusy = true
-	now := m.now()
-	m.mu.Unlock()
-	m.finishCheckpoint(c, buf, unsynced, now)
-	m.mu.Lock()
+	d.cpStarted++
+	go m.finishCheckpoint(c, buf, unsynced, mark, m.now(), d.cpStarted)
 }
 
 // finishCheckpoint writes and syncs an asynchronous checkpoint's bytes
@@ -666,7 +738,7 @@ func (m *Manager) checkpointAsync() {
 // returning without the lock.
 // now is the clock when it started: the user's clock is called only from
 // the goroutines that call the manager.
-func (m *Manager) finishCheckpoint(c spool.Checkpoint, buf []byte, unsynced []uint64, now int64) {
+func (m *Manager) finishCheckpoint(c spool.Checkpoint, buf []byte, unsynced []uint64, mark uint64, now int64, ord uint64) {
 	d := m.disk
 	var err error
 	for _, no := range unsynced {
@@ -693,8 +765,8 @@ func (m *Manager) finishCheckpoint(c spool.Checkpoint, buf []byte, unsynced []ui
 		_ = d.fail(now, err)
 		return
 	}
-	d.log.SyncedClosed(unsynced)
-	m.checkpointed(c, false, now)
+	d.log.SyncedClosed(unsynced, mark)
+	m.checkpointed(c, false, now, ord)
 }
 
 // snapshot encodes what a checkpoint holds, under the lock.
@@ -722,8 +794,9 @@ func (m *Manager) snapshot(clean bool) spool.Checkpoint {
 }
 
 // checkpointed records that checkpoint c is durable.
-func (m *Manager) checkpointed(c spool.Checkpoint, clean bool, now int64) {
+func (m *Manager) checkpointed(c spool.Checkpoint, clean bool, now int64, ord uint64) {
 	d := m.disk
+	d.cpDurable = ord
 	d.gen = c.Gen
 	d.durableEpoch = c.JournalEpoch
 	d.clean = clean
@@ -791,8 +864,9 @@ func (m *Manager) appendRAMFrames(dst []byte, s *Stream) []byte {
 	b := &m.disk.ramFrame // reused: its payload buffer is allocated once
 	b.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
 	c := s.seek(int(s.headSkip))
+	seq := s.acked
 	for i := 0; i < n; i++ {
-		smp := s.next(&c, s.acked+uint64(i)+1)
+		smp := s.next(&c, &seq)
 		if !b.AddExact(smp.Seq, smp.Value, smp.UTCms) {
 			dst = spool.AppendFrame(dst, b.H, b.Payload)
 			b.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)

@@ -216,20 +216,25 @@ var (
 	}
 )
 
+// spilledStore is a healthy store with a TSD and an EVT stream that have
+// spilled 1,500 records each to disk.
+func spilledStore(t *testing.T) (*fullStore, *fullStream, *fullStream) {
+	f := newFullStore(t)
+	tsd := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD)
+	evt := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 2}, mm2.EVT)
+	for i := 0; i < 1500; i++ {
+		f.round(func(error) bool { return false }, tsd, evt)
+	}
+	return f, tsd, evt
+}
+
 // runDiskFault spills two streams to disk, makes the disk fail while they
 // and a third stream go on writing past the spill threshold, then lets the
 // disk recover and checks that spilling resumes with no call but writes and
 // that nothing stored was damaged.
 func runDiskFault(t *testing.T, fault diskFault) {
-	f := newFullStore(t)
-	tsd := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD)
-	evt := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 2}, mm2.EVT)
+	f, tsd, evt := spilledStore(t)
 	never := func(error) bool { return false }
-
-	// Healthy: both streams spill.
-	for i := 0; i < 1500; i++ {
-		f.round(never, tsd, evt)
-	}
 	f.check("after spilling")
 	before := f.m.Stats()
 	if before.DiskRecords == 0 || before.DiskError != "" {
@@ -366,5 +371,74 @@ func TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment(t *testing.T) {
 		f.round(never, s)
 	}
 	f.check("after the failed sync")
+	f.reopenAndVerify()
+}
+
+// R-23 for a stream whose records are on disk: when the filesystem fills
+// up, its writes go on (a frame that cannot be written makes room by
+// dropping the oldest segment, counted as Drops.DiskCap, as the cap would)
+// instead of failing with ErrDiskFull; Stats shows the condition; every
+// record written is delivered after the disk recovers or counted dropped.
+func TestDiskFullDropsOldestSegmentForStreamsOnDisk(t *testing.T) {
+	f, tsd, evt := spilledStore(t)
+	never := func(error) bool { return false }
+	before := f.m.Stats()
+	if before.DiskFiles < 3 {
+		t.Fatalf("only %d segments after spilling", before.DiskFiles)
+	}
+	f.fault.FreeOnRemove(true)
+	f.fault.SetSpace(0)
+	seen := 0
+	for i := 0; i < 3000; i++ {
+		f.round(never, tsd, evt) // every write succeeds
+		if st := f.m.Stats(); st.DiskFull && st.DiskError != "" {
+			seen++
+		}
+		if i%200 == 0 {
+			f.check(fmt.Sprintf("disk full, round %d", i))
+		}
+	}
+	during := f.m.Stats()
+	if seen == 0 {
+		t.Fatal("the full disk never showed in Stats")
+	}
+	if d := during.Drops.DiskCap - before.Drops.DiskCap; d == 0 {
+		t.Fatal("no segment dropped although the writes went on")
+	}
+	if during.DiskBytes > before.DiskBytes {
+		t.Fatalf("the store grew on a full disk: %d bytes, %d before", during.DiskBytes, before.DiskBytes)
+	}
+	t.Logf("disk full: 6,000 writes stored, %d records dropped with the oldest segments (%d files left)",
+		during.Drops.DiskCap-before.Drops.DiskCap, during.DiskFiles)
+	f.fault.SetSpace(-1)
+	f.now += fullRetryMs
+	for i := 0; i < 300; i++ {
+		f.round(never, tsd, evt)
+	}
+	if st := f.m.Stats(); st.DiskError != "" {
+		t.Fatalf("the disk error stays after space returned: %q", st.DiskError)
+	}
+	f.reopenAndVerify()
+}
+
+// Where removing a segment gives no space back (another holder of the
+// blocks), one segment is dropped in vain and no more: the writes then fail
+// with ErrDiskFull until a frame is written again.
+func TestDiskFullDropsNoMoreWhenRemovingFreesNothing(t *testing.T) {
+	f := newFullStore(t)
+	tsd := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD)
+	never := func(error) bool { return false }
+	for i := 0; i < 3000; i++ {
+		f.round(never, tsd)
+	}
+	files := f.m.Stats().DiskFiles
+	f.fault.SetSpace(0)
+	for i := 0; i < 3000; i++ {
+		f.round(isDiskFull, tsd)
+	}
+	if st := f.m.Stats(); st.DiskFiles < files-1 {
+		t.Fatalf("%d segments left of %d: dropping went on although it freed nothing", st.DiskFiles, files)
+	}
+	f.fault.SetSpace(-1)
 	f.reopenAndVerify()
 }

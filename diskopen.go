@@ -134,7 +134,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	top := make(map[*Stream]uint64, m.nStream)
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
-		top[s] = max(s.acked+uint64(d.stream(s).ram), seen[s.idx])
+		top[s] = max(s.ramTop(), seen[s.idx])
 	}
 	m.restoreStages(cp.Stages, top)
 	applied, skipped := m.replayJournal(spans, byIdx, start, top)
@@ -387,7 +387,11 @@ func (m *Manager) restoreRAM(frames []byte) {
 	m.checkpointFrames(frames, func(s *Stream, h spool.FrameHeader, recs []spool.Record) {
 		ds := d.stream(s)
 		for i, r := range recs {
-			if h.FirstSeq+uint64(i) != s.acked+uint64(ds.ram)+1 {
+			seq, top := h.FirstSeq+uint64(i), s.ramTop()
+			if seq > top+1 && ds.ram > 0 && s.appendGap(seq-top-1) {
+				top = seq - 1 // records dropped behind a batch in flight
+			}
+			if seq != top+1 {
 				continue // not the next RAM record: a stale or foreign frame
 			}
 			var err error
@@ -426,7 +430,7 @@ func (m *Manager) recoverFrame(pos spool.Pos, h spool.FrameHeader, seen map[uint
 		return 0, 0, false
 	}
 	ds := d.stream(s)
-	lo := max(h.FirstSeq, s.acked+uint64(ds.ram)+1, seen[s.idx]+1)
+	lo := max(h.FirstSeq, s.ramTop()+1, seen[s.idx]+1)
 	if lo > h.LastSeq() {
 		return s.idx, 0, true
 	}
@@ -451,7 +455,7 @@ func (m *Manager) noteDamage(dm spool.Damage) {
 	if h := dm.Header; h != nil {
 		if pos, found := m.search(StreamID{Source(h.Source), h.Sensor}); found {
 			s := m.at(m.index[pos])
-			if lo := max(h.FirstSeq, s.acked+uint64(d.stream(s).ram)+1); lo <= h.LastSeq() {
+			if lo := max(h.FirstSeq, s.ramTop()+1); lo <= h.LastSeq() {
 				s.countDrop(DropCorrupt, uint32(h.LastSeq()-lo+1))
 			}
 		}

@@ -36,6 +36,8 @@
 //   - Counts are exact: New (unread), Pending, Total = New + Pending. The
 //     state is kept as positions in the sequence (acked ≤ read ≤ written), so
 //     a negative count or more pending than stored cannot be represented.
+//     The positions differ from the counts only by numbers dropped from
+//     behind a batch in flight (below).
 //
 // # When the pool is full
 //
@@ -43,10 +45,17 @@
 // allocated at Open. When no sector is free and no disk tier takes new ones,
 // the Overflow option decides:
 //
-//   - DropOldest (default): free the oldest sector of a stream with nothing
-//     pending (the writing stream's own first, then the stream whose oldest
-//     sector is oldest). Pending records are never dropped. When every stream
-//     holding data has records pending, the write fails with ErrFull.
+//   - DropOldest (default): free the oldest sector that holds no pending
+//     record: the writing stream's own oldest unsent records first (behind
+//     its batch in flight, if it has one), then the globally oldest unsent
+//     sector by base timestamp. Pending records are never dropped. A drop
+//     behind a batch leaves a gap in the numbers that the reader sees; the
+//     records after it keep their numbers, and a Nack redelivers exactly
+//     what is left. The first drop at a place takes two sectors' records to
+//     free one (the first stands for the gap afterwards); further drops
+//     there free a sector each. The write fails with ErrFull only when
+//     nothing unsent can be freed: everything stored is pending, or all that
+//     is left behind each batch is the sector being filled.
 //   - RejectNew: refuse the write with ErrFull and keep everything stored.
 //
 // A refused write stores nothing; Stats counts refusals and allocation

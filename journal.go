@@ -37,6 +37,10 @@ const (
 	// jEnd (idx 0) ends an epoch the journal left for the next one: the
 	// next epoch continues it only when this mark was replayed.
 	jEnd = 10
+	// jDropRange: idx u16, first u64, count u32, reason u8: count records
+	// numbered from first on were dropped (R-12: from the front of the
+	// stream, or from behind a batch in flight, leaving a gap).
+	jDropRange = 11
 )
 
 // minRecordEntry is the smallest journal entry of a record (jRAMTSD's
@@ -116,6 +120,17 @@ func (m *Manager) jRecord(s *Stream, ram, slot bool, v uint32, utc int64) {
 	}
 	b := binary.LittleEndian.AppendUint32(d.entry(kind, s), v)
 	m.jput(binary.LittleEndian.AppendUint64(b, uint64(utc)))
+}
+
+// jDropRange journals n records dropped from first on.
+func (m *Manager) jDropRange(s *Stream, first uint64, n uint32, reason DropReason) {
+	d := m.disk
+	if d == nil || d.jr == nil || d.replaying {
+		return
+	}
+	b := binary.LittleEndian.AppendUint64(d.entry(jDropRange, s), first)
+	b = binary.LittleEndian.AppendUint32(b, n)
+	m.jput(append(b, byte(reason)))
 }
 
 // jThrough journals an acknowledgement or a drop up to seq.
@@ -240,6 +255,9 @@ func (r *replayer) apply(p []byte) {
 			s.countDrop(DropReason(body[8]), uint32(n))
 		}
 		r.top[s] = max(r.top[s], through)
+	case kind == jDropRange && len(body) == 13 && DropReason(body[12]) < numDropReasons && binary.LittleEndian.Uint32(body[8:]) > 0:
+		first, n := binary.LittleEndian.Uint64(body), binary.LittleEndian.Uint32(body[8:])
+		r.dropRange(s, first, n, DropReason(body[12]))
 	default:
 		ok = false
 	}
@@ -278,13 +296,45 @@ func (r *replayer) config(idx uint16, body []byte) {
 	r.applied++
 }
 
+// dropRange replays a drop of n records numbered from first on: RAM records
+// (drop-oldest) are taken out of the chain; records of the disk part (the
+// oldest segment dropped at the cap) off its front. The drop counts the n
+// records the live drop counted, whether or not they are still there (the
+// segment may be gone already).
+func (r *replayer) dropRange(s *Stream, first uint64, n uint32, reason DropReason) {
+	ds := r.m.disk.stream(s)
+	last := first + uint64(n) - 1
+	if ds.ram > 0 && first <= s.ramTop() {
+		if k := s.dropRange(first, n); k > 0 {
+			s.countDrop(reason, uint32(k))
+		}
+		return
+	}
+	k := s.advanceDisk(last, ds.ram == 0)
+	s.unread -= uint32(k) // nothing is pending at Open
+	if ds.ram == 0 {
+		s.acked = max(s.acked, last)
+		if ds.n > 0 {
+			s.acked = min(s.acked, ds.ack.seq-1)
+		}
+	}
+	if ds.n == 0 {
+		ds.ack.seq = max(ds.ack.seq, last+1)
+	}
+	if ds.rd.seq < ds.ack.seq {
+		ds.rd = ds.ack
+	}
+	s.countDrop(reason, n)
+	r.top[s] = max(r.top[s], last)
+}
+
 // ram replays a record of the RAM tier.
 func (r *replayer) ram(s *Stream, v uint32, utc int64) bool {
 	ds := r.m.disk.stream(s)
 	r.seq[s]++
 	// The disk part may already hold later records (frames written after
 	// the checkpoint); a RAM record comes before all of them.
-	if seq := r.seq[s]; seq != s.acked+uint64(ds.ram)+1 || (ds.n > 0 && seq >= ds.ack.seq) {
+	if seq := r.seq[s]; seq != s.ramTop()+1 || (ds.n > 0 && seq >= ds.ack.seq) {
 		return false // not the next RAM record: it cannot be placed
 	}
 	var err error
@@ -307,7 +357,8 @@ func (s *Stream) lastRAMTime() (int64, bool) {
 		return 0, false
 	}
 	c := s.seek(int(s.headSkip) + int(s.m.disk.stream(s).ram) - 1)
-	return s.next(&c, 0).UTCms, true
+	var seq uint64
+	return s.next(&c, &seq).UTCms, true
 }
 
 // newStreamBase is the number before the first record of a stream

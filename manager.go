@@ -43,6 +43,7 @@ type Manager struct {
 	allocs, allocFails, frees, rejected uint64
 	drops                               Drops
 	utilStep                            int // last logged utilisation decile
+	gapSecs                             int // gap sectors in all chains (gap.go)
 }
 
 // Open creates a manager. With Options.Dir empty it is the mock backend:

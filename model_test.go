@@ -43,13 +43,14 @@ func TestMain(m *testing.M) {
 
 // modelTotals adds up what the state machine reached, so a run that never
 // fills the pool or never reads fails instead of passing vacuously.
-type modelTotals struct{ actions, writes, compared, drops, full int64 }
+type modelTotals struct{ actions, writes, compared, drops, full, behind int64 }
 
 func (tot *modelTotals) add(md *sim.Model) {
 	tot.writes += md.Writes
 	tot.compared += md.Compared
 	tot.drops += md.DropEvents
 	tot.full += md.FullErrors
+	tot.behind += md.DropsBehind
 }
 
 func must(t *rapid.T, err error) {
@@ -121,11 +122,37 @@ func modelActions(md *sim.Model, tot *modelTotals) map[string]func(*rapid.T) {
 			s := pick(t, md)
 			must(t, md.PeekBulk(s, make([]mm2.Sample, rapid.IntRange(1, 64).Draw(t, "size"))))
 		},
-		"ack":   func(t *rapid.T) { must(t, md.Ack(pick(t, md))) },
-		"nack":  func(t *rapid.T) { must(t, md.Nack(pick(t, md))) },
+		// Streams whose sensor is a multiple of 3 keep a batch in flight
+		// whenever they hold data, as an uplink does for the length of a
+		// send: an ACK or NACK is followed at once by the next batch, and
+		// writes to them (and to others) meet a full pool behind it.
+		"ack": func(t *rapid.T) {
+			s := pick(t, md)
+			must(t, md.Ack(s))
+			holdBatch(t, md, s)
+		},
+		"nack": func(t *rapid.T) {
+			s := pick(t, md)
+			must(t, md.Nack(s))
+			holdBatch(t, md, s)
+		},
+		"inflight": func(t *rapid.T) {
+			for _, s := range md.Streams {
+				holdBatch(t, md, s)
+			}
+		},
 		"utc":   func(t *rapid.T) { md.SetUTC(rapid.IntRange(0, 9).Draw(t, "utc") > 0) },
 		"power": func(t *rapid.T) { must(t, md.TogglePower()) },
 	}
+}
+
+// holdBatch reads a batch of 1..8 records from a stream that keeps one in
+// flight (sensor a multiple of 3) and has none.
+func holdBatch(t *rapid.T, md *sim.Model, s *sim.MStream) {
+	if s.ID.Sensor%3 != 0 || s.Pending != 0 || s.Unread() == 0 {
+		return
+	}
+	must(t, md.ReadBulk(s, make([]mm2.Sample, rapid.IntRange(1, 8).Draw(t, "batch"))))
 }
 
 // modelProfiles are the profiles the state machine runs over. The linux
@@ -153,16 +180,16 @@ func TestModelStateMachine(t *testing.T) {
 			})
 		}
 	}
-	t.Logf("%d actions, Check() after each: %d writes, %d records compared, %d drop events, %d ErrFull",
-		tot.actions, tot.writes, tot.compared, tot.drops, tot.full)
+	t.Logf("%d actions, Check() after each: %d writes, %d records compared, %d drop events (%d behind a batch in flight), %d ErrFull",
+		tot.actions, tot.writes, tot.compared, tot.drops, tot.behind, tot.full)
 	if !testing.Short() && tot.actions < 100_000 {
 		t.Fatalf("only %d actions ran; the state machine must run at least 100,000", tot.actions)
 	}
 	// The short runs (under the race detector) are too few to be sure to
 	// reach exhaustion; the full-size run, which scripts/test.sh also makes,
 	// must.
-	if !testing.Short() && (tot.drops == 0 || tot.full == 0 || tot.compared == 0) {
-		t.Fatal("the run never dropped, never hit ErrFull or never read: the model is not exercising the pool")
+	if !testing.Short() && (tot.drops == 0 || tot.behind == 0 || tot.full == 0 || tot.compared == 0) {
+		t.Fatal("the run never dropped (behind a batch in flight), never hit ErrFull or never read: the model is not exercising the pool")
 	}
 }
 
@@ -171,7 +198,7 @@ func TestModelStateMachine(t *testing.T) {
 // in every mode, a full disk and I/O errors added to the actions.
 func TestDiskModelStateMachine(t *testing.T) {
 	var tot modelTotals
-	var reopens, crashes, diskErrs int64
+	var reopens, crashes, diskErrs, segDrops int64
 	prof := mm2.ProfileLinux
 	prof.PoolBytes = 2 << 10
 	prof.MaxStreams = 40
@@ -198,6 +225,7 @@ func TestDiskModelStateMachine(t *testing.T) {
 					reopens += md.Reopens
 					crashes += md.Crashes
 					diskErrs += md.DiskErrors
+					segDrops += md.SegmentDrops
 				}()
 				actions := modelActions(md, &tot)
 				actions["reopen"] = func(t *rapid.T) { must(t, md.Reopen()) }
@@ -205,14 +233,14 @@ func TestDiskModelStateMachine(t *testing.T) {
 					mode := rapid.SampledFrom(vfs.CrashModes()).Draw(t, "mode")
 					must(t, md.Crash(mode, rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 1))))
 				}
-				actions["fillDisk"] = func(t *rapid.T) { md.FillDisk(rapid.Bool().Draw(t, "full")) }
+				actions["fillDisk"] = func(t *rapid.T) { md.FillDisk(rapid.Bool().Draw(t, "full"), rapid.Bool().Draw(t, "frees")) }
 				actions["ioErrors"] = func(t *rapid.T) { md.IOErrors(rapid.IntRange(0, 3).Draw(t, "eio") == 0) }
 				t.Repeat(actions)
 			})
 		})
 	}
-	t.Logf("%d actions, Check() after each: %d writes, %d compared, %d reopens, %d crashes, %d disk errors",
-		tot.actions, tot.writes, tot.compared, reopens, crashes, diskErrs)
+	t.Logf("%d actions, Check() after each: %d writes, %d compared, %d reopens, %d crashes, %d disk errors, %d drops (%d behind a batch in flight), %d segment drops on a full disk",
+		tot.actions, tot.writes, tot.compared, reopens, crashes, diskErrs, tot.drops, tot.behind, segDrops)
 	if !testing.Short() && tot.actions < 100_000 {
 		t.Fatalf("only %d actions ran; want at least 100,000", tot.actions)
 	}

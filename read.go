@@ -82,10 +82,9 @@ func (s *Stream) read(dst []Sample, mark bool) (int, error) {
 // fill decodes the len(dst) RAM records starting at c and returns how many
 // and the cursor after them.
 func (s *Stream) fill(dst []Sample, c cursor) (int, cursor) {
-	seq := s.acked + uint64(s.pending)
+	seq := s.seqBefore(c, int(s.pending))
 	for i := range dst {
-		seq++
-		dst[i] = s.next(&c, seq)
+		dst[i] = s.next(&c, &seq)
 	}
 	return len(dst), c
 }
@@ -111,7 +110,8 @@ func (s *Stream) Peek(i int) (Sample, error) {
 	at := int(s.pending) + i // position among the unacknowledged records
 	if at < s.ramAvail() {
 		c := s.seek(int(s.headSkip) + at)
-		return s.next(&c, s.acked+uint64(at)+1), nil
+		seq := s.seqBefore(c, at)
+		return s.next(&c, &seq), nil
 	}
 	d := m.disk
 	ds := d.stream(s)

@@ -66,7 +66,16 @@ type Stats struct {
 	FramesSkipped    uint64
 	BytesWritten     uint64 // bytes written to disk (flash wear)
 	Syncs            uint64 // fsyncs of files and directories
-	Checkpoints      uint64
+	// Checkpoints counts the checkpoints made durable since Open. The one
+	// made when the journal is half full is written and synced by a
+	// goroutine of its own after its snapshot: CheckpointsStarted counts
+	// snapshots taken, and DurableCheckpoint says which of them (1 = the
+	// first) the newest durable checkpoint holds, 0 before the first. A
+	// record written before a snapshot whose ordinal is at most
+	// DurableCheckpoint survives a power cut.
+	Checkpoints        uint64
+	CheckpointsStarted uint64
+	DurableCheckpoint  uint64
 }
 
 // StreamStats is a snapshot of one stream.
@@ -76,7 +85,9 @@ type StreamStats struct {
 	Period int64 // ms, TSD only
 	Counts Counts
 	// Sequence positions: Acked ≤ Read ≤ Written. Acked is the newest
-	// acknowledged (or dropped) record's number, Read = Acked + Pending,
+	// acknowledged (or dropped) record's number, Read the newest pending
+	// one's (Acked + Pending, plus the numbers of any records dropped from
+	// behind the batch in flight, which it crossed),
 	// Written the newest record's number. On the disk backend numbers can
 	// have gaps (records dropped at the disk cap, or destroyed by a crash
 	// and skipped by the reservation), so Written − Acked may exceed Total.
@@ -132,6 +143,7 @@ func (m *Manager) Stats() Stats {
 		}
 		st.RecordsRecovered, st.RecordsSkipped, st.FramesSkipped = d.recovered, d.skippedRecords, d.skippedFrames
 		st.BytesWritten, st.Syncs, st.Checkpoints = d.log.BytesWritten, d.log.Syncs, d.checkpoints
+		st.CheckpointsStarted, st.DurableCheckpoint = d.cpStarted, d.cpDurable
 	}
 	if st.SectorsUsed > 0 {
 		st.SpaceEfficiencyPct = 100 * float64(sampleBytes) / float64(st.SectorsUsed*st.SectorSize)
@@ -155,7 +167,7 @@ func (s *Stream) Stats() StreamStats {
 	defer s.m.mu.Unlock()
 	st := StreamStats{
 		ID: s.ID(), Kind: s.kind, Period: int64(s.periodMs), Counts: s.counts(),
-		Acked: s.acked, Read: s.acked + uint64(s.pending), Written: s.written(),
+		Acked: s.acked, Read: s.readSeq(), Written: s.written(),
 	}
 	if d := s.m.disk; d != nil {
 		st.Written = d.stream(s).lastSeq
@@ -174,7 +186,8 @@ func (s *Stream) Stats() StreamStats {
 	}
 	if s.ramAvail() > 0 {
 		c := s.seek(int(s.headSkip))
-		st.OldestUnackedMs = s.next(&c, s.acked+1).UTCms
+		var seq uint64
+		st.OldestUnackedMs = s.next(&c, &seq).UTCms
 		st.HasUnacked = true
 	} else if s.pending+s.unread > 0 {
 		d := s.m.disk

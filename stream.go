@@ -59,7 +59,9 @@ func (s *Stream) counts() Counts {
 }
 
 // written is the sequence number of the newest record (0 before the first).
-func (s *Stream) written() uint64 { return s.acked + uint64(s.pending) + uint64(s.unread) }
+func (s *Stream) written() uint64 {
+	return s.acked + uint64(s.pending) + uint64(s.unread) + s.gapsBefore(pool.Nil)
+}
 
 // cursor is a position in a stream's chain: a sector, a record index in it
 // and, for EVT, the record's byte offset.
@@ -77,37 +79,57 @@ func (s *Stream) setReadCursor(c cursor) {
 	s.readSec, s.readIdx, s.readOff = c.sec, uint8(c.idx), uint8(c.off)
 }
 
-// next decodes the record under c and advances c past it. The caller knows a
-// record is there (it counted unread records); c is first moved off the end
-// of a full sector onto the next one, so a cursor never points "nowhere".
-func (s *Stream) next(c *cursor, seq uint64) Sample {
+// next decodes the record under c, advances c past it and sets *seq to its
+// sequence number: on entry *seq is the number of the record before c. The
+// caller knows a record is there (it counted unread records); c is first
+// moved off the end of a full sector onto the next one, so a cursor never
+// points "nowhere", and past any gap sector, whose dropped numbers are
+// counted when the cursor leaves it.
+func (s *Stream) next(c *cursor, seq *uint64) Sample {
 	p := s.m.pool
-	if c.idx >= p.Count(c.sec) {
+	for c.idx >= p.Count(c.sec) {
+		if p.Count(c.sec) == 0 {
+			*seq += layout.Gap(p.Sector(c.sec))
+		}
 		nxt := p.Next(c.sec)
 		if nxt == pool.Nil {
 			panic("mm2: read cursor ran off the chain of " + s.ID().String())
 		}
 		*c = cursor{sec: nxt, off: layout.HeaderSize}
 	}
+	*seq++
 	sec := p.Sector(c.sec)
 	var smp Sample
 	if s.kind == TSD {
 		v, utc := layout.TSDRecord(sec, c.idx, int64(s.periodMs))
-		smp = Sample{Value: v, UTCms: utc, Seq: seq}
+		smp = Sample{Value: v, UTCms: utc, Seq: *seq}
 	} else {
 		v, utc, nxt, err := layout.EVTDecode(sec, c.off)
 		if err != nil {
 			panic("mm2: undecodable EVT sector in " + s.ID().String())
 		}
-		smp = Sample{Value: v, UTCms: utc, Seq: seq}
+		smp = Sample{Value: v, UTCms: utc, Seq: *seq}
 		c.off = nxt
 	}
 	c.idx++
 	return smp
 }
 
-// at returns a cursor on the record whose position from the head sector's
-// first record is n (headSkip is the first unacknowledged one).
+// sectorBase is the base timestamp (the time of the first record) of one of
+// the stream's data sectors. A TSD sector's header word may also hold a
+// step, so only layout.TSDHeader reads its base.
+func (s *Stream) sectorBase(sec uint32) int64 {
+	b := s.m.pool.Sector(sec)
+	if s.kind == TSD {
+		base, _, _ := layout.TSDHeader(b, int64(s.periodMs))
+		return base
+	}
+	return layout.Base(b)
+}
+
+// seek returns a cursor on the record whose position from the head sector's
+// first record is n (headSkip is the first unacknowledged one). Gap sectors
+// hold no record: a cursor lands past them, except at the end of the chain.
 func (s *Stream) seek(n int) cursor {
 	p := s.m.pool
 	c := cursor{sec: s.head, off: layout.HeaderSize}

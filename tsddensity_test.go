@@ -240,3 +240,51 @@ func TestTSDBackToBackDiskTier(t *testing.T) {
 		}
 	}
 }
+
+// TestDropOldestReadsStepBases: with the pool full and the writer holding
+// only pending records, drop-oldest frees the stream whose oldest sector is
+// oldest by time, also when that sector is stepped or fast (its header word
+// holds the step above the base).
+func TestDropOldestReadsStepBases(t *testing.T) {
+	const periodMs = 1000
+	for _, old := range []struct {
+		name    string
+		advance int64
+	}{{"stepped", 0}, {"fast", 667}} {
+		t.Run(old.name, func(t *testing.T) {
+			clk := &burstClock{ms: 1_700_000_000_000}
+			m, err := mm2.Open(mm2.Options{Profile: mm2.ProfileSTM32, Clock: clk.now, Overflow: mm2.DropOldest})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			m.SetUTCAvailable(true)
+			a := configureT(t, m, mm2.Gateway, 1, mm2.TSD, periodMs*time.Millisecond)
+			b := configureT(t, m, mm2.Gateway, 2, mm2.TSD, periodMs*time.Millisecond)
+			w := configureT(t, m, mm2.CAN, 3, mm2.TSD, periodMs*time.Millisecond)
+			// a: the oldest, in sectors with a step of their own (0 ms or
+			// 667 ms after a first periodic sector).
+			writeBurst(t, a, clk, 20, old.advance)
+			clk.ms += 60_000
+			writeBurst(t, b, clk, 6, periodMs) // b: newer, periodic
+			// w fills the pool, reading each sample so that all of its own
+			// are pending and none of them can be dropped.
+			for i := 0; m.Stats().SectorsFree > 0; i++ {
+				clk.ms += periodMs
+				okT(t, w.WriteTSD(uint32(i)), "fill")
+				_, err := w.Read()
+				okT(t, err, "Read")
+			}
+			for i := 0; i < 7; i++ { // at least one new sector for w
+				clk.ms += periodMs
+				okT(t, w.WriteTSD(uint32(i)), "write on a full pool")
+				_, err := w.Read()
+				okT(t, err, "Read")
+			}
+			checkT(t, m, "after the drop")
+			if da, db := a.Stats().Drops.RAMFull, b.Stats().Drops.RAMFull; da == 0 || db != 0 {
+				t.Fatalf("dropped %d of the older stream's samples and %d of the newer one's", da, db)
+			}
+		})
+	}
+}

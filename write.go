@@ -151,7 +151,7 @@ func (s *Stream) sectorsForEvents(k int, utc int64) int {
 	size := s.m.pool.SectorSize()
 	var scratch [MaxSectorSize]byte
 	sec, used, need := scratch[:size], 0, 0
-	open := s.tail != pool.Nil
+	open := s.dataTail() != pool.Nil
 	if open {
 		copy(sec, s.m.pool.Sector(s.tail))
 		used = int(s.tailUsed)
@@ -193,7 +193,7 @@ func (s *Stream) appendTSD(v uint32, now int64, tol int64) error {
 		return ErrFull
 	}
 	fast := false
-	if t := s.tail; t != pool.Nil {
+	if t := s.dataTail(); t != pool.Nil {
 		sec, c, period := p.Sector(t), p.Count(t), int64(s.periodMs)
 		if layout.TSDAppendPeriodic(sec, c, period, tol, v, now) || layout.TSDAppend(sec, c, period, tol, v, now) {
 			p.SetCount(t, c+1)
@@ -217,7 +217,7 @@ func (s *Stream) appendEVT(v uint32, utc int64) error {
 	if s.pending+s.unread == maxStreamRecords {
 		return ErrFull
 	}
-	if t := s.tail; t != pool.Nil {
+	if t := s.dataTail(); t != pool.Nil {
 		if used, ok := layout.EVTAppend(p.Sector(t), int(s.tailUsed), v, utc); ok {
 			s.tailUsed = uint8(used)
 			p.SetCount(t, p.Count(t)+1)
@@ -264,62 +264,87 @@ func (m *Manager) allocFor(s *Stream) (uint32, error) {
 	return id, nil
 }
 
-// dropOldest frees one sector holding no pending record: the writing
-// stream's own oldest first, then the globally oldest by base timestamp. It
-// reports false when every stored sector holds pending data.
+// dropOldest frees one sector holding no pending record: the writing
+// stream's own oldest first, then the globally oldest by base timestamp. A
+// stream with a batch in flight gives the oldest sector behind it (see
+// gap.go). It reports false when no sector can be freed: everything stored
+// is pending, or all that is left behind each batch is one partial sector.
 func (m *Manager) dropOldest(writer *Stream) bool {
+	if writer.dropOne(DropRAMFull) {
+		return true
+	}
 	victim := (*Stream)(nil)
-	if writer.droppable() {
-		victim = writer
-	} else {
-		var oldest int64
-		for _, x := range m.index {
-			s := m.at(x)
-			if !s.droppable() {
-				continue
-			}
-			if b := layout.Base(m.pool.Sector(s.head)); victim == nil || b < oldest {
-				victim, oldest = s, b
-			}
+	var oldest int64
+	for _, x := range m.index {
+		s := m.at(x)
+		sec := s.dropCandidate()
+		if sec == pool.Nil {
+			continue
+		}
+		if b := s.sectorBase(sec); victim == nil || b < oldest {
+			victim, oldest = s, b
 		}
 	}
-	if victim == nil {
+	return victim != nil && victim.dropOne(DropRAMFull)
+}
+
+// dropCandidate is the sector dropOne would drop first, or pool.Nil.
+func (s *Stream) dropCandidate() uint32 {
+	switch {
+	case s.head == pool.Nil:
+		return pool.Nil
+	case s.pending == 0:
+		return s.head
+	}
+	return s.behindCandidate()
+}
+
+// dropOne drops the stream's oldest unsent sector and frees a sector, or
+// reports false.
+func (s *Stream) dropOne(reason DropReason) bool {
+	switch {
+	case s.head == pool.Nil:
+		return false
+	case s.pending == 0:
+		s.dropHead(reason)
+		return true
+	}
+	n, first := s.dropBehind()
+	if n == 0 {
 		return false
 	}
-	victim.dropHead(DropRAMFull)
+	s.noteDrop(reason, n, first)
 	return true
 }
 
-// droppable: the head sector holds no pending record. Pending records start
-// at the head's first unacknowledged record, so any pending record is there.
-func (s *Stream) droppable() bool { return s.head != pool.Nil && s.pending == 0 }
-
-// dropHead discards the unread records of the head sector and frees it.
+// dropHead discards the unread records of the head sector (nothing is
+// pending) and frees it, with a gap sector that then reaches the head.
 func (s *Stream) dropHead(reason DropReason) {
-	m, p := s.m, s.m.pool
+	p := s.m.pool
 	h := s.head
 	n := uint32(p.Count(h) - int(s.headSkip))
+	first := s.acked + 1
 	s.unread -= n
 	s.acked += uint64(n)
-	s.headSkip = 0
-	s.head = p.Next(h)
-	p.Release(h)
-	m.frees++
+	s.freeAcked(p.Count(h))
+	s.setReadCursor(s.seek(int(s.headSkip)))
 	if s.head == pool.Nil {
-		s.tail = pool.Nil
-		s.tailUsed = 0
 		s.setReadCursor(cursor{})
-	} else {
-		s.setReadCursor(cursor{sec: s.head, off: layout.HeaderSize})
 	}
+	s.noteDrop(reason, n, first)
+}
+
+// noteDrop journals, counts and logs n records dropped from first on.
+func (s *Stream) noteDrop(reason DropReason, n uint32, first uint64) {
+	m := s.m
 	if m.disk != nil {
 		m.disk.stream(s).ram -= n
-		m.jThrough(jDrop, s, s.acked, reason)
+		m.jDropRange(s, first, n, reason)
 	}
 	s.countDrop(reason, n)
 	if m.log.Enabled(context.Background(), slog.LevelWarn) {
 		m.log.Warn("mm2: dropped unsent records", "stream", s.ID().String(), "records", n,
-			"reason", reason.String(), "through_seq", s.acked)
+			"reason", reason.String(), "first_seq", first, "last_seq", first+uint64(n)-1)
 	}
 	m.noteUtilisation()
 }
@@ -406,7 +431,7 @@ func (m *Manager) afterWrite(err error) error {
 // at utc without a new sector.
 func (s *Stream) tailTakes(utc int64) bool {
 	p := s.m.pool
-	t := s.tail
+	t := s.dataTail()
 	if t == pool.Nil {
 		return false
 	}

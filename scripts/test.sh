@@ -55,7 +55,11 @@ say "go test -race ./..."
 # the detector slows them tenfold) ...
 go test -race -count=1 -v $(go list ./... | grep -vx 'github.com/mm2go/mm2') >"$log_dir/test.log" 2>&1
 test_status=$?
-go test -race -short -count=1 -v . >>"$log_dir/test.log" 2>&1 || test_status=1
+# TestCrashAtEveryMutation runs only without the detector: its simulated
+# power cut copies the journal's mapped memory at an instant chosen by a
+# filesystem call of the checkpoint's goroutine, while a writer stores into
+# it (a power cut does not wait for stores to finish).
+go test -race -short -count=1 -v -skip 'CrashAtEveryMutation' . >>"$log_dir/test.log" 2>&1 || test_status=1
 # ... and at full size without it.
 say "go test (full-size randomized and crash tests) ."
 go test -count=1 -v -run 'StateMachine|CrashAtEveryMutation|ProcessCrash|Kill9|GroupCommit|PowerCuts' . >>"$log_dir/test.log" 2>&1 || test_status=1

@@ -74,6 +74,7 @@ type FaultFS struct {
 	space   int64 // bytes writes may still use; negative means no limit
 	failIf  func(op Op, name string) bool
 	shortIf func(name string, n int) int
+	frees   bool // Remove gives the file's size back to space
 }
 
 // NewFaultFS returns a FaultFS over inner with no faults switched on.
@@ -96,6 +97,15 @@ func (f *FaultFS) Space() int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.space
+}
+
+// FreeOnRemove makes Remove give the removed file's size back to the space
+// budget (as deleting a file frees its blocks), or stops it (the default:
+// space returns only by SetSpace).
+func (f *FaultFS) FreeOnRemove(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.frees = on
 }
 
 // FailIf makes every call for which pred returns true fail with EIO without
@@ -200,7 +210,20 @@ func (f *FaultFS) Remove(name string) error {
 	if err := f.fail(OpRemove, name); err != nil {
 		return err
 	}
-	return f.inner.Remove(name)
+	f.mu.Lock()
+	frees := f.frees
+	f.mu.Unlock()
+	var size int64
+	if frees {
+		if fi, err := f.inner.Stat(name); err == nil {
+			size = fi.Size()
+		}
+	}
+	if err := f.inner.Remove(name); err != nil {
+		return err
+	}
+	f.refund(int(size))
+	return nil
 }
 
 // MkdirAll implements FS.

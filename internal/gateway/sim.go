@@ -155,8 +155,18 @@ type boot struct {
 	up     *uplink.Uplink
 	cancel context.CancelFunc
 	done   chan struct{}
-	cps    uint64 // checkpoints seen at the last observation
+	cps    uint64 // checkpoints started at the last observation
+	// covers are the checkpoints started and not yet durable, oldest
+	// first: from ordinal ord on, each holds at least n writes per stream.
+	covers []cover
 	upErrs int
+}
+
+// cover is what checkpoints started since an observation hold at least:
+// their snapshots came after it, so every write made before it.
+type cover struct {
+	ord uint64
+	n   []uint64
 }
 
 // New prepares a run: it starts the embedded broker (or uses cfg.Broker),
@@ -527,11 +537,19 @@ func (s *Sim) closeBoot() error {
 // what a crash may lose.
 func (s *Sim) observe(ctx context.Context) mm2.Stats {
 	st := s.b.m.Stats()
-	if st.Checkpoints != s.b.cps {
-		s.b.cps = st.Checkpoints
+	if st.CheckpointsStarted != s.b.cps {
+		c := cover{ord: s.b.cps + 1, n: make([]uint64, len(s.led))}
 		for i := range s.led {
-			s.led[i].nDurable = s.led[i].nPrev
+			c.n[i] = s.led[i].nPrev
 		}
+		s.b.covers = append(s.b.covers, c)
+		s.b.cps = st.CheckpointsStarted
+	}
+	for len(s.b.covers) > 0 && s.b.covers[0].ord <= st.DurableCheckpoint {
+		for i := range s.led {
+			s.led[i].nDurable = s.b.covers[0].n[i]
+		}
+		s.b.covers = s.b.covers[1:]
 	}
 	for i := range s.led {
 		s.led[i].nPrev = s.v.N[i]

@@ -31,8 +31,11 @@ func (md *Model) store(s *MStream, r Rec) {
 	}
 }
 
-// FillDisk makes the disk full (space 0) or gives the space back.
-func (md *Model) FillDisk(full bool) {
+// FillDisk makes the disk full (space 0) or gives the space back. With
+// frees, removing a file gives its space back (the store then makes room
+// by dropping its oldest segment); without, it does not.
+func (md *Model) FillDisk(full, frees bool) {
+	md.Fault.FreeOnRemove(frees)
 	if full {
 		md.Fault.SetSpace(0)
 	} else {
@@ -53,7 +56,7 @@ func (md *Model) IOErrors(on bool) {
 // unacknowledged record must be back, pending ones unread, numbering
 // continuing.
 func (md *Model) Reopen() error {
-	md.FillDisk(false)
+	md.FillDisk(false, false)
 	md.IOErrors(false)
 	if err := md.M.Close(); err != nil {
 		return fmt.Errorf("close: %w", err)
@@ -145,6 +148,7 @@ func (md *Model) adopt(s *MStream, strict bool) error {
 	s.Pending = 0
 	s.Seq = st.Written
 	s.Drops = st.Drops.RAMFull
+	s.CapDrops = st.Drops.DiskCap
 	return nil
 }
 

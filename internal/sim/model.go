@@ -23,15 +23,16 @@ type Rec struct {
 
 // MStream is the model of one stream.
 type MStream struct {
-	ID      mm2.StreamID
-	Kind    mm2.Kind
-	Period  int64
-	H       *mm2.Stream
-	Recs    []Rec          // unacknowledged, oldest first; the first Pending are pending
-	History map[uint64]Rec // every record written, by sequence number (disk models)
-	Pending int
-	Seq     uint64 // last sequence number written
-	Drops   uint64 // records the manager dropped (ram-full)
+	ID       mm2.StreamID
+	Kind     mm2.Kind
+	Period   int64
+	H        *mm2.Stream
+	Recs     []Rec          // unacknowledged, oldest first; the first Pending are pending
+	History  map[uint64]Rec // every record written, by sequence number (disk models)
+	Pending  int
+	Seq      uint64 // last sequence number written
+	Drops    uint64 // records the manager dropped (ram-full)
+	CapDrops uint64 // records dropped with the oldest segment (disk-cap)
 	// Unsure counts records stored by writes that failed with
 	// ErrNotDurable since the last sync that succeeded: a power cut may
 	// destroy them before any trace of their numbers is durable.
@@ -63,6 +64,8 @@ type Model struct {
 
 	// What the run reached.
 	Writes, Compared, DropEvents, FullErrors, Dropped int64
+	DropsBehind                                       int64 // drop events of a stream with a batch in flight
+	SegmentDrops                                      int64 // streams' records dropped with a segment on a full disk
 	DiskErrors, Reopens, Crashes                      int64
 }
 
@@ -140,8 +143,12 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 	// need a new sector can drop anything.
 	// (A group write on the disk backend allocates for each target in turn,
 	// each the writing stream of its own allocation.)
-	writerDroppable := writer.Pending == 0 && len(writer.Recs) > 0 && free < len(targets) &&
-		(md.Opts.Dir == "" || len(targets) == 1) &&
+	// With a batch in flight, unsent records behind it are dropped too
+	// enough of them (the rest of the batch's last sector and two
+	// more sectors) guarantee a sector can be freed there.
+	writerDroppable := (writer.Pending == 0 && len(writer.Recs) > 0 || writer.Unread() > 3*maxSectorRecords) &&
+		free < len(targets) &&
+		(md.Opts.Dir == "" || len(targets) == 1 && writer.Pending == 0) &&
 		(md.Opts.Dir == "" || writer.H.Stats().SectorsRAM > 0)
 	writerDrops := writer.Drops
 	err := do()
@@ -156,6 +163,20 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 	}
 	dropped := false
 	after := md.M.Stats()
+	if after.Drops.DiskCap != before.Drops.DiskCap {
+		// A full filesystem made room for a frame by dropping the oldest
+		// segment: learn and check each stream's dropped run.
+		for _, s := range md.Streams {
+			if d := s.H.Stats().Drops.DiskCap - s.CapDrops; d > 0 {
+				s.CapDrops += d
+				md.Dropped += int64(d)
+				md.SegmentDrops++
+				if err := md.droppedFront(s, int(d)); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	for _, s := range md.Streams {
 		if after.Drops.RAMFull == before.Drops.RAMFull {
 			break // no stream dropped anything
@@ -166,17 +187,20 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 		}
 		dropped = true
 		md.DropEvents++
+		if s.Pending > 0 {
+			md.DropsBehind++
+		}
 		md.Dropped += int64(d)
 		s.Drops += d
 		switch {
 		case md.Opts.Overflow == mm2.RejectNew:
 			return fmt.Errorf("%v: %d records dropped under RejectNew", s.ID, d)
-		case s.Pending != 0:
-			return fmt.Errorf("%v: %d records dropped while %d pending", s.ID, d, s.Pending)
-		case d > uint64(len(s.Recs)):
-			return fmt.Errorf("%v: %d dropped of %d stored", s.ID, d, len(s.Recs))
+		case d > uint64(s.Unread()):
+			return fmt.Errorf("%v: %d dropped of %d unsent (%d pending)", s.ID, d, s.Unread(), s.Pending)
 		}
-		s.Recs = s.Recs[d:]
+		if err := md.dropped(s, int(d)); err != nil {
+			return err
+		}
 	}
 	if dropped && writerDroppable && writer.Drops == writerDrops {
 		return fmt.Errorf("dropped from other streams although the writer %v had unsent data in RAM (now %+v, free before %d)",
@@ -230,6 +254,94 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 		md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})
 	}
 	return nil
+}
+
+// maxSectorRecords is the most records a 32-byte sector holds (6 TSD).
+const maxSectorRecords = 6
+
+// dropped learns which d unsent records of s the manager dropped and checks
+// the drop: a run of consecutive unsent records (a sector's, or two when a
+// gap opens) starting in the first sector behind the batch in flight, so
+// at most a sector's records after the first unsent one. It peeks at what
+// is left to find the run, and takes it out of the model.
+func (md *Model) dropped(s *MStream, d int) error {
+	unsent := s.Recs[s.Pending:]
+	want := min(len(unsent)-d, d+2*maxSectorRecords)
+	got := make([]mm2.Sample, max(want, 1))
+	n, err := s.H.PeekBulk(got)
+	if want == 0 {
+		n, err = 0, nil
+	}
+	if err != nil && md.diskError(err) {
+		// The disk part cannot be read now; the drop is RAM's, at the
+		// front of the unsent records whenever the model could see it.
+		n = 0
+		want = 0
+	} else if err != nil || n < want {
+		return fmt.Errorf("%v: peek after a drop of %d: %d, %v; want %d", s.ID, d, n, err, want)
+	}
+	k := 0
+	for k < n && got[k].Seq == unsent[k].Seq {
+		k++
+	}
+	if k > maxSectorRecords-1 && k < n {
+		return fmt.Errorf("%v: %d records dropped from %d records behind the first unsent one (seq %d)",
+			s.ID, d, k, unsent[0].Seq)
+	}
+	if k == n && want > 0 && n == len(unsent)-d {
+		// Every record peeked is kept: the run was the newest unsent.
+		k = n
+	}
+	for i := k; i < n; i++ {
+		if err := md.Compare(s, got[i], unsent[i+d], "record kept by a drop"); err != nil {
+			return err
+		}
+	}
+	rest := append(append([]Rec{}, s.Recs[:s.Pending+k]...), unsent[k+d:]...)
+	s.Recs = rest
+	return nil
+}
+
+// droppedFront learns which d records of s a segment drop took: a run of
+// consecutive records, pending ones included (a segment holds the oldest
+// records of the disk part, which follows the RAM part). To see the pending
+// records too it NACKs the batch, peeks at everything and reads the batch
+// again (the same records, with the same numbers, are pending after it);
+// the run must leave exactly that, and is taken out of the model.
+func (md *Model) droppedFront(s *MStream, d int) error {
+	pend := s.H.Counts().Pending
+	if pend > 0 {
+		if n, err := s.H.Nack(); err != nil || n != pend {
+			return fmt.Errorf("%v: nack after a segment drop: %d, %v", s.ID, n, err)
+		}
+	}
+	all := make([]mm2.Sample, len(s.Recs)+5)
+	n, err := s.H.PeekBulk(all)
+	if err != nil && !errors.Is(err, mm2.ErrNoData) {
+		return fmt.Errorf("%v: peek after %d records dropped with a segment: %v", s.ID, d, err)
+	}
+	if pend > 0 {
+		if k, err := s.H.ReadBulk(make([]mm2.Sample, pend)); err != nil || k != pend {
+			return fmt.Errorf("%v: reading the batch again after a segment drop: %d, %v", s.ID, k, err)
+		}
+	}
+	for k := 0; k+d <= len(s.Recs); k++ {
+		rest := append(append([]Rec{}, s.Recs[:k]...), s.Recs[k+d:]...)
+		// (A stream being written holds its new records after them: up
+		// to five, a GPS write naming it twice.)
+		if n < len(rest) || n > len(rest)+5 || pend != s.Pending-max(0, min(k+d, s.Pending)-k) {
+			continue
+		}
+		ok := true
+		for i, r := range rest {
+			ok = ok && all[i].Seq == r.Seq && all[i].Value == r.V
+		}
+		if ok {
+			s.Recs, s.Pending = rest, pend
+			return nil
+		}
+	}
+	return fmt.Errorf("%v: no run of %d consecutive records explains a segment drop (%d pending, %d left)", s.ID, d, pend, n)
 }
 
 // WriteTSD writes v to s at the model's clock.
@@ -451,6 +563,15 @@ func (md *Model) Check() error {
 		want := mm2.Counts{New: s.Unread(), Pending: s.Pending, Total: len(s.Recs)}
 		if c != want {
 			return fmt.Errorf("%v counts %+v, model %+v", s.ID, c, want)
+		}
+		// Positions: they differ from the counts only by dropped
+		// numbers. In RAM the newest number is exactly the model's.
+		st := s.H.Stats()
+		if st.Acked > st.Read || st.Read > st.Written || (md.Opts.Dir == "" && st.Written != s.Seq) {
+			return fmt.Errorf("%v positions %+v, model wrote through %d", s.ID, st, s.Seq)
+		}
+		if s.Pending > 0 && st.Read != s.Recs[s.Pending-1].Seq {
+			return fmt.Errorf("%v read through %d, the model's last pending is %d", s.ID, st.Read, s.Recs[s.Pending-1].Seq)
 		}
 	}
 	return nil

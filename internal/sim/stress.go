@@ -211,11 +211,11 @@ func step(md *Model, rng *rand.Rand) error {
 		// Now and then the disk fills up or fails for a while.
 		switch rng.IntN(4) {
 		case 0:
-			md.FillDisk(true)
+			md.FillDisk(true, rng.IntN(2) == 0)
 		case 1:
 			md.IOErrors(true)
 		default:
-			md.FillDisk(false)
+			md.FillDisk(false, false)
 			md.IOErrors(false)
 		}
 		return nil
@@ -230,7 +230,7 @@ func step(md *Model, rng *rand.Rand) error {
 // export closes the model's manager cleanly and copies its store's files
 // from the in-memory filesystem into dir.
 func export(md *Model, dir string) error {
-	md.FillDisk(false)
+	md.FillDisk(false, false)
 	md.IOErrors(false)
 	if err := md.M.Close(); err != nil {
 		return err

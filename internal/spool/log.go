@@ -28,6 +28,10 @@ type Segment struct {
 	// one last succeeded: a failing block becomes a hole only once it
 	// keeps failing (maxUnreadable), so a passing error loses nothing.
 	unreadable int
+	// wrote is the log's write count at the last change of the file
+	// (Append, or a cut of a frame): what a sync started before it does
+	// not cover.
+	wrote uint64
 }
 
 // maxUnreadable is how many failed reads of a range make it a hole.
@@ -116,6 +120,7 @@ type Log struct {
 	scan     []byte    // recovery's read buffer
 	unsynced bool      // active file has unsynced writes
 	toSync   []uint64  // closed segments with unsynced writes (synced by Sync, not at rotation)
+	writes   uint64    // changes made to segment files (Segment.wrote)
 	dirDirty bool      // segment files were created or removed since SyncDir
 
 	BytesWritten, Syncs uint64
@@ -234,6 +239,8 @@ func (l *Log) Append(frame []byte, stream uint16, records int) (Pos, error) {
 	a := l.Active()
 	n, err := l.active.Write(frame)
 	l.BytesWritten += uint64(max(n, 0))
+	l.writes++
+	a.wrote = l.writes
 	if err != nil {
 		// Cut a short write so the file never holds half a frame we go on after.
 		if n > 0 {
@@ -263,6 +270,8 @@ func (l *Log) Unappend(pos Pos, n int64, records int) error {
 	if err := l.active.Truncate(pos.Off); err != nil {
 		return err
 	}
+	l.writes++
+	a.wrote = l.writes
 	a.Size = pos.Off
 	a.Live -= records
 	l.Total -= n
@@ -345,13 +354,14 @@ func (l *Log) Sync() error {
 }
 
 // Unsynced lists the segments with writes no Sync covered yet, for a
-// caller that syncs them with SyncSegment without its lock.
-func (l *Log) Unsynced() []uint64 {
-	nos := append([]uint64(nil), l.toSync...)
+// caller that syncs them with SyncSegment without its lock, and the mark
+// to give SyncedClosed afterwards.
+func (l *Log) Unsynced() (nos []uint64, mark uint64) {
+	nos = append([]uint64(nil), l.toSync...)
 	if l.active != nil && l.unsynced {
 		nos = append(nos, l.Segs[len(l.Segs)-1].No)
 	}
-	return nos
+	return nos, l.writes
 }
 
 // SyncSegment fsyncs segment no through a handle of its own, so it may run
@@ -371,11 +381,15 @@ func (l *Log) SyncSegment(no uint64) error {
 	return err
 }
 
-// SyncedClosed records that the closed segments among nos were synced.
-func (l *Log) SyncedClosed(nos []uint64) {
+// SyncedClosed records that the segments among nos, listed by Unsynced
+// with mark, were synced: each closed one is synced unless it was written
+// after the mark (it was still active and took frames meanwhile), which
+// the next Sync must then cover.
+func (l *Log) SyncedClosed(nos []uint64, mark uint64) {
 	kept := l.toSync[:0]
 	for _, no := range l.toSync {
-		if !slices.Contains(nos, no) {
+		seg := l.Find(no)
+		if !slices.Contains(nos, no) || seg != nil && seg.wrote > mark {
 			kept = append(kept, no)
 		}
 	}

@@ -537,3 +537,55 @@ func TestNextRetriesAReadErrorThatPasses(t *testing.T) {
 		t.Fatalf("a passing read error left damage: %v", errs)
 	}
 }
+
+// A sync made without the store's lock (Unsynced, SyncSegment,
+// SyncedClosed) covers only what was written before it started: a segment
+// that was active then and took frames after its sync, and was closed
+// since, is still synced by the next Sync. (Marking it synced lost the
+// frames a PowerDown had to keep.)
+func TestLogSyncedClosedKeepsSegmentWrittenAfterTheSync(t *testing.T) {
+	mem := vfs.NewMem()
+	l := newTestLog(t, mem)
+	frame := testFrame(t, 1, 1, testRecords)
+	if _, err := l.Append(frame, 1, testRecords); err != nil {
+		t.Fatal(err)
+	}
+	nos, mark := l.Unsynced()
+	if len(nos) != 1 {
+		t.Fatalf("unsynced %v, want the active segment", nos)
+	}
+	first := nos[0]
+	if err := l.SyncSegment(first); err != nil {
+		t.Fatal(err)
+	}
+	// Meanwhile: more frames, until the segment is closed by a rotation.
+	for seq := uint64(11); l.Active().No == first; seq += testRecords {
+		if _, err := l.Append(testFrame(t, 1, seq, testRecords), 1, testRecords); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.SyncedClosed(nos, mark)
+	if again, _ := l.Unsynced(); !slices.Contains(again, first) {
+		t.Fatalf("segment %d written after its sync is no longer listed unsynced: %v", first, again)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	size := l.Find(first).Size
+	_, seen, damage := recoverLog(t, mem.CrashClone(vfs.CrashSynced, nil), true)
+	var kept int64
+	for _, w := range seen {
+		if w.pos.Seg == first {
+			kept = max(kept, w.pos.Off+int64(w.h.Size()))
+		}
+	}
+	if kept != size || len(damage) != 0 {
+		t.Fatalf("after a power cut segment %d holds %d of its %d bytes (damage %v)", first, kept, size, damage)
+	}
+	// A closed segment not written since the mark is synced for good.
+	nos, mark = l.Unsynced()
+	l.SyncedClosed(nos, mark)
+	if again, _ := l.Unsynced(); len(again) != 0 {
+		t.Fatalf("after a sync with nothing written since: %v unsynced", again)
+	}
+}
