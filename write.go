@@ -185,8 +185,9 @@ func (m *Manager) writable() error {
 // second sample and came early: the sector then takes the interval as its
 // own step (layout.TSDAppend). A new sector opened while the stream runs
 // faster than its period is marked so that its second sample sets the step
-// even when less than a period early (layout.TSDOpensFast). tol is the period for live samples and
-// 0 when restoring already-derived timestamps, which must come back exactly.
+// even when less than a period early (layout.TSDOpensFast). tol is the
+// period for live samples and 0 when restoring already-derived
+// timestamps, which must come back exactly.
 func (s *Stream) appendTSD(v uint32, now int64, tol int64) error {
 	p := s.m.pool
 	if s.pending+s.unread == maxStreamRecords {
