@@ -91,9 +91,10 @@ func BenchmarkWriteTSD(b *testing.B) {
 
 // BenchmarkWriteTSDWallClock is WriteTSD with the real clock (time.Now), the
 // cost an application actually pays. Samples arrive far faster than the
-// 10 ms period, so each opens its own sector and a batch overflows the pool
-// into drop-oldest: this is the worst case, and time.Now itself is most of it
-// on a virtual machine's clock source.
+// 10 ms period: each sector takes a step of its own (0 ms within one
+// millisecond) from its second sample and holds 6, and a batch overflows
+// the pool into drop-oldest; time.Now itself is most of the cost on a
+// virtual machine's clock source.
 func BenchmarkWriteTSDWallClock(b *testing.B) {
 	benchWrite(b, mm2.TSD, nil, func(s *mm2.Stream, i int) error { return s.WriteTSD(uint32(i)) })
 }
