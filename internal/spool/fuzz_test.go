@@ -13,9 +13,15 @@ import (
 func FuzzDecodeFrame(f *testing.F) {
 	_, tsd := tsdFrame(f, 3)
 	_, evt, _ := evtFrame(f, 4)
+	var sb Builder // a stepped TSD frame (version 2)
+	sb.Reset(KindTSD, 3, 77, 1000)
+	for i := 0; i < 4; i++ {
+		sb.Add(uint64(1+i), uint32(i), 1_700_000_000_000+int64(i)*3)
+	}
 	f.Add(tsd, false)
 	f.Add(evt, false)
 	f.Add(evt, true)
+	f.Add(AppendFrame(nil, sb.H, sb.Payload), false)
 	f.Fuzz(func(t *testing.T, b []byte, fixCRC bool) {
 		if fixCRC && len(b) >= FrameHeaderSize && len(b) >= FrameHeaderSize+int(binary.LittleEndian.Uint16(b[14:])) {
 			b = refresh(bytes.Clone(b))
