@@ -455,7 +455,21 @@ func (m *Manager) dropFrontSegment() error {
 			return err
 		}
 	}
-	return d.log.RemoveFront()
+	if err := d.log.RemoveFront(); err != nil {
+		return err
+	}
+	// The removal is made durable at once: a segment file that a power cut
+	// brings back would bring back records its streams dropped, which a
+	// checkpoint cannot tell from live ones when the stream keeps older
+	// records in RAM (its acknowledged position is the RAM part's).
+	if d.readOnly {
+		return nil
+	}
+	if err := d.fs.SyncDir(d.dir); err != nil {
+		return err
+	}
+	d.log.AddIO(0, 1)
+	return nil
 }
 
 // ackThrough acknowledges every record of the stream numbered up to

@@ -185,6 +185,12 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 			return fmt.Errorf("mm2: disk backend: %w", err)
 		}
 	}
+	// A segment that holds nothing unacknowledged any more (one a power
+	// cut brought back after its drop, replayed from the journal) goes now,
+	// before a checkpoint forgets why its records are not live.
+	if !readOnly {
+		_ = m.retireSegments() // a failure is a disk state; the segment goes later
+	}
 	for i := range d.st {
 		d.recovered += uint64(d.st[i].ram) + uint64(d.st[i].n)
 	}
