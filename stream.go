@@ -101,7 +101,13 @@ func (s *Stream) next(c *cursor, seq *uint64) Sample {
 	sec := p.Sector(c.sec)
 	var smp Sample
 	if s.kind == TSD {
-		v, utc := layout.TSDRecord(sec, c.idx, int64(s.periodMs))
+		var v uint32
+		var utc int64
+		if base, ok := layout.TSDPeriodicBase(sec); ok { // the common form, inlined
+			v, utc = layout.TSDValue(sec, c.idx), base+int64(c.idx)*int64(s.periodMs)
+		} else {
+			v, utc = layout.TSDRecord(sec, c.idx, int64(s.periodMs))
+		}
 		smp = Sample{Value: v, UTCms: utc, Seq: *seq}
 	} else {
 		v, utc, nxt, err := layout.EVTDecode(sec, c.off)

@@ -210,9 +210,24 @@ func tsdPlace(sec []byte, c int, period, tol, utc int64) (off int, word uint64, 
 	return off, 0, false, false
 }
 
+// TSDPeriodicBase returns the base of a TSD sector in the periodic form
+// (no step, no mark: the common one) and true, or false for the other
+// forms, which TSDHeader reads. It is small enough to inline on the read
+// path.
+func TSDPeriodicBase(sec []byte) (int64, bool) {
+	w := int64(binary.LittleEndian.Uint64(sec))
+	return w, w<<16>>16 == w
+}
+
+// TSDValue is the i-th value of a TSD sector in the periodic form.
+func TSDValue(sec []byte, i int) uint32 { return binary.LittleEndian.Uint32(sec[HeaderSize+4*i:]) }
+
 // TSDRecord is the value and derived timestamp of the i-th record of a TSD
 // sector of a stream with the given period.
 func TSDRecord(sec []byte, i int, period int64) (uint32, int64) {
+	if base, ok := TSDPeriodicBase(sec); ok {
+		return TSDValue(sec, i), base + int64(i)*period
+	}
 	base, step, off := TSDHeader(sec, period)
 	return binary.LittleEndian.Uint32(sec[off+4*i:]), base + int64(i)*step
 }
