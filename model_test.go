@@ -205,12 +205,14 @@ func TestDiskModelStateMachine(t *testing.T) {
 	type variant struct {
 		sync     mm2.SyncPolicy
 		overflow mm2.Overflow
+		failing  bool // I/O errors most of the time: RAM and its drop policy take the writes
 	}
 	variants := map[string]variant{
-		"always":                 {mm2.SyncAlways(), mm2.DropOldest},
-		"on-power-down":          {mm2.SyncOnPowerDown(), mm2.DropOldest},
-		"interval":               {mm2.SyncInterval(5 * time.Second), mm2.DropOldest},
-		"interval-1s/reject-new": {mm2.SyncInterval(time.Second), mm2.RejectNew},
+		"always":                 {mm2.SyncAlways(), mm2.DropOldest, false},
+		"on-power-down":          {mm2.SyncOnPowerDown(), mm2.DropOldest, false},
+		"interval":               {mm2.SyncInterval(5 * time.Second), mm2.DropOldest, false},
+		"interval-1s/reject-new": {mm2.SyncInterval(time.Second), mm2.RejectNew, false},
+		"failing-disk":           {mm2.SyncOnPowerDown(), mm2.DropOldest, true},
 	}
 	for name, v := range variants {
 		t.Run(name, func(t *testing.T) {
@@ -228,13 +230,21 @@ func TestDiskModelStateMachine(t *testing.T) {
 					segDrops += md.SegmentDrops
 				}()
 				actions := modelActions(md, &tot)
-				actions["reopen"] = func(t *rapid.T) { must(t, md.Reopen()) }
+				eio := false // a failing disk stays failing across reopens and crashes
+				actions["reopen"] = func(t *rapid.T) {
+					must(t, md.Reopen())
+					md.IOErrors(eio)
+				}
 				actions["crash"] = func(t *rapid.T) {
 					mode := rapid.SampledFrom(vfs.CrashModes()).Draw(t, "mode")
 					must(t, md.Crash(mode, rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 1))))
+					md.IOErrors(eio)
 				}
 				actions["fillDisk"] = func(t *rapid.T) { md.FillDisk(rapid.Bool().Draw(t, "full"), rapid.Bool().Draw(t, "frees")) }
-				actions["ioErrors"] = func(t *rapid.T) { md.IOErrors(rapid.IntRange(0, 3).Draw(t, "eio") == 0) }
+				actions["ioErrors"] = func(t *rapid.T) {
+					eio = rapid.IntRange(0, 3).Draw(t, "eio") == 0 != v.failing
+					md.IOErrors(eio)
+				}
 				t.Repeat(actions)
 			})
 		})
