@@ -23,7 +23,8 @@ type testClock struct{ ms int64 }
 func (c *testClock) now() time.Time { return time.UnixMilli(c.ms) }
 
 // openT opens a manager with a test clock starting at a fixed time; MCU
-// profiles get UTC at once.
+// profiles get UTC at once. At the end of the test, a manager still open
+// must pass Check, whatever the test did to it, and is closed.
 func openT(t testing.TB, o mm2.Options) (*mm2.Manager, *testClock) {
 	t.Helper()
 	clk := &testClock{ms: 1_700_000_000_000}
@@ -35,7 +36,14 @@ func openT(t testing.TB, o mm2.Options) (*mm2.Manager, *testClock) {
 		t.Fatal(err)
 	}
 	m.SetUTCAvailable(true)
-	t.Cleanup(func() { _ = m.Close() })
+	t.Cleanup(func() {
+		if !mm2.Closed(m) {
+			if err := m.Check(); err != nil {
+				t.Errorf("Check at the end of the test: %v", err)
+			}
+		}
+		_ = m.Close()
+	})
 	return m, clk
 }
 

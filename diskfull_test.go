@@ -56,6 +56,15 @@ func newFullStore(t *testing.T) *fullStore {
 		t.Fatalf("Open: %v", err)
 	}
 	f.m = m
+	// The manager the test ends with, still open, must pass Check.
+	t.Cleanup(func() {
+		if !mm2.Closed(f.m) {
+			if err := f.m.Check(); err != nil {
+				t.Errorf("Check at the end of the test: %v", err)
+			}
+			_ = f.m.Close()
+		}
+	})
 	return f
 }
 

@@ -11,3 +11,10 @@ func WaitCheckpoint(m *Manager) {
 		m.disk.synced.Wait()
 	}
 }
+
+// Closed reports whether m was closed.
+func Closed(m *Manager) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
