@@ -54,6 +54,7 @@ type diskTier struct {
 	epoch        uint64           // the journal epoch being written
 	durableEpoch uint64           // the journal epoch the last durable checkpoint's changes begin in
 	cpBusy       bool             // a checkpoint is being written outside the lock
+	moveRecs     []spool.Record   // scratch of stageToRAM
 	cpStarted    uint64           // checkpoints whose snapshot was taken since Open
 	cpDurable    uint64           // which of them is the newest durable one (0: none)
 	dropFutile   bool             // dropping a segment on a full disk gave no room (flushOrDropOldest)

@@ -309,3 +309,71 @@ func TestDiskFailingDropsBehindBatchInFlight(t *testing.T) {
 		})
 	}
 }
+
+// R-23 for streams caught spilling when the disk starts failing: their
+// frames being filled cannot be written, so each such frame (all of its
+// stream's disk part) moves into the stream's RAM chain and the stream
+// goes on under the RAM policy: no write is refused, every record is
+// delivered or counted dropped, through a process crash and a reopen.
+func TestDiskFailingMovesFramesBeingFilledToRAM(t *testing.T) {
+	for _, fault := range []struct {
+		name string
+		diskFault
+	}{{"eio", diskEIO}, {"full", diskFullNow}} {
+		t.Run(fault.name, func(t *testing.T) {
+			f := newFullStore(t)
+			var ss []*fullStream
+			for i := range 5 {
+				kind := mm2.TSD
+				if i%2 == 1 {
+					kind = mm2.EVT
+				}
+				ss = append(ss, f.add(mm2.StreamID{Source: mm2.CAN, Sensor: uint32(i)}, kind))
+			}
+			never := func(error) bool { return false }
+			for f.m.Stats().DiskRecords == 0 { // until the streams spill
+				f.round(never, ss...)
+			}
+			fault.inject(f.fault) // nothing of the frames being filled was written yet
+			for i := 0; i < 2000; i++ {
+				f.round(never, ss...) // every write is stored
+				if i%100 == 0 {
+					f.check(fmt.Sprintf("round %d", i))
+				}
+			}
+			st := f.m.Stats()
+			if st.DiskError == "" || st.Drops.RAMFull == 0 || st.DiskRecords != 0 {
+				t.Fatalf("stats %+v: want the disk error shown, RAM drops, nothing left in the disk parts", st)
+			}
+			want := map[mm2.StreamID][]mm2.Sample{}
+			for _, s := range ss {
+				want[s.id] = drainPeek(t, s.h, nil)
+			}
+			mm2.WaitCheckpoint(f.m) // kill -9 while the disk still fails
+			m, err := mm2.OpenFS(f.opts, f.fault)
+			if err != nil {
+				t.Fatalf("reopen after the crash: %v", err)
+			}
+			f.m = m
+			f.check("reopen after the crash")
+			for _, s := range ss {
+				h, err := m.Configure(s.id, s.kind, time.Duration(s.h.Stats().Period)*time.Millisecond)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.h = h
+				got := drainPeek(t, h, nil)
+				if len(got) != len(want[s.id]) {
+					t.Fatalf("%v: %d records back after the crash, %d before", s.id, len(got), len(want[s.id]))
+				}
+				for i := range got {
+					if got[i] != want[s.id][i] {
+						t.Fatalf("%v: record %d back as %+v, was %+v", s.id, i, got[i], want[s.id][i])
+					}
+				}
+			}
+			fault.clear(f.fault)
+			f.reopenAndVerify()
+		})
+	}
+}

@@ -41,6 +41,10 @@ const (
 	// numbered from first on were dropped (R-12: from the front of the
 	// stream, or from behind a batch in flight, leaving a gap).
 	jDropRange = 11
+	// jToRAM: idx u16: the stream's frame being filled, which the disk
+	// failed to take and which held all of its disk part, moved to the
+	// end of its RAM part (fallback.go).
+	jToRAM = 12
 )
 
 // minRecordEntry is the smallest journal entry of a record (jRAMTSD's
@@ -255,6 +259,8 @@ func (r *replayer) apply(p []byte) {
 			s.countDrop(DropReason(body[8]), uint32(n))
 		}
 		r.top[s] = max(r.top[s], through)
+	case kind == jToRAM && len(body) == 0:
+		ok = s.moveStage()
 	case kind == jDropRange && len(body) == 13 && DropReason(body[12]) < numDropReasons && binary.LittleEndian.Uint32(body[8:]) > 0:
 		first, n := binary.LittleEndian.Uint64(body), binary.LittleEndian.Uint32(body[8:])
 		r.dropRange(s, first, n, DropReason(body[12]))

@@ -394,7 +394,11 @@ func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
 	}
 	slot := s.tailTakes(utc)
 	if m.wantDisk(s, !slot) {
-		return m.appendDisk(s, v, utc)
+		err := m.appendDisk(s, v, utc)
+		if err == nil || !m.stageToRAM(s) {
+			return err
+		}
+		slot = s.tailTakes(utc) // moved to RAM: the record follows it there
 	}
 	var err error
 	if s.kind == TSD {
