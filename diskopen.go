@@ -400,13 +400,7 @@ func (m *Manager) restoreRAM(frames []byte) {
 			if seq != top+1 {
 				continue // not the next RAM record: a stale or foreign frame
 			}
-			var err error
-			if s.kind == TSD {
-				err = s.appendTSD(r.Value, r.UTC, 0) // derived times come back exactly
-			} else {
-				err = s.appendEVT(r.Value, r.UTC)
-			}
-			if err != nil {
+			if err := s.restoreRecord(r.Value, r.UTC); err != nil {
 				d.skippedRecords += uint64(len(recs) - i)
 				break
 			}

@@ -118,13 +118,7 @@ func (s *Stream) moveStage() bool {
 	ds.rd = dpos{pos: d.endPos(), seq: ds.lastSeq + 1}
 	ds.ack = ds.rd
 	for i, r := range recs {
-		var err error
-		if s.kind == TSD {
-			err = s.appendTSD(r.Value, r.UTC, 0)
-		} else {
-			err = s.appendEVT(r.Value, r.UTC)
-		}
-		if err != nil {
+		if err := s.restoreRecord(r.Value, r.UTC); err != nil {
 			// The pool cannot take the rest (replayed over a pool packed
 			// otherwise): they are dropped, counted, their numbers a gap.
 			rest := n - uint32(i)

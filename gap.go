@@ -274,13 +274,7 @@ func (s *Stream) dropRange(first uint64, n uint32) int {
 			s.countDrop(DropRAMFull, uint32(len(recs)-i)) // no sector for the gap: the rest goes
 			break
 		}
-		var err error
-		if s.kind == TSD {
-			err = s.appendTSD(r.Value, r.UTCms, 0)
-		} else {
-			err = s.appendEVT(r.Value, r.UTCms)
-		}
-		if err != nil {
+		if err := s.restoreRecord(r.Value, r.UTCms); err != nil {
 			s.countDrop(DropRAMFull, uint32(len(recs)-i))
 			break
 		}
@@ -294,4 +288,13 @@ func (s *Stream) dropRange(first uint64, n uint32) int {
 		s.setReadCursor(s.seek(0))
 	}
 	return hit
+}
+
+// restoreRecord appends a record with its stored time to the RAM chain:
+// TSD times are already derived and come back exactly.
+func (s *Stream) restoreRecord(v uint32, utc int64) error {
+	if s.kind == TSD {
+		return s.appendTSD(v, utc, 0)
+	}
+	return s.appendEVT(v, utc)
 }

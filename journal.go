@@ -343,13 +343,7 @@ func (r *replayer) ram(s *Stream, v uint32, utc int64) bool {
 	if seq := r.seq[s]; seq != s.ramTop()+1 || (ds.n > 0 && seq >= ds.ack.seq) {
 		return false // not the next RAM record: it cannot be placed
 	}
-	var err error
-	if s.kind == TSD {
-		err = s.appendTSD(v, utc, 0)
-	} else {
-		err = s.appendEVT(v, utc)
-	}
-	if err != nil {
+	if s.restoreRecord(v, utc) != nil {
 		return false
 	}
 	ds.ram++
