@@ -133,8 +133,14 @@ func (s *Stream) moveStage() bool {
 	s.unread -= n // the appends counted them again
 	if top := s.ramTop(); ds.lastSeq > top {
 		// Numbers handed out past the stage (a jump at Open) stay
-		// skipped: RAM numbering continues after the newest.
-		s.appendGap(ds.lastSeq - top)
+		// skipped: RAM numbering continues after the newest. Without a
+		// sector for the gap, the stream's next record goes to disk
+		// (wantDisk), numbered right.
+		for !s.appendGap(ds.lastSeq - top) {
+			if !m.dropOldest(s) {
+				break
+			}
+		}
 	}
 	if s.pending > 0 {
 		s.setReadCursor(s.seek(int(s.headSkip) + min(int(s.pending), int(ds.ram))))

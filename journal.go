@@ -338,9 +338,16 @@ func (r *replayer) dropRange(s *Stream, first uint64, n uint32, reason DropReaso
 func (r *replayer) ram(s *Stream, v uint32, utc int64) bool {
 	ds := r.m.disk.stream(s)
 	r.seq[s]++
+	seq := r.seq[s]
+	if top := s.ramTop(); seq > top+1 && ds.n == 0 && s.head != pool.Nil {
+		// Numbers between the RAM part and this record are a gap the
+		// checkpoint could not hold: one ending its RAM chain (numbers
+		// handed out past a frame moved to RAM, see moveStage).
+		s.appendGap(seq - top - 1)
+	}
 	// The disk part may already hold later records (frames written after
 	// the checkpoint); a RAM record comes before all of them.
-	if seq := r.seq[s]; seq != s.ramTop()+1 || (ds.n > 0 && seq >= ds.ack.seq) {
+	if seq != s.ramTop()+1 || (ds.n > 0 && seq >= ds.ack.seq) {
 		return false // not the next RAM record: it cannot be placed
 	}
 	if s.restoreRecord(v, utc) != nil {

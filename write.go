@@ -398,7 +398,11 @@ func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
 		if err == nil || !m.stageToRAM(s) {
 			return err
 		}
-		slot = s.tailTakes(utc) // moved to RAM: the record follows it there
+		// Moved to RAM: the record follows it there, unless RAM
+		// numbering does not continue (then it starts a new frame).
+		if slot = s.tailTakes(utc); m.wantDisk(s, !slot) {
+			return m.appendDisk(s, v, utc)
+		}
 	}
 	var err error
 	if s.kind == TSD {
