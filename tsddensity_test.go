@@ -10,12 +10,6 @@ import (
 	"github.com/mm2go/mm2/vfs"
 )
 
-// burstClock is a clock a test moves by hand: each write's true time is
-// what it says at the call.
-type burstClock struct{ ms int64 }
-
-func (c *burstClock) now() time.Time { return time.UnixMilli(c.ms) }
-
 // backToBack are write patterns faster than a 1,000 ms period: the clock
 // standing still, advancing 1 ms a write, and advancing 499 ms (just under
 // half a period) a write.
@@ -33,7 +27,7 @@ var faster = []struct {
 
 // writeBurst writes n TSD samples to s, advancing clk by adv after each,
 // and returns their true write times.
-func writeBurst(t *testing.T, s *mm2.Stream, clk *burstClock, n int, adv int64) []int64 {
+func writeBurst(t *testing.T, s *mm2.Stream, clk *testClock, n int, adv int64) []int64 {
 	t.Helper()
 	truth := make([]int64, n)
 	for i := range truth {
@@ -89,13 +83,7 @@ func TestTSDBackToBackFillsSixPerSector(t *testing.T) {
 	for _, p := range mm2.Profiles() {
 		for _, c := range backToBack {
 			t.Run(p.Name+"/"+c.name, func(t *testing.T) {
-				clk := &burstClock{ms: 1_700_000_000_000}
-				m, err := mm2.Open(mm2.Options{Profile: p, Clock: clk.now})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer m.Close()
-				m.SetUTCAvailable(true)
+				m, clk := openT(t, mm2.Options{Profile: p})
 				s := configureT(t, m, mm2.Gateway, 1, mm2.TSD, periodMs*time.Millisecond)
 				before := m.Stats()
 				truth := writeBurst(t, s, clk, 60, c.advance)
@@ -132,13 +120,7 @@ func TestTSDFasterThanPeriodFillsSectors(t *testing.T) {
 	for _, p := range mm2.Profiles() {
 		for _, interval := range []int64{870, 667, 501} {
 			t.Run(fmt.Sprintf("%s/%dms", p.Name, interval), func(t *testing.T) {
-				clk := &burstClock{ms: 1_700_000_000_000}
-				m, err := mm2.Open(mm2.Options{Profile: p, Clock: clk.now})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer m.Close()
-				m.SetUTCAvailable(true)
+				m, clk := openT(t, mm2.Options{Profile: p})
 				s := configureT(t, m, mm2.Gateway, 1, mm2.TSD, periodMs*time.Millisecond)
 				fills, _ := sectorFills(t, m, 61, func(i int) error {
 					clk.ms += interval
@@ -179,7 +161,7 @@ func TestTSDBackToBackDiskTier(t *testing.T) {
 		}{{60, false}, {3000, false}, {60, true}} {
 			n := tc.n
 			t.Run(fmt.Sprintf("%s/%d/always=%v", c.name, n, tc.always), func(t *testing.T) {
-				clk := &burstClock{ms: 1_700_000_000_000}
+				clk := &testClock{ms: 1_700_000_000_000}
 				p := mm2.ProfileLinux
 				p.PoolBytes = 1 << 10 // 32 sectors: 3,000 samples spill
 				opts := mm2.Options{Profile: p, Dir: "store", SegmentBytes: 64 << 10, DiskCapBytes: 1 << 20, Clock: clk.now}
@@ -252,13 +234,7 @@ func TestDropOldestReadsStepBases(t *testing.T) {
 		advance int64
 	}{{"stepped", 0}, {"fast", 667}} {
 		t.Run(old.name, func(t *testing.T) {
-			clk := &burstClock{ms: 1_700_000_000_000}
-			m, err := mm2.Open(mm2.Options{Profile: mm2.ProfileSTM32, Clock: clk.now, Overflow: mm2.DropOldest})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			m.SetUTCAvailable(true)
+			m, clk := openT(t, mm2.Options{Profile: mm2.ProfileSTM32, Overflow: mm2.DropOldest})
 			a := configureT(t, m, mm2.Gateway, 1, mm2.TSD, periodMs*time.Millisecond)
 			b := configureT(t, m, mm2.Gateway, 2, mm2.TSD, periodMs*time.Millisecond)
 			w := configureT(t, m, mm2.CAN, 3, mm2.TSD, periodMs*time.Millisecond)

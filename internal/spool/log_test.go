@@ -473,7 +473,11 @@ func TestNextSkipsDamageFoundWhileRunning(t *testing.T) {
 	}
 }
 
-func TestNextSkipsBadBlockFoundWhileRunning(t *testing.T) {
+// logWithBadBlock is a recovered log of one stream (300 frames of 256
+// records) whose first segment has a bad block at 70,000 bytes found only
+// after Open: reads of it fail with EIO.
+func logWithBadBlock(t *testing.T) (*Log, []written, *vfs.BadBlockFS) {
+	t.Helper()
 	bb := vfs.NewBadBlockFS(vfs.NewMem())
 	if err := bb.MkdirAll(testDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -484,6 +488,11 @@ func TestNextSkipsBadBlockFoundWhileRunning(t *testing.T) {
 		t.Fatal(damage)
 	}
 	bb.Add(segPath(1), 70_000, 512)
+	return l, ws, bb
+}
+
+func TestNextSkipsBadBlockFoundWhileRunning(t *testing.T) {
+	l, ws, _ := logWithBadBlock(t)
 	got, errs := readSkipping(t, l, 1)
 	want, _ := outsideChunk(ws, 1, 1)
 	sameFrames(t, "read past the bad block", got, want, true)
@@ -501,16 +510,7 @@ func TestNextSkipsBadBlockFoundWhileRunning(t *testing.T) {
 // A read error that passes costs nothing: the frames are read again and
 // none is skipped.
 func TestNextRetriesAReadErrorThatPasses(t *testing.T) {
-	bb := vfs.NewBadBlockFS(vfs.NewMem())
-	if err := bb.MkdirAll(testDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ws := appendFrames(t, NewLog(bb, testDir, 200<<10), 1, 300, 256)
-	l, _, damage := recoverLog(t, bb, false)
-	if len(damage) != 0 {
-		t.Fatal(damage)
-	}
-	bb.Add(segPath(1), 70_000, 512)
+	l, ws, bb := logWithBadBlock(t)
 	// Walk the stream until the bad block fails a read, once.
 	pos, minSeq, met := Pos{}, uint64(1), false
 	for !met {
