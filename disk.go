@@ -60,11 +60,8 @@ type diskTier struct {
 	dropFutile   bool             // dropping a segment on a full disk gave no room (flushOrDropOldest)
 	cpAsync      []byte           // scratch: that checkpoint's bytes
 	tail         journalRange     // the previous epoch's unsynced end (endEpoch)
-	ramFrame     spool.Builder    // scratch: the RAM tier's records as a frame
-	snapFrames   []byte           // scratch: a snapshot's RAM frames
-	snapStages   []byte           // scratch: a snapshot's stages
-	snapStreams  []spool.StreamState
-	liveStale    bool // a read error during an ACK left segment live counts high
+	snap         snapCopy         // what the checkpoint being encoded copied under the lock
+	liveStale    bool             // a read error during an ACK left segment live counts high
 
 	frame []byte         // scratch: one encoded frame
 	recs  []spool.Record // scratch: one decoded frame
@@ -687,7 +684,7 @@ func (m *Manager) checkpoint(clean bool) error {
 	// same slot, never over the other one, which holds the last good checkpoint.
 	c := m.snapshot(clean)
 	c.JournalEpoch, c.JournalOff = d.epoch+1, journal.HeaderSize
-	d.cp = spool.AppendCheckpoint(d.cp[:0], &c)
+	d.cp = d.encodeSnapshot(d.cp[:0], &c)
 	n, syncs, err := d.writeSlot(int(c.Gen%2), d.cp)
 	d.log.BytesWritten += uint64(n)
 	d.log.Syncs += uint64(syncs)
@@ -716,8 +713,9 @@ func (m *Manager) checkpoint(clean bool) error {
 // for it, the one that triggered it included (Stats().CheckpointsStarted
 // counts it now, DurableCheckpoint names it once it is durable; the
 // segments it syncs are marked synced only if nothing was written to them
-// after it started, see spool.Log.SyncedClosed). The snapshot is taken
-// under the lock, and the journal switches to a new epoch at that instant
+// after it started, see spool.Log.SyncedClosed). The snapshot (cursors,
+// and copies of the pool and of the frames being filled) is taken under the
+// lock and encoded by the goroutine (snapshot.go), and the journal switches to a new epoch at that instant
 // when the last durable checkpoint no longer needs the other file
 // (otherwise the checkpoint names the journal position where its changes
 // begin). A failure is a disk state; the changes stay in the journal.
@@ -740,12 +738,10 @@ func (m *Manager) checkpointAsync() {
 	} else {
 		c.JournalEpoch, c.JournalOff = d.epoch, uint64(d.jr.Off())
 	}
-	buf := spool.AppendCheckpoint(d.cpAsync[:0], &c)
-	d.cpAsync = buf
 	unsynced, mark := d.log.Unsynced()
 	d.cpBusy = true
 	d.cpStarted++
-	go m.finishCheckpoint(c, buf, unsynced, mark, m.now(), d.cpStarted)
+	go m.finishCheckpoint(c, unsynced, mark, m.now(), d.cpStarted)
 }
 
 // finishCheckpoint writes and syncs an asynchronous checkpoint's bytes
@@ -753,8 +749,10 @@ func (m *Manager) checkpointAsync() {
 // returning without the lock.
 // now is the clock when it started: the user's clock is called only from
 // the goroutines that call the manager.
-func (m *Manager) finishCheckpoint(c spool.Checkpoint, buf []byte, unsynced []uint64, mark uint64, now int64, ord uint64) {
+func (m *Manager) finishCheckpoint(c spool.Checkpoint, unsynced []uint64, mark uint64, now int64, ord uint64) {
 	d := m.disk
+	buf := d.encodeSnapshot(d.cpAsync[:0], &c)
+	d.cpAsync = buf
 	var err error
 	for _, no := range unsynced {
 		if err = d.log.SyncSegment(no); err != nil {
@@ -782,30 +780,6 @@ func (m *Manager) finishCheckpoint(c spool.Checkpoint, buf []byte, unsynced []ui
 	}
 	d.log.SyncedClosed(unsynced, mark)
 	m.checkpointed(c, false, now, ord)
-}
-
-// snapshot encodes what a checkpoint holds, under the lock.
-func (m *Manager) snapshot(clean bool) spool.Checkpoint {
-	d := m.disk
-	c := spool.Checkpoint{Gen: d.gen + 1, Clean: clean, Streams: d.snapStreams[:0]}
-	frames, stages := d.snapFrames[:0], d.snapStages[:0]
-	for i := 0; i < m.nStream; i++ {
-		s := m.at(uint16(i))
-		ds := d.stream(s)
-		c.Streams = append(c.Streams, spool.StreamState{
-			Source: uint8(s.source), Kind: uint8(s.kind), Sensor: s.sensor, Period: s.periodMs,
-			Acked: s.acked, LastSeq: ds.lastSeq, Reserved: ds.lastSeq,
-		})
-		frames = m.appendRAMFrames(frames, s)
-		if h := ds.stage.H; h.Count > 0 && h.LastSeq() >= ds.ack.seq {
-			stages = spool.AppendFrame(stages, h, ds.stage.Payload)
-		}
-	}
-	c.Frames, c.Stages, c.End, c.NewBase, c.Boot = frames, stages, d.log.End(), d.newBase, d.boot
-	// The buffers are reused by the next snapshot, which comes only after
-	// this one's bytes are encoded (checkpoints do not overlap).
-	d.snapStreams, d.snapFrames, d.snapStages = c.Streams, frames, stages
-	return c
 }
 
 // checkpointed records that checkpoint c is durable.
@@ -868,27 +842,6 @@ func (d *diskTier) writeSlot(i int, b []byte) (written, syncs int, err error) {
 		}
 	}
 	return written, syncs, err
-}
-
-// appendRAMFrames encodes the stream's unacknowledged RAM records as frames.
-func (m *Manager) appendRAMFrames(dst []byte, s *Stream) []byte {
-	n := int(m.disk.stream(s).ram)
-	if n == 0 {
-		return dst
-	}
-	b := &m.disk.ramFrame // reused: its payload buffer is allocated once
-	b.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
-	c := s.seek(int(s.headSkip))
-	seq := s.acked
-	for i := 0; i < n; i++ {
-		smp := s.next(&c, &seq)
-		if !b.AddExact(smp.Seq, smp.Value, smp.UTCms) {
-			dst = spool.AppendFrame(dst, b.H, b.Payload)
-			b.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
-			b.AddExact(smp.Seq, smp.Value, smp.UTCms)
-		}
-	}
-	return spool.AppendFrame(dst, b.H, b.Payload)
 }
 
 // ramAvail is how many unacknowledged records of s are in RAM.

@@ -150,6 +150,9 @@ func TestLatencyTimesWritesAndEveryBackgroundCall(t *testing.T) {
 	if res.Write.Count != due || res.WriteDue.Count != due {
 		t.Fatalf("%d and %d writes timed, want %d", res.Write.Count, res.WriteDue.Count, due)
 	}
+	if res.WriteStall.Count < due || res.WriteStall.MaxValue != res.Write.MaxValue {
+		t.Fatalf("with the writes due meanwhile: %d figures, max %s; want at least %d, max %s (the longest call)", res.WriteStall.Count, res.WriteStall.MaxValue, due, res.Write.MaxValue)
+	}
 	if res.WriteDue.P50 < res.Write.P50 {
 		t.Fatalf("a write measured from when it was due took less than from its call: %s < %s", res.WriteDue.P50, res.Write.P50)
 	}

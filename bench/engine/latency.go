@@ -17,17 +17,23 @@ import (
 // LatencyResult is how long single writes took while other goroutines synced, scraped
 // metrics and ran Check, and how long those calls took themselves.
 type LatencyResult struct {
-	Policy    string
-	Streams   int
-	Seconds   float64
-	Rate      int     // writes per second the writer was due to make
-	Write     Summary // one WriteTSD each, from its call to its return
-	WriteDue  Summary // one WriteTSD each, from when it was due (or its call, if called early) to its return
-	Sync      Summary // Manager.Sync
-	Scrape    Summary // a Prometheus gather of the metrics collector
-	Check     Summary // Manager.Check
-	DiskBytes int64   // on disk at the end
-	Err       string
+	Policy   string
+	Streams  int
+	Seconds  float64
+	Rate     int     // writes per second the writer was due to make
+	Write    Summary // one WriteTSD each, from its call to its return
+	WriteDue Summary // one WriteTSD each, from when it was due (or its call, if called early) to its return
+	// WriteStall is each WriteTSD from its call, plus, for a call that took longer than
+	// the write interval, one figure for every write that fell due during it, as long as
+	// it still had to wait (latency − k·interval): the standard correction for
+	// coordinated omission. It counts what mm2 made a steady sensor loop wait, without
+	// the lateness of the harness's own sleeps, which WriteDue includes.
+	WriteStall Summary
+	Sync       Summary // Manager.Sync
+	Scrape     Summary // a Prometheus gather of the metrics collector
+	Check      Summary // Manager.Check
+	DiskBytes  int64   // on disk at the end
+	Err        string
 }
 
 // latencyAhead is how early the writer may be before it sleeps: sleeping is coarse (tens of
@@ -95,7 +101,7 @@ func RunLatency(dir string, cfg Config) (LatencyResult, error) {
 		return nil
 	})
 
-	var writeH, dueH Histogram
+	var writeH, dueH, stallH Histogram
 	var one [1]workload.Record
 	base := cfg.Workload.BaseUTC
 	interval := time.Second / time.Duration(cfg.LatencyRate)
@@ -118,7 +124,12 @@ func RunLatency(dir string, cfg Config) (LatencyResult, error) {
 		t0 := time.Now()
 		err := s.Append(uint16(st), one[:])
 		end := time.Now()
-		writeH.Add(end.Sub(t0))
+		took := end.Sub(t0)
+		writeH.Add(took)
+		stallH.Add(took)
+		for wait := took - interval; wait > 0; wait -= interval {
+			stallH.Add(wait)
+		}
 		if t0.After(due) {
 			dueH.Add(end.Sub(due))
 		} else {
@@ -132,7 +143,7 @@ func RunLatency(dir string, cfg Config) (LatencyResult, error) {
 	res.Seconds = time.Since(start).Seconds()
 	stop()
 	wg.Wait()
-	res.Write, res.WriteDue = writeH.Summarize(), dueH.Summarize()
+	res.Write, res.WriteDue, res.WriteStall = writeH.Summarize(), dueH.Summarize(), stallH.Summarize()
 	res.Sync, res.Scrape, res.Check = syncH.Summarize(), scrapeH.Summarize(), checkH.Summarize()
 	var derr error
 	res.DiskBytes, derr = s.DiskBytes()

@@ -122,15 +122,18 @@ func writeAlone(b *strings.Builder, e *Engine) {
 		fmt.Fprintf(b, "A new store (%s) with %d streams: one writer is due to write %s samples a second, round-robin over the streams, for %s "+
 			"(through the adapter, which sets the injected clock first; a stream's clock advances one period per round). Beside it, one goroutine calls Manager.Sync "+
 			"(pausing %s between calls), one gathers mm2's Prometheus collector (`metrics` package: Manager.Stats and every Stream.Stats; pausing %s) and one runs "+
-			"Manager.Check (pausing %s). *From its call* is each WriteTSD's own time. *From when due* starts when the write was due: a writer stalled behind a "+
-			"long call is late for every write due meanwhile, and those writes count the wait (what a sensor loop at a steady rate sees); the goal is stated on it. "+
+			"Manager.Check (pausing %s). *From its call* is each WriteTSD's own time. *With the writes due meanwhile* adds, for a call that took longer "+
+			"than the interval between writes, the wait of every write that fell due during it (the call's time less k intervals, the standard correction for "+
+			"coordinated omission): what mm2 made a sensor loop at a steady rate wait; the goal is stated on it. *From when due* starts each write when it was due: "+
+			"it also counts the writer's own lateness, the harness's sleeps waking late included (on this machine a 1.1 ms sleep overshoots by about 1 ms at the "+
+			"median when the process is otherwise idle), so it is shown but not judged. "+
 			"Quantiles come from a histogram with buckets 3 %% wide.\n\n",
 			l.Policy, l.Streams, count(int64(l.Rate)), c.LatencyFor, c.SyncEvery, c.ScrapeEvery, c.CheckEvery)
 		b.WriteString("| call | count | p50 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|\n")
 		for _, row := range []struct {
 			name string
 			s    engine.Summary
-		}{{"WriteTSD, from when due", l.WriteDue}, {"WriteTSD, from its call", l.Write}, {"Manager.Sync", l.Sync}, {"metrics scrape", l.Scrape}, {"Manager.Check", l.Check}} {
+		}{{"WriteTSD, with the writes due meanwhile", l.WriteStall}, {"WriteTSD, from its call", l.Write}, {"WriteTSD, from when due", l.WriteDue}, {"Manager.Sync", l.Sync}, {"metrics scrape", l.Scrape}, {"Manager.Check", l.Check}} {
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", row.name, count(int64(row.s.Count)), micro(row.s.P50), micro(row.s.P99), micro(row.s.P999), micro(row.s.MaxValue))
 		}
 		fmt.Fprintf(b, "\nDisk at the end: %s. %s\n\n", mb(l.DiskBytes), errNote(l.Err))
@@ -204,8 +207,8 @@ func engineGoals(r Report) []goal {
 			want: "≤ " + micro(goalNewStreams), got: micro(d), met: d <= goalNewStreams})
 	}
 	if l := e.Latency; l != nil && l.Err == "" {
-		out = append(out, goal{figure: "p99 write latency (from when due) beside Sync, scrape and Check", want: "≤ " + micro(goalWriteP99),
-			got: micro(l.WriteDue.P99), met: l.WriteDue.P99 <= goalWriteP99})
+		out = append(out, goal{figure: "p99 write latency (with the writes due meanwhile) beside Sync, scrape and Check", want: "≤ " + micro(goalWriteP99),
+			got: micro(l.WriteStall.P99), met: l.WriteStall.P99 <= goalWriteP99})
 	}
 	if s := e.Scrape; s != nil && s.Err == "" {
 		fig := fmt.Sprintf("metrics scrape (gather, max of %d), %d streams, %s on disk", s.Gather.Count, s.Streams, mb(s.DiskBytes))

@@ -91,8 +91,9 @@ func engineSample() *Engine {
 		NewStreams: &engine.NewStreamsResult{Policy: "default", Streams: 2048, Seconds: 0.030, Slowest: 2 * time.Millisecond,
 			DeviceBytes: 8192},
 		Latency: &engine.LatencyResult{Policy: "default", Streams: 2048, Rate: 100_000,
-			Write:    engine.Summary{Count: 300_000, P50: 80, P99: 400, P999: 2 * time.Microsecond, MaxValue: time.Millisecond},
-			WriteDue: engine.Summary{Count: 300_000, P50: 100, P99: 60 * time.Microsecond, P999: time.Millisecond, MaxValue: 2 * time.Millisecond}},
+			Write:      engine.Summary{Count: 300_000, P50: 80, P99: 400, P999: 2 * time.Microsecond, MaxValue: time.Millisecond},
+			WriteDue:   engine.Summary{Count: 300_000, P50: 100, P99: 120 * time.Microsecond, P999: time.Millisecond, MaxValue: 2 * time.Millisecond},
+			WriteStall: engine.Summary{Count: 300_500, P50: 100, P99: 60 * time.Microsecond, P999: time.Millisecond, MaxValue: 2 * time.Millisecond}},
 		Scrape: &engine.ScrapeResult{Policy: "default", Streams: 2048, Samples: 8e6, DiskBytes: 32 << 20,
 			Gather: engine.Summary{Count: 3, P50: 4 * time.Millisecond, MaxValue: 5 * time.Millisecond}},
 	}
@@ -114,7 +115,8 @@ func TestReportStatesMM2sOwnFiguresAgainstTheirGoals(t *testing.T) {
 		"| always | 100 | 100 | 50.00 | 0.0 KB | 100.00 | 4096 B | – | 10.0 ms | 48.0 KB (50 ticks) |",
 		"## mm2: new streams", "| 2048 | 30.0 ms | 14.6 µs | 2.00 ms | 8192 B |",
 		"## mm2: write latency while other goroutines sync, scrape and check",
-		"| WriteTSD, from when due | 300.0 k | 0.1 µs | 60.0 µs | 1.00 ms | 2.00 ms |",
+		"| WriteTSD, with the writes due meanwhile | 300.5 k | 0.1 µs | 60.0 µs | 1.00 ms | 2.00 ms |",
+		"| WriteTSD, from when due | 300.0 k | 0.1 µs | 120.0 µs | 1.00 ms | 2.00 ms |",
 		"## mm2: a metrics scrape with a backlog on disk", "(the goal speaks of 256.0 MB; this run is smaller)",
 		"### Against the goals",
 		"| workload a, synced, write samples/s | ≥ 1.2× best peer | 1.00 M | wal (2.00 M) | 0.50× | **no** |",
@@ -124,7 +126,7 @@ func TestReportStatesMM2sOwnFiguresAgainstTheirGoals(t *testing.T) {
 		"| idle store, device bytes a minute, default (on-power-down) | 0 | 0 B | – | – | yes |",
 		"| idle store, device bytes a minute, always | 0 | 48.0 KB | – | – | **no** |",
 		"| configure and first write, 2048 new streams | ≤ 50.00 ms | 30.00 ms | – | – | yes |",
-		"| p99 write latency (from when due) beside Sync, scrape and Check | ≤ 50.0 µs | 60.0 µs | – | – | **no** |",
+		"| p99 write latency (with the writes due meanwhile) beside Sync, scrape and Check | ≤ 50.0 µs | 60.0 µs | – | – | **no** |",
 		"| metrics scrape (gather, max of 3), 2048 streams, 32.0 MB on disk (goal: with 256.0 MB) | ≤ 10.00 ms | 5.00 ms | – | – | yes |",
 	} {
 		if !strings.Contains(out, want) {

@@ -176,3 +176,24 @@ func (p *Pool) SetCount(id uint32, c int) {
 	}
 	p.count8[id-1] = uint8(c)
 }
+
+// CopyTo makes dst an exact copy of p: sectors, chains and free list. It
+// reuses dst's memory when dst has p's shape and returns dst, or a new pool
+// when dst is nil or shaped otherwise. The copy can then be read while p
+// changes (a checkpoint encodes the RAM tier from one outside the lock).
+func (p *Pool) CopyTo(dst *Pool) *Pool {
+	if dst == nil || dst.n != p.n || dst.size != p.size || dst.wide != p.wide {
+		dst = &Pool{data: make([]byte, len(p.data)), size: p.size, n: p.n, wide: p.wide}
+		if p.wide {
+			dst.link32 = make([]uint32, len(p.link32))
+		} else {
+			dst.link16, dst.count8 = make([]uint16, len(p.link16)), make([]uint8, len(p.count8))
+		}
+	}
+	copy(dst.data, p.data)
+	copy(dst.link32, p.link32)
+	copy(dst.link16, p.link16)
+	copy(dst.count8, p.count8)
+	dst.free, dst.nFree = p.free, p.nFree
+	return dst
+}

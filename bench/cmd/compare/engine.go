@@ -156,8 +156,8 @@ func runEngine(exe, base string, cfg engine.Config, quick bool, policyPhase, tim
 	}
 	os.RemoveAll(dir)
 	out.Latency = &lat
-	progress("mm2 write latency: p99 %s from when due, %s from the call, over %d writes (sync p99 %s, scrape p99 %s, check p99 %s) %s",
-		lat.WriteDue.P99, lat.Write.P99, lat.Write.Count, lat.Sync.P99, lat.Scrape.P99, lat.Check.P99, lat.Err)
+	progress("mm2 write latency: p99 %s with the writes due meanwhile, %s from the call, %s from when due, over %d writes (sync p99 %s, scrape p99 %s, check p99 %s) %s",
+		lat.WriteStall.P99, lat.Write.P99, lat.WriteDue.P99, lat.Write.Count, lat.Sync.P99, lat.Scrape.P99, lat.Check.P99, lat.Err)
 
 	var sc engine.ScrapeResult
 	dir = filepath.Join(base, "engine-scrape")
