@@ -57,19 +57,24 @@ func (st *spillStore) fillPast(tb testing.TB, percent int) {
 
 // BenchmarkSpillWrite measures samples per second through the disk tier: a
 // linux store on the real filesystem whose pool is already past the spill
-// threshold, so every sample goes to a frame of the segment log.
+// threshold, so every sample goes to a frame of the segment log. The batch
+// cases write 100 samples of the stream per Manager.WriteBatch.
 func BenchmarkSpillWrite(b *testing.B) {
-	for _, kind := range []mm2.Kind{mm2.TSD, mm2.EVT} {
-		b.Run(kind.String(), func(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		kind  mm2.Kind
+		batch int
+	}{{"tsd", mm2.TSD, 0}, {"evt", mm2.EVT, 0}, {"tsd-batch100", mm2.TSD, 100}, {"evt-batch100", mm2.EVT, 100}} {
+		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			st := openSpillStore(b, vfs.OS(), mm2.Options{Dir: filepath.Join(b.TempDir(), "store")})
 			defer st.m.Close()
 			st.fillPast(b, mm2.DefaultSpillPercent)
 			period := time.Duration(0)
-			if kind == mm2.TSD {
+			if bc.kind == mm2.TSD {
 				period = 100 * time.Millisecond
 			}
-			s, err := st.m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, kind, period)
+			s, err := st.m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, bc.kind, period)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -77,16 +82,26 @@ func BenchmarkSpillWrite(b *testing.B) {
 			gaps := make([]int64, 1024) // event spacing: 1 ms to 2 s
 			for i := range gaps {
 				gaps[i] = 1 + rng.Int64N(2000)
+				if bc.kind == mm2.TSD {
+					gaps[i] = 100
+				}
 			}
+			batch := make([]mm2.Write, 0, bc.batch)
 			before := st.m.Stats()
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				if kind == mm2.TSD {
-					st.now += 100
+				st.now += gaps[i%len(gaps)]
+				switch {
+				case bc.batch > 0:
+					batch = append(batch, mm2.Write{Stream: s, Value: uint32(i), UTCms: st.now})
+					if len(batch) == bc.batch || i == b.N-1 {
+						_, err = st.m.WriteBatch(batch)
+						batch = batch[:0]
+					}
+				case bc.kind == mm2.TSD:
 					err = s.WriteTSD(uint32(i))
-				} else {
-					st.now += gaps[i%len(gaps)]
+				default:
 					err = s.WriteEVT(uint32(i), st.now)
 				}
 				if err != nil {

@@ -567,10 +567,20 @@ func (m *Manager) retireSegments() error {
 	return nil
 }
 
-// maintain is the disk tier's work after a change: a checkpoint when the
-// journal is half full (so it never fills in the middle of a change), and
-// under SyncInterval the journal's sync when it is due.
+// maintain is the disk tier's work after a change: keepRoom, then under
+// SyncAlways and SyncInterval the journal's sync when it is due.
 func (m *Manager) maintain() error {
+	if err := m.keepRoom(); err != nil {
+		return err
+	}
+	return m.syncDue()
+}
+
+// keepRoom starts a checkpoint when the journal is half full, so that it
+// never fills in the middle of a change, and in the degraded states (no
+// journal, a journal that could not go on) writes the checkpoints that stand
+// for it.
+func (m *Manager) keepRoom() error {
 	d := m.disk
 	if d == nil || d.readOnly {
 		return nil
@@ -589,16 +599,22 @@ func (m *Manager) maintain() error {
 		// journal's capacity of records, which bounds how far numbering
 		// must jump after a crash.
 		if d.sinceCP > d.jcap/2 {
-			if err := m.checkpoint(false); err != nil {
-				return err
-			}
+			return m.checkpoint(false)
 		}
 	case d.err == nil || d.retry(m.now()):
 		// The journal could not go on (a full or failing disk): a
 		// checkpoint, retried at most once a retry interval, restarts it.
-		if err := m.checkpoint(false); err != nil {
-			return err
-		}
+		return m.checkpoint(false)
+	}
+	return nil
+}
+
+// syncDue makes the journal durable when the sync policy says so: after
+// every change under SyncAlways, once an interval under SyncInterval.
+func (m *Manager) syncDue() error {
+	d := m.disk
+	if d == nil || d.readOnly {
+		return nil
 	}
 	switch d.sync.mode {
 	case syncAlways:

@@ -32,6 +32,9 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	d := &diskTier{fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), sync: o.Sync,
 		readOnly: readOnly, boot: vfs.BootID(fsys), jsize: o.JournalBytes, synced: sync.NewCond(&m.mu),
 		jcap: journal.Capacity(o.JournalBytes, minRecordEntry)}
+	// Segment files are created ahead only on the operating system's
+	// filesystem (spool.Log.Precreate says why).
+	d.log.Precreate = !readOnly && fsys == vfs.OS()
 	m.disk = d
 	d.opening = true
 	defer func() { d.opening = false }()

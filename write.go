@@ -404,13 +404,7 @@ func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
 			return m.appendDisk(s, v, utc)
 		}
 	}
-	var err error
-	if s.kind == TSD {
-		err = s.appendTSD(v, utc, int64(s.periodMs))
-	} else {
-		err = s.appendEVT(v, utc)
-	}
-	if err != nil {
+	if err := s.appendAt(v, utc); err != nil {
 		return err
 	}
 	ds := m.disk.stream(s)

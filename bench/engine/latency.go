@@ -102,7 +102,6 @@ func RunLatency(dir string, cfg Config) (LatencyResult, error) {
 	})
 
 	var writeH, dueH, stallH Histogram
-	var one [1]workload.Record
 	base := cfg.Workload.BaseUTC
 	interval := time.Second / time.Duration(cfg.LatencyRate)
 	start := time.Now()
@@ -120,9 +119,9 @@ func RunLatency(dir string, cfg Config) (LatencyResult, error) {
 		}
 		round, st := k/int64(cfg.LatencyStreams), int(k%int64(cfg.LatencyStreams))
 		seq := uint64(round) + 1
-		one[0] = workload.Record{Stream: uint16(st), Seq: seq, UTC: base + round*cfg.Workload.PeriodMs, Value: workload.SampleValue(uint16(st), seq)}
+		rec := workload.Record{Stream: uint16(st), Seq: seq, UTC: base + round*cfg.Workload.PeriodMs, Value: workload.SampleValue(uint16(st), seq)}
 		t0 := time.Now()
-		err := s.Append(uint16(st), one[:])
+		err := s.WriteTSD(rec)
 		end := time.Now()
 		took := end.Sub(t0)
 		writeH.Add(took)

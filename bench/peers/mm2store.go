@@ -30,14 +30,15 @@ type MM2Config struct {
 }
 
 // MM2Store drives mm2 through its public API: the disk backend with the linux profile, one
-// TSD stream per workload stream whatever the layout, WriteTSD per sample with an injected
-// clock, ReadBulk into a reused buffer, Ack.
+// TSD stream per workload stream whatever the layout, a WriteBatch per appended entry
+// (each sample with its own time), ReadBulk into a reused buffer, Ack.
 type MM2Store struct {
 	dir      string
 	m        *mm2.Manager
 	now      atomic.Int64 // UTC ms the clock returns: the time of the sample being written
 	streams  []*mm2.Stream
 	bufs     [][]mm2.Sample // per stream, reused by Read
+	batch    []mm2.Write    // reused by Append
 	syncEach bool
 }
 
@@ -45,7 +46,7 @@ func mm2System() System {
 	return System{
 		Name:   "mm2",
 		UsedBy: "this project (disk backend, linux profile)",
-		Layout: "one TSD stream per sensor in every workload, WriteTSD per sample with an injected clock, ReadBulk and Ack",
+		Layout: "one TSD stream per sensor in every workload, one WriteBatch per entry of 100 samples (each with its own time), ReadBulk and Ack",
 		Open:   OpenMM2,
 	}
 }
@@ -93,19 +94,29 @@ func openMM2(dir, dataDir string, c MM2Config) (*MM2Store, error) {
 // Manager is the manager the adapter drives.
 func (s *MM2Store) Manager() *mm2.Manager { return s.m }
 
-// Append writes each record to its own stream, stamped with its own time, whatever queue
-// says (one queue per stream is mm2's design).
+// Append writes the entry's records with one Manager.WriteBatch, each to its own stream
+// with its own time, whatever queue says (one queue per stream is mm2's design), then
+// syncs when the store syncs on every operation.
 func (s *MM2Store) Append(_ uint16, recs []workload.Record) error {
+	ws := s.batch[:0]
 	for _, r := range recs {
-		s.now.Store(r.UTC)
-		if err := s.streams[r.Stream].WriteTSD(r.Value); err != nil {
-			return err
-		}
+		ws = append(ws, mm2.Write{Stream: s.streams[r.Stream], Value: r.Value, UTCms: r.UTC})
+	}
+	s.batch = ws
+	if _, err := s.m.WriteBatch(ws); err != nil {
+		return err
 	}
 	if s.syncEach {
 		return s.m.Sync()
 	}
 	return nil
+}
+
+// WriteTSD writes one record with Stream.WriteTSD, the injected clock set to its time:
+// what a sensor loop writing sample by sample calls.
+func (s *MM2Store) WriteTSD(r workload.Record) error {
+	s.now.Store(r.UTC)
+	return s.streams[r.Stream].WriteTSD(r.Value)
 }
 
 // Read bulk-reads the oldest unread records of stream into dst.

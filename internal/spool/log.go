@@ -123,7 +123,19 @@ type Log struct {
 	writes   uint64    // changes made to segment files (Segment.wrote)
 	dirDirty bool      // segment files were created or removed since SyncDir
 
+	// Precreate has the next segment's file created by a goroutine of its
+	// own while the active one fills (see prepareSpare).
+	Precreate bool
+	spare     chan spareFile // the next segment's file being created (nil: none)
+
 	BytesWritten, Syncs uint64
+}
+
+// spareFile is a segment file created ahead of its rotation, empty.
+type spareFile struct {
+	no  uint64
+	f   vfs.File
+	err error
 }
 
 // LogStats are the log's counters.
@@ -287,9 +299,12 @@ func (l *Log) rotate() error {
 	no := l.next()
 	// Append mode: after a short write is cut back, the next write lands at
 	// the new end, leaving no hole.
-	f, err := l.fs.OpenAppend(l.path(no))
-	if err != nil {
-		return err
+	f := l.takeSpare(no)
+	if f == nil {
+		var err error
+		if f, err = l.fs.OpenAppend(l.path(no)); err != nil {
+			return err
+		}
 	}
 	hdr := AppendSegmentHeader(nil, no)
 	if n, err := f.Write(hdr); err != nil {
@@ -306,7 +321,63 @@ func (l *Log) rotate() error {
 	l.Segs = append(l.Segs, &Segment{No: no, Size: int64(len(hdr))})
 	l.Total += int64(len(hdr))
 	l.dirDirty, l.unsynced = true, true
+	l.prepareSpare(no + 1)
 	return nil
+}
+
+// prepareSpare starts creating segment no's file in a goroutine of its own
+// when Precreate is set: creating a file can take hundreds of microseconds
+// on a busy ext4 (it waits for the filesystem's journal), which a rotation
+// then does not wait for. The file stays empty until its rotation; one left
+// by a crash or a failure is "created but never written", which recovery
+// removes. Only for a filesystem whose calls may run concurrently and whose
+// order matters to nobody: the operating system's (the test filesystems
+// number their operations to inject faults and crashes).
+func (l *Log) prepareSpare(no uint64) {
+	if !l.Precreate || l.spare != nil {
+		return
+	}
+	ch := make(chan spareFile, 1)
+	l.spare = ch
+	go func() {
+		f, err := l.fs.OpenAppend(l.path(no))
+		ch <- spareFile{no: no, f: f, err: err}
+	}()
+}
+
+// takeSpare returns the file created ahead for segment no, or nil when
+// there is none (or it failed, or is for another number: the caller then
+// creates the file itself, and meets the error again if there is one).
+func (l *Log) takeSpare(no uint64) vfs.File {
+	if l.spare == nil {
+		return nil
+	}
+	sp := <-l.spare
+	l.spare = nil
+	if sp.err != nil {
+		return nil
+	}
+	if sp.no != no {
+		_ = sp.f.Close()
+		_ = l.fs.Remove(l.path(sp.no))
+		return nil
+	}
+	return sp.f
+}
+
+// dropSpare waits for a file being created ahead and removes it.
+func (l *Log) dropSpare() {
+	if l.spare == nil {
+		return
+	}
+	sp := <-l.spare
+	l.spare = nil
+	if sp.err == nil {
+		_ = sp.f.Close()
+		if l.fs.Remove(l.path(sp.no)) == nil {
+			l.dirDirty = true
+		}
+	}
 }
 
 func (l *Log) closeActive() error {
@@ -398,6 +469,7 @@ func (l *Log) SyncedClosed(nos []uint64, mark uint64) {
 
 // Close syncs and closes the active segment.
 func (l *Log) Close() error {
+	l.dropSpare()
 	err := l.closeActive()
 	err = errors.Join(err, l.Sync())
 	if l.dirDirty {

@@ -589,3 +589,53 @@ func TestLogSyncedClosedKeepsSegmentWrittenAfterTheSync(t *testing.T) {
 		t.Fatalf("after a sync with nothing written since: %v unsynced", again)
 	}
 }
+
+// With Precreate, the next segment's file is created ahead: rotations use
+// it, Close removes the one left unused, and one left by a crash (empty) is
+// removed by recovery without damage, its number never reused.
+func TestLogPrecreatedSegments(t *testing.T) {
+	mem := vfs.NewMem()
+	l := newTestLog(t, mem)
+	l.Precreate = true
+	want := appendFrames(t, l, 2, 40, testRecords) // 4 segments, then Close
+	if l.spare != nil {
+		t.Fatal("Close left a segment file being created")
+	}
+	entries, err := mem.ReadDir(testDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(l.Segs) {
+		t.Fatalf("%d files after Close, %d segments: the unused spare stayed", len(entries), len(l.Segs))
+	}
+	r, got, damage := recoverLog(t, mem, true)
+	if len(damage) != 0 || !slices.Equal(firstSeqs(got), firstSeqs(want)) {
+		t.Fatalf("after Close: damage %v, frames %v, want %v", damage, firstSeqs(got), firstSeqs(want))
+	}
+
+	// A crash with a spare created: it is in the directory, empty.
+	r.Precreate = true
+	if _, err := r.Append(testFrame(t, 1, 1000, testRecords), 1, testRecords); err != nil {
+		t.Fatal(err)
+	}
+	last := r.Segs[len(r.Segs)-1].No
+	sp := <-r.spare
+	if sp.err != nil || sp.no != last+1 || fileSize(t, mem, path.Join(testDir, SegmentName(sp.no))) != 0 {
+		t.Fatalf("spare %d (err %v), active %d", sp.no, sp.err, last)
+	}
+	if err := r.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	crashed := mem // a process crash: everything written is there
+	after, _, damage := recoverLog(t, crashed, true)
+	if len(damage) != 0 {
+		t.Fatalf("a spare left by a crash reported as damage: %v", damage)
+	}
+	if _, err := crashed.Stat(path.Join(testDir, SegmentName(sp.no))); err == nil {
+		t.Fatal("recovery kept the empty spare")
+	}
+	if no := after.next(); no <= sp.no {
+		t.Fatalf("next segment %d after recovery reuses the spare's number %d", no, sp.no)
+	}
+	_ = sp.f.Close()
+}
