@@ -8,7 +8,7 @@ import (
 	"github.com/mm2go/mm2"
 )
 
-// readGaps reads every unread record of s (drainPeek, then one ReadBulk
+// readGaps reads every unread record of s (drain with peek, then one ReadBulk
 // that marks them pending), checks that numbers strictly increase from
 // after and that each value is the one written under its number, and
 // returns how many it read and how many numbers were skipped (gaps).
