@@ -15,7 +15,7 @@ import (
 // little early or late), a second TSD stream and an EVT stream.
 func batchOps(ts1, ts2, ev *mm2.Stream, n int) []mm2.Write {
 	var ws []mm2.Write
-	t0 := int64(1_700_000_000_000)
+	t0 := int64(kitEpoch)
 	for i := range n {
 		jitter := int64(i%7) - 3
 		ws = append(ws,
@@ -32,9 +32,8 @@ func batchOps(ts1, ts2, ev *mm2.Stream, n int) []mm2.Write {
 // batchDiskOpts are the options of batchStore's disk backend: a small pool
 // and small segments, so a batch spills.
 func batchDiskOpts(clk *testClock, sync mm2.SyncPolicy) mm2.Options {
-	now := int64(0)
-	opts := diskOpts(&now)
-	opts.DiskCapBytes, opts.Sync, opts.Clock = 1<<20, sync, clk.now
+	opts := diskOpts(clk)
+	opts.DiskCapBytes, opts.Sync = 1<<20, sync
 	return opts
 }
 
@@ -43,10 +42,9 @@ func batchDiskOpts(clk *testClock, sync mm2.SyncPolicy) mm2.Options {
 func batchStore(t *testing.T, disk bool, mem vfs.FS, o mm2.Options) (*mm2.Manager, *testClock, [3]*mm2.Stream) {
 	t.Helper()
 	var m *mm2.Manager
-	clk := &testClock{ms: 1_700_000_000_000}
+	clk := newClock(0)
 	if disk {
 		m = mustOpen(t, batchDiskOpts(clk, o.Sync), mem)
-		t.Cleanup(func() { _ = m.Close() })
 	} else {
 		o.Profile = mm2.ProfileSTM32
 		m, clk = openT(t, o)
@@ -75,14 +73,14 @@ func TestWriteBatchStoresWhatSingleWritesStore(t *testing.T) {
 			for _, w := range ws {
 				s := index[w.Stream]
 				if s.Kind() == mm2.TSD {
-					clk.ms = w.UTCms
+					clk.set(w.UTCms)
 					okT(t, s.WriteTSD(w.Value), "WriteTSD")
 				} else {
 					okT(t, s.WriteEVT(w.Value, w.UTCms), "WriteEVT")
 				}
 			}
 			for i := range sb {
-				got, want := drainAck(t, sb[i]), drainAck(t, ss[i])
+				got, want := drain(t, sb[i], drainHow{ack: true}), drain(t, ss[i], drainHow{ack: true})
 				if len(got) == 0 || !slices.Equal(got, want) {
 					t.Fatalf("%v: batch stored %d records, single writes %d; first %v / %v", sb[i].ID(), len(got), len(want), got[:min(3, len(got))], want[:min(3, len(want))])
 				}
@@ -199,7 +197,7 @@ func TestWriteBatchDurability(t *testing.T) {
 		}
 		m2 := mustOpen(t, batchDiskOpts(clk, o.Sync), after)
 		for i := range s {
-			got := drainStream(t, m2, s[i].ID(), false)
+			got := drainID(t, m2, s[i].ID(), drainHow{})
 			want := 0
 			for _, w := range ws {
 				if w.Stream == s[i] {

@@ -13,22 +13,18 @@ import (
 	"github.com/mm2go/mm2/vfs"
 )
 
-// spillStore is a linux disk store with a clock driven by the caller: each
-// write moves it on by one period, so TSD samples land on their slots.
+// spillStore is a linux disk store on a clock the caller moves: each write
+// moves it on by one period, so TSD samples land on their slots.
 type spillStore struct {
 	m   *mm2.Manager
-	now int64
+	clk *testClock
 }
 
 func openSpillStore(tb testing.TB, fsys vfs.FS, opts mm2.Options) *spillStore {
 	tb.Helper()
-	st := &spillStore{now: 1_700_000_000_000}
-	opts.Clock = func() time.Time { return time.UnixMilli(st.now) }
-	m, err := mm2.OpenFS(opts, fsys)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	st.m = m
+	st := &spillStore{clk: newClock(0)}
+	opts.Clock = st.clk.now
+	st.m = openStore(tb, opts, fsys)
 	return st
 }
 
@@ -48,7 +44,7 @@ func (st *spillStore) fillPast(tb testing.TB, percent int) {
 				tb.Fatalf("pool at %d of %d sectors after %d writes", x.SectorsUsed, x.SectorsTotal, i)
 			}
 		}
-		st.now += 10
+		st.clk.add(10)
 		if err := s.WriteTSD(uint32(i)); err != nil {
 			tb.Fatal(err)
 		}
@@ -91,10 +87,10 @@ func BenchmarkSpillWrite(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				st.now += gaps[i%len(gaps)]
+				st.clk.add(gaps[i%len(gaps)])
 				switch {
 				case bc.batch > 0:
-					batch = append(batch, mm2.Write{Stream: s, Value: uint32(i), UTCms: st.now})
+					batch = append(batch, mm2.Write{Stream: s, Value: uint32(i), UTCms: st.clk.at()})
 					if len(batch) == bc.batch || i == b.N-1 {
 						_, err = st.m.WriteBatch(batch)
 						batch = batch[:0]
@@ -102,7 +98,7 @@ func BenchmarkSpillWrite(b *testing.B) {
 				case bc.kind == mm2.TSD:
 					err = s.WriteTSD(uint32(i))
 				default:
-					err = s.WriteEVT(uint32(i), st.now)
+					err = s.WriteEVT(uint32(i), st.clk.at())
 				}
 				if err != nil {
 					b.Fatal(err)
@@ -144,13 +140,13 @@ func buildRecoverStore(b *testing.B, dir string) {
 		if round%4096 == 0 && st.m.Stats().DiskBytes >= mm2.DefaultDiskCapBytes-mm2.DefaultSegmentBytes {
 			break
 		}
-		st.now += 10
+		st.clk.add(10)
 		for i, s := range hs {
 			var err error
 			if i < 16 {
 				err = s.WriteTSD(uint32(round*20 + i))
 			} else if round%4 == i-16 {
-				err = s.WriteEVT(uint32(round), st.now)
+				err = s.WriteEVT(uint32(round), st.clk.at())
 			}
 			if err != nil {
 				b.Fatal(err)
@@ -245,7 +241,7 @@ func BenchmarkPowerDown(b *testing.B) {
 		}
 		// A full sector each (6 samples), then 10 samples staged for disk.
 		for round := 0; round < 16; round++ {
-			st.now += 1000
+			st.clk.add(1000)
 			for _, s := range hs {
 				if err := s.WriteTSD(uint32(round)); err != nil {
 					b.Fatal(err)
@@ -318,16 +314,16 @@ func TestBytesOnDiskPerSample(t *testing.T) {
 						if c.kind == mm2.TSD {
 							err = s.WriteTSD(rng.Uint32())
 						} else {
-							err = s.WriteEVT(rng.Uint32(), st.now+rng.Int64N(50))
+							err = s.WriteEVT(rng.Uint32(), st.clk.at()+rng.Int64N(50))
 						}
 						if err != nil {
 							t.Fatal(err)
 						}
 					}
 					if c.kind == mm2.TSD {
-						st.now += 100
+						st.clk.add(100)
 					} else {
-						st.now += 1 + rng.Int64N(2000) // events 1 ms to 2 s apart
+						st.clk.add(1 + rng.Int64N(2000)) // events 1 ms to 2 s apart
 					}
 				}
 			}

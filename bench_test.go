@@ -8,46 +8,9 @@ import (
 	"github.com/mm2go/mm2"
 )
 
-// benchClock is a cheap injected clock that advances by step ms per call, so
-// every TSD sample lands exactly on its derived slot and the benchmarks
-// measure the store, not time.Now. The manager calls its clock under its
-// lock, but the counter is atomic anyway so the clock is safe on its own.
-type benchClock struct {
-	ms   atomic.Int64
-	step int64
-}
-
-func newBenchClock(step time.Duration) *benchClock {
-	c := &benchClock{step: step.Milliseconds()}
-	c.ms.Store(1_700_000_000_000)
-	return c
-}
-
-func (c *benchClock) now() time.Time { return time.UnixMilli(c.ms.Add(c.step)) }
-
 func openBench(b *testing.B, clock func() time.Time) *mm2.Manager {
 	b.Helper()
-	m, err := mm2.Open(mm2.Options{Profile: mm2.ProfileLinux, Clock: clock})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = m.Close() })
-	return m
-}
-
-// drain reads and acknowledges everything unread in s (outside the timer).
-func drain(b *testing.B, s *mm2.Stream, buf []mm2.Sample) {
-	b.Helper()
-	for {
-		if _, err := s.ReadBulk(buf); err == mm2.ErrNoData {
-			break
-		} else if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.Ack(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	return openStore(b, mm2.Options{Profile: mm2.ProfileLinux, Clock: clock}, nil)
 }
 
 // benchBatch is how many records a write benchmark stores before it drains
@@ -71,7 +34,7 @@ func benchWrite(b *testing.B, kind mm2.Kind, clock func() time.Time, write func(
 	for i := 0; i < b.N; i++ {
 		if i%benchBatch == benchBatch-1 {
 			b.StopTimer()
-			drain(b, s, buf)
+			drain(b, s, drainHow{ack: true, buf: buf, discard: true})
 			b.StartTimer()
 		}
 		if err := write(s, i); err != nil {
@@ -85,7 +48,7 @@ func benchWrite(b *testing.B, kind mm2.Kind, clock func() time.Time, write func(
 }
 
 func BenchmarkWriteTSD(b *testing.B) {
-	clock := newBenchClock(10 * time.Millisecond)
+	clock := newClock(10)
 	benchWrite(b, mm2.TSD, clock.now, func(s *mm2.Stream, i int) error { return s.WriteTSD(uint32(i)) })
 }
 
@@ -100,7 +63,7 @@ func BenchmarkWriteTSDWallClock(b *testing.B) {
 }
 
 func BenchmarkWriteEVT(b *testing.B) {
-	clock := newBenchClock(time.Millisecond)
+	clock := newClock(1)
 	ts := int64(1_700_000_000_000)
 	benchWrite(b, mm2.EVT, clock.now, func(s *mm2.Stream, i int) error {
 		return s.WriteEVT(uint32(i), ts+int64(i)*7)
@@ -110,7 +73,7 @@ func BenchmarkWriteEVT(b *testing.B) {
 // BenchmarkReadBulkAck reads a stream in batches of 256 records and
 // acknowledges each batch; ns/record is the cost per delivered record.
 func BenchmarkReadBulkAck(b *testing.B) {
-	clock := newBenchClock(10 * time.Millisecond)
+	clock := newClock(10)
 	m := openBench(b, clock.now)
 	s, err := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 10*time.Millisecond)
 	if err != nil {
@@ -156,7 +119,7 @@ func BenchmarkReadBulkAck(b *testing.B) {
 // pool fills and stays full, so the steady state includes drop-oldest of the
 // writer's own oldest sector (one in six writes allocates).
 func BenchmarkWriteParallel(b *testing.B) {
-	clock := newBenchClock(10 * time.Millisecond)
+	clock := newClock(10)
 	m := openBench(b, clock.now)
 	var next atomic.Uint32
 	b.ReportAllocs()
@@ -186,11 +149,7 @@ func BenchmarkWriteParallel(b *testing.B) {
 // TestHotPathsAllocateNothing measures what the benchmarks report: the hot
 // path methods of a Stream allocate nothing.
 func TestHotPathsAllocateNothing(t *testing.T) {
-	m, err := mm2.Open(mm2.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := openStore(t, mm2.Options{}, nil)
 	tsd, err := m.Configure(mm2.StreamID{Source: mm2.Gateway, Sensor: 1}, mm2.TSD, time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
@@ -235,13 +194,7 @@ func BenchmarkWriteFullPool(b *testing.B) {
 			name = "behind-batch"
 		}
 		b.Run(name, func(b *testing.B) {
-			clk := newBenchClock(10 * time.Millisecond)
-			m, err := mm2.Open(mm2.Options{Profile: mm2.ProfileSTM32, Clock: clk.now})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.Close()
-			m.SetUTCAvailable(true)
+			m, _ := openT(b, mm2.Options{Profile: mm2.ProfileSTM32, Clock: newClock(10).now})
 			s, err := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 10*time.Millisecond)
 			if err != nil {
 				b.Fatal(err)

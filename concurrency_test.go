@@ -41,12 +41,7 @@ func runConcurrent(t *testing.T, ov mm2.Overflow) {
 	const writers, perStream = 6, 1500
 	prof := mm2.ProfileLinux
 	prof.PoolBytes = 8 << 10 // 256 sectors: the pool fills and writers contend for it
-	var clock atomic.Int64
-	clock.Store(1_700_000_000_000)
-	m, err := mm2.Open(mm2.Options{Profile: prof, Overflow: ov,
-		Clock: func() time.Time { return time.UnixMilli(clock.Add(1)) }})
-	okT(t, err, "Open")
-	defer m.Close()
+	m := openStore(t, mm2.Options{Profile: prof, Overflow: ov, Clock: newClock(1).now}, nil)
 
 	shared := &concStream{s: configureT(t, m, mm2.Gateway, 1000, mm2.EVT, 0), shared: true}
 	streams := []*concStream{shared}

@@ -88,21 +88,11 @@ func (im *storeImage) last() (uint64, storeFrame) {
 	return no, fr[len(fr)-1]
 }
 
-func corruptOpts(now *int64) mm2.Options {
-	p := mm2.ProfileLinux
-	p.PoolBytes = 1024
-	return mm2.Options{Profile: p, Dir: "store", SegmentBytes: 4096, DiskCapBytes: 64 << 10,
-		Clock: func() time.Time { *now += 100; return time.UnixMilli(*now) }}
-}
-
 // writeCorruptStore writes two TSD streams over several segments and closes.
-func writeCorruptStore(t *testing.T, now *int64) *storeImage {
+func writeCorruptStore(t *testing.T, clk *testClock) *storeImage {
 	t.Helper()
 	fsys := vfs.NewMem()
-	m, err := mm2.OpenFS(corruptOpts(now), fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := openStore(t, diskOpts(clk), fsys)
 	im := &storeImage{fs: fsys, frames: map[uint64][]storeFrame{}, written: map[mm2.StreamID]uint64{}}
 	sa, err := m.Configure(corruptA, mm2.TSD, 100*time.Millisecond)
 	if err != nil {
@@ -342,8 +332,8 @@ func corruptCases() []corruptCase {
 func TestOpenRecoversFromCorruption(t *testing.T) {
 	for _, c := range corruptCases() {
 		t.Run(c.name, func(t *testing.T) {
-			now := int64(1_700_000_000_000)
-			im := writeCorruptStore(t, &now)
+			clk := newClock(100)
+			im := writeCorruptStore(t, clk)
 			lost, quarantined := c.corrupt(t, im)
 			if lost == nil {
 				lost = seqSet{}
@@ -353,14 +343,7 @@ func TestOpenRecoversFromCorruption(t *testing.T) {
 				skipped = int64(lost.count())
 			}
 
-			m, err := mm2.OpenFS(corruptOpts(&now), im.fs)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			defer m.Close()
-			if err := m.Check(); err != nil {
-				t.Fatalf("Check after Open: %v", err)
-			}
+			m := mustOpen(t, diskOpts(clk), im.fs)
 			st := m.Stats()
 			dmg := m.Damage()
 			t.Logf("skipped %d records, %d frames; damage %v", st.RecordsSkipped, st.FramesSkipped, dmg)
@@ -400,7 +383,7 @@ func TestOpenRecoversFromCorruption(t *testing.T) {
 			}
 
 			for _, id := range []mm2.StreamID{corruptA, corruptB} {
-				got := drainStream(t, m, id, false)
+				got := drainID(t, m, id, drainHow{check: m})
 				var prev uint64
 				delivered := map[uint64]bool{}
 				for _, smp := range got {

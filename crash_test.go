@@ -29,13 +29,13 @@ type crashScript struct {
 func crashValue(id mm2.StreamID, seq uint64) uint32 { return uint32(seq*7) + id.Sensor }
 
 func newCrashScript(sync mm2.SyncPolicy) *crashScript {
-	now := int64(1_700_000_000_000)
+	clk := newClock(10)
 	p := mm2.ProfileLinux
 	p.PoolBytes = 1 << 10
 	return &crashScript{
 		opts: mm2.Options{Profile: p, Dir: "store", SegmentBytes: 4 << 10, DiskCapBytes: 12 << 10, Sync: sync,
 			JournalBytes: 8 << 10, // checkpoints (written without the lock) happen inside the script
-			Clock:        func() time.Time { now += 10; return time.UnixMilli(now) }},
+			Clock:        clk.now},
 		ids:     []mm2.StreamID{{Source: mm2.CAN, Sensor: 1}, {Source: mm2.CAN, Sensor: 2}, {Source: mm2.Gateway, Sensor: 3}},
 		written: map[mm2.StreamID]uint64{}, acked: map[mm2.StreamID]uint64{}, doubt: map[mm2.StreamID]bool{},
 		acking: map[mm2.StreamID]uint64{},

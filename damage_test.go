@@ -16,8 +16,8 @@ import (
 // skips the frame, counts its records as corrupt drops and goes on; the
 // other stream is untouched.
 func TestDamageFoundWhileRunningIsSkippedAndCounted(t *testing.T) {
-	now := int64(1_700_000_000_000)
-	opts := diskOpts(&now)
+	clk := newClock(100)
+	opts := diskOpts(clk)
 	mem := vfs.NewMem()
 	m := mustOpen(t, opts, mem)
 	a, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
@@ -59,7 +59,7 @@ func TestDamageFoundWhileRunningIsSkippedAndCounted(t *testing.T) {
 	}
 	_ = f.Close()
 
-	gotA := drainStream(t, m, a.ID(), true)
+	gotA := drainID(t, m, a.ID(), drainHow{ack: true, check: m})
 	if uint64(len(gotA))+damaged != 1500 {
 		t.Fatalf("stream a: %d records read, %d damaged, want 1500 in all", len(gotA), damaged)
 	}
@@ -71,7 +71,7 @@ func TestDamageFoundWhileRunningIsSkippedAndCounted(t *testing.T) {
 	if st := a.Stats(); st.Drops.Corrupt != damaged {
 		t.Fatalf("Drops.Corrupt %d, want %d", st.Drops.Corrupt, damaged)
 	}
-	wantSeqs(t, drainStream(t, m, b.ID(), true), 1, 1500)
+	wantSeqs(t, drainID(t, m, b.ID(), drainHow{ack: true, check: m}), 1, 1500)
 	if err := m.Check(); err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestFullSectorsHoldAtLeastSeedDensity(t *testing.T) {
 		m, clk := openT(t, mm2.Options{})
 		s := configureT(t, m, mm2.CAN, 1, mm2.TSD, 100*time.Millisecond)
 		fills, st := sectorFills(t, m, 6*200, func(i int) error {
-			clk.ms += 100
+			clk.add(100)
 			return s.WriteTSD(uint32(i))
 		})
 		for i, f := range fills {
@@ -123,7 +123,7 @@ func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 			m, clk := openT(t, mm2.Options{})
 			s := configureT(t, m, mm2.Gateway, 1, mm2.TSD, time.Duration(periodMs)*time.Millisecond)
 			rng := rand.New(rand.NewPCG(uint64(periodMs), 3))
-			nominal := clk.ms
+			nominal := clk.at()
 			var prev, first mm2.Sample
 			step, fast := periodMs, false
 			inSector, gaps, bursts, newSectors, stepped, fastSectors, worst := 0, 0, 0, 0, 0, 0, int64(0)
@@ -133,7 +133,7 @@ func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 				case burst > 0: // faster than the period: 0 to period/2 later
 					burst--
 					nominal += rng.Int64N(periodMs/2 + 1)
-					clk.ms = nominal
+					clk.set(nominal)
 				default:
 					nominal += periodMs
 					if rng.IntN(50) == 0 { // a gap: the sensor was silent for a while
@@ -145,9 +145,9 @@ func TestTSDTimestampsWithinHalfPeriod(t *testing.T) {
 						burst = 1 + rng.IntN(15)
 						bursts++
 					}
-					clk.ms = nominal + rng.Int64N(periodMs+1) - periodMs/2
+					clk.set(nominal + rng.Int64N(periodMs+1) - periodMs/2)
 				}
-				truth := clk.ms
+				truth := clk.at()
 				allocs := m.Stats().Allocations
 				okT(t, s.WriteTSD(uint32(i)), "WriteTSD")
 				smp, err := s.Read()

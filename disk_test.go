@@ -15,55 +15,6 @@ import (
 	"github.com/mm2go/mm2/vfs"
 )
 
-// diskOpts is a small linux store so tests spill and rotate quickly.
-func diskOpts(now *int64) mm2.Options {
-	p := mm2.ProfileLinux
-	p.PoolBytes = 1 << 10 // 32 sectors
-	return mm2.Options{Profile: p, Dir: "store", SegmentBytes: 4 << 10, DiskCapBytes: 64 << 10,
-		Clock: func() time.Time { *now += 100; return time.UnixMilli(*now) }}
-}
-
-func mustOpen(t *testing.T, opts mm2.Options, fsys vfs.FS) *mm2.Manager {
-	t.Helper()
-	m, err := mm2.OpenFS(opts, fsys)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	if err := m.Check(); err != nil {
-		t.Fatalf("Check after Open: %v", err)
-	}
-	return m
-}
-
-func drainStream(t *testing.T, m *mm2.Manager, id mm2.StreamID, ack bool) []mm2.Sample {
-	t.Helper()
-	s, err := m.Stream(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all []mm2.Sample
-	buf := make([]mm2.Sample, 37)
-	for {
-		n, err := s.ReadBulk(buf)
-		if errors.Is(err, mm2.ErrNoData) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("ReadBulk: %v", err)
-		}
-		all = append(all, buf[:n]...)
-		if err := m.Check(); err != nil {
-			t.Fatalf("Check while draining: %v", err)
-		}
-	}
-	if ack && len(all) > 0 {
-		if _, err := s.Ack(); err != nil {
-			t.Fatalf("Ack: %v", err)
-		}
-	}
-	return all
-}
-
 // writeSeqs writes TSD records 1..n to s, each valued seq*7 (what wantSeqs checks).
 func writeSeqs(t *testing.T, s *mm2.Stream, n uint64) {
 	t.Helper()
@@ -87,9 +38,9 @@ func wantSeqs(t *testing.T, got []mm2.Sample, from, to uint64) {
 }
 
 func TestSpillKeepsFIFOAcrossRAMAndDisk(t *testing.T) {
-	now := int64(1_700_000_000_000)
+	clk := newClock(100)
 	fsys := vfs.NewMem()
-	m := mustOpen(t, diskOpts(&now), fsys)
+	m := mustOpen(t, diskOpts(clk), fsys)
 	id := mm2.StreamID{Source: mm2.CAN, Sensor: 7}
 	s, _ := m.Configure(id, mm2.TSD, 100*time.Millisecond)
 	writeSeqs(t, s, 2000)
@@ -103,7 +54,7 @@ func TestSpillKeepsFIFOAcrossRAMAndDisk(t *testing.T) {
 	if st.Drops.Total() != 0 {
 		t.Fatalf("drops with a disk tier: %+v", st.Drops)
 	}
-	wantSeqs(t, drainStream(t, m, id, true), 1, 2000)
+	wantSeqs(t, drainID(t, m, id, drainHow{ack: true, check: m}), 1, 2000)
 	if err := m.Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +64,9 @@ func TestSpillKeepsFIFOAcrossRAMAndDisk(t *testing.T) {
 }
 
 func TestCloseAndReopenRedeliversUnackedInOrder(t *testing.T) {
-	now := int64(1_700_000_000_000)
+	clk := newClock(100)
 	fsys := vfs.NewMem()
-	m := mustOpen(t, diskOpts(&now), fsys)
+	m := mustOpen(t, diskOpts(clk), fsys)
 	id := mm2.StreamID{Source: mm2.Gateway, Sensor: 1}
 	s, _ := m.Configure(id, mm2.TSD, 100*time.Millisecond)
 	writeSeqs(t, s, 1000)
@@ -132,8 +83,8 @@ func TestCloseAndReopenRedeliversUnackedInOrder(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	m = mustOpen(t, diskOpts(&now), fsys)
-	wantSeqs(t, drainStream(t, m, id, false), 301, 1000)
+	m = mustOpen(t, diskOpts(clk), fsys)
+	wantSeqs(t, drainID(t, m, id, drainHow{check: m}), 301, 1000)
 	s, _ = m.Stream(id)
 	if _, err := s.Nack(); err != nil {
 		t.Fatal(err)
@@ -141,13 +92,13 @@ func TestCloseAndReopenRedeliversUnackedInOrder(t *testing.T) {
 	if err := s.WriteTSD(1001 * 7); err != nil {
 		t.Fatal(err)
 	}
-	wantSeqs(t, drainStream(t, m, id, true), 301, 1001)
+	wantSeqs(t, drainID(t, m, id, drainHow{ack: true, check: m}), 301, 1001)
 }
 
 func TestPowerDownThenCrashLosesNothing(t *testing.T) {
-	now := int64(1_700_000_000_000)
+	clk := newClock(100)
 	mem := vfs.NewMem()
-	m := mustOpen(t, diskOpts(&now), mem)
+	m := mustOpen(t, diskOpts(clk), mem)
 	id := mm2.StreamID{Source: mm2.BLE, Sensor: 3}
 	s, _ := m.Configure(id, mm2.TSD, 100*time.Millisecond)
 	writeSeqs(t, s, 1500)
@@ -159,8 +110,8 @@ func TestPowerDownThenCrashLosesNothing(t *testing.T) {
 	}
 	for _, mode := range vfs.CrashModes() {
 		crashed := mem.CrashClone(mode, nil)
-		m2 := mustOpen(t, diskOpts(&now), crashed)
-		wantSeqs(t, drainStream(t, m2, id, false), 1, 1500)
+		m2 := mustOpen(t, diskOpts(clk), crashed)
+		wantSeqs(t, drainID(t, m2, id, drainHow{check: m2}), 1, 1500)
 		s2, _ := m2.Stream(id)
 		if err := s2.WriteTSD(1501 * 7); err != nil {
 			t.Fatal(err)
@@ -172,8 +123,8 @@ func TestPowerDownThenCrashLosesNothing(t *testing.T) {
 }
 
 func TestDiskCapDropsOldestSegmentsCounted(t *testing.T) {
-	now := int64(1_700_000_000_000)
-	opts := diskOpts(&now)
+	clk := newClock(100)
+	opts := diskOpts(clk)
 	opts.DiskCapBytes = 16 << 10
 	m := mustOpen(t, opts, vfs.NewMem())
 	id := mm2.StreamID{Source: mm2.CAN, Sensor: 9}
@@ -187,7 +138,7 @@ func TestDiskCapDropsOldestSegmentsCounted(t *testing.T) {
 	if st.Drops.DiskCap == 0 || st.DiskBytes > opts.DiskCapBytes {
 		t.Fatalf("cap not enforced: drops %+v, %d bytes", st.Drops, st.DiskBytes)
 	}
-	got := drainStream(t, m, id, true)
+	got := drainID(t, m, id, drainHow{ack: true, check: m})
 	if uint64(len(got))+st.Drops.DiskCap != n {
 		t.Fatalf("%d delivered + %d dropped != %d written", len(got), st.Drops.DiskCap, n)
 	}
@@ -199,14 +150,11 @@ func TestDiskCapDropsOldestSegmentsCounted(t *testing.T) {
 }
 
 func TestOpenReadOnlyChangesNothing(t *testing.T) {
-	now := int64(1_700_000_000_000)
+	clk := newClock(100)
 	dir := t.TempDir()
-	opts := diskOpts(&now)
+	opts := diskOpts(clk)
 	opts.Dir = dir
-	m, err := mm2.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := openStore(t, opts, nil)
 	id := mm2.StreamID{Source: mm2.Hosted, Sensor: 4}
 	s, _ := m.Configure(id, mm2.TSD, 100*time.Millisecond)
 	writeSeqs(t, s, 800)
@@ -218,7 +166,7 @@ func TestOpenReadOnlyChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantSeqs(t, drainStream(t, ro, id, false), 1, 800)
+	wantSeqs(t, drainID(t, ro, id, drainHow{check: ro}), 1, 800)
 	if err := ro.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ type fullStream struct {
 // a clock the test drives by hand.
 type fullStore struct {
 	t       *testing.T
-	now     int64
+	clk     *testClock
 	fault   *vfs.FaultFS
 	opts    mm2.Options
 	m       *mm2.Manager
@@ -46,26 +46,19 @@ type fullStore struct {
 
 func newFullStore(t *testing.T) *fullStore {
 	t.Helper()
-	f := &fullStore{t: t, now: 1_700_000_000_000, fault: vfs.NewFaultFS(vfs.NewMem())}
-	p := mm2.ProfileLinux
-	p.PoolBytes = 1 << 10 // 32 sectors: the pool reaches the spill threshold after a few writes
-	f.opts = mm2.Options{Profile: p, Dir: "store", SegmentBytes: 4 << 10, DiskCapBytes: 1 << 20,
-		Clock: func() time.Time { return time.UnixMilli(f.now) }}
-	m, err := mm2.OpenFS(f.opts, f.fault)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	f.m = m
-	// The manager the test ends with, still open, must pass Check.
-	t.Cleanup(func() {
-		if !mm2.Closed(f.m) {
-			if err := f.m.Check(); err != nil {
-				t.Errorf("Check at the end of the test: %v", err)
-			}
-			_ = f.m.Close()
-		}
-	})
+	f := &fullStore{t: t, clk: newClock(0), fault: vfs.NewFaultFS(vfs.NewMem())}
+	f.opts = diskOpts(f.clk) // 32 sectors: the pool reaches the spill threshold after a few writes
+	f.opts.DiskCapBytes = 1 << 20
+	f.reopen()
 	return f
+}
+
+// reopen opens the store (again) as f.m, through the kit's opener: a
+// manager the test leaves open must pass Check when it ends.
+func (f *fullStore) reopen() *mm2.Manager {
+	f.t.Helper()
+	f.m = openStore(f.t, f.opts, f.fault)
+	return f.m
 }
 
 func (f *fullStore) add(id mm2.StreamID, kind mm2.Kind) *fullStream {
@@ -116,7 +109,7 @@ func (f *fullStore) round(ok func(error) bool, streams ...*fullStream) (failed i
 			failed++
 		}
 	}
-	f.now += 100
+	f.clk.add(100)
 	return failed
 }
 
@@ -140,17 +133,13 @@ func (f *fullStore) reopenAndVerify() {
 	if err := f.m.Close(); err != nil {
 		t.Fatalf("Close after the disk recovered: %v", err)
 	}
-	m, err := mm2.OpenFS(f.opts, f.fault)
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
-	f.m = m
+	m := f.reopen()
 	if dmg := m.Damage(); len(dmg) > 0 {
 		t.Fatalf("reopen found damage after a full or failing disk: %v", dmg)
 	}
 	f.check("after reopen")
 	for _, s := range f.streams {
-		got := drainStream(t, m, s.id, true)
+		got := drainID(t, m, s.id, drainHow{ack: true, check: m})
 		if err := fullDelivered(s, got); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +282,7 @@ func runDiskFault(t *testing.T, fault diskFault) {
 	// The disk comes back: after the retry interval, writes alone bring the
 	// tier back, and new records reach disk.
 	fault.clear(f.fault)
-	f.now += fullRetryMs
+	f.clk.add(fullRetryMs)
 	written := during.BytesWritten
 	cleared := -1
 	for i := 0; i < 1500; i++ {
@@ -349,11 +338,7 @@ func TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.opts.Sync = mm2.SyncAlways()
-	m, err := mm2.OpenFS(f.opts, f.fault)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.m = m
+	f.reopen()
 	s := f.add(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.EVT)
 	never := func(error) bool { return false }
 	for i := 0; i < 10; i++ {
@@ -361,7 +346,7 @@ func TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment(t *testing.T) {
 	}
 	f.fault.FailIf(func(op vfs.Op, _ string) bool { return op == vfs.OpSync })
 	// The write is stored, and says it is not durable yet.
-	err = s.h.WriteEVT(fullValue(s.id, s.next), fullEventTime(s.next))
+	err := s.h.WriteEVT(fullValue(s.id, s.next), fullEventTime(s.next))
 	if !errors.Is(err, mm2.ErrNotDurable) || !isEIO(err) {
 		t.Fatalf("a write whose sync failed returned %v under SyncAlways, want ErrNotDurable wrapping EIO", err)
 	}
@@ -375,7 +360,7 @@ func TestSyncAlwaysFailedSyncLeavesNoHoleInTheSegment(t *testing.T) {
 		t.Fatal("a write was taken while its sync could not succeed")
 	}
 	f.fault.FailIf(nil)
-	f.now += fullRetryMs
+	f.clk.add(fullRetryMs)
 	for i := 0; i < 10; i++ {
 		f.round(never, s)
 	}
@@ -420,7 +405,7 @@ func TestDiskFullDropsOldestSegmentForStreamsOnDisk(t *testing.T) {
 	t.Logf("disk full: 6,000 writes stored, %d records dropped with the oldest segments (%d files left)",
 		during.Drops.DiskCap-before.Drops.DiskCap, during.DiskFiles)
 	f.fault.SetSpace(-1)
-	f.now += fullRetryMs
+	f.clk.add(fullRetryMs)
 	for i := 0; i < 300; i++ {
 		f.round(never, tsd, evt)
 	}

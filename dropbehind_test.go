@@ -8,13 +8,13 @@ import (
 	"github.com/mm2go/mm2"
 )
 
-// readGaps reads every unread record of s (drainPeek, then one ReadBulk
+// readGaps reads every unread record of s (drain with peek, then one ReadBulk
 // that marks them pending), checks that numbers strictly increase from
 // after and that each value is the one written under its number, and
 // returns how many it read and how many numbers were skipped (gaps).
 func readGaps(t *testing.T, s *mm2.Stream, valueOf func(seq uint64) uint32, after uint64) (read int, skipped uint64) {
 	t.Helper()
-	got := drainPeek(t, s, nil)
+	got := drain(t, s, drainHow{peek: true})
 	last := after
 	for _, smp := range got {
 		if smp.Seq <= last {
@@ -53,7 +53,7 @@ func TestFullPoolDropsBehindBatchInFlight(t *testing.T) {
 			writeCAN := func() {
 				t.Helper()
 				canSeq++
-				clk.ms += 10
+				clk.add(10)
 				okT(t, can.WriteTSD(canVal(canSeq)), fmt.Sprintf("CAN write %d", canSeq))
 			}
 			for i := 0; i < 6; i++ {
@@ -101,9 +101,9 @@ func TestFullPoolDropsBehindBatchInFlight(t *testing.T) {
 			// (here the gateway's: CAN's unsent sectors are all newer).
 			total := func() uint64 { return m.Stats().Drops.RAMFull }
 			dropsBefore := total()
-			clk.ms++
-			okT(t, alarm.WriteEVT(7, clk.ms), "alarm")
-			clk.ms += 1000
+			clk.add(1)
+			okT(t, alarm.WriteEVT(7, clk.at()), "alarm")
+			clk.add(1000)
 			okT(t, gw.WriteTSD(31), "gateway write after the alarm")
 			if d := total() - dropsBefore; d == 0 || d > 12 {
 				t.Fatalf("alarm and gateway sample dropped %d records: one sector or two", d)
@@ -151,7 +151,7 @@ func TestFullPoolRefusesOnlyWhenAllIsPending(t *testing.T) {
 		t.Fatalf("read all: %d %v", n, err)
 	}
 	before := s.Stats()
-	clk.ms += 10
+	clk.add(10)
 	if err := s.WriteTSD(1); err != mm2.ErrFull {
 		t.Fatalf("write with everything pending: %v, want ErrFull", err)
 	}
@@ -267,7 +267,7 @@ func TestDiskFailingDropsBehindBatchInFlight(t *testing.T) {
 				if _, err := s.h.Nack(); err != nil && s == held {
 					t.Fatal(err)
 				}
-				want[s.id] = drainPeek(t, s.h, make([]mm2.Sample, 64))
+				want[s.id] = drain(t, s.h, drainHow{peek: true})
 				if s == held && len(want[s.id]) < 6 {
 					t.Fatalf("held stream: %d records left", len(want[s.id]))
 				}
@@ -280,11 +280,7 @@ func TestDiskFailingDropsBehindBatchInFlight(t *testing.T) {
 			// kill -9 while the disk still fails, then the disk recovers.
 			mm2.WaitCheckpoint(f.m)
 			fault.clear(f.fault)
-			m, err := mm2.OpenFS(f.opts, f.fault)
-			if err != nil {
-				t.Fatalf("reopen after the crash: %v", err)
-			}
-			f.m = m
+			m := f.reopen()
 			f.check("reopen after the crash")
 			for _, s := range []*fullStream{held, other} {
 				h, err := m.Configure(s.id, s.kind, time.Duration(s.h.Stats().Period)*time.Millisecond)
@@ -292,7 +288,7 @@ func TestDiskFailingDropsBehindBatchInFlight(t *testing.T) {
 					t.Fatal(err)
 				}
 				s.h = h
-				got := drainPeek(t, h, make([]mm2.Sample, 64))
+				got := drain(t, h, drainHow{peek: true})
 				if len(got) != len(want[s.id]) {
 					t.Fatalf("%v: %d records back after the crash, %d before", s.id, len(got), len(want[s.id]))
 				}
@@ -347,14 +343,10 @@ func TestDiskFailingMovesFramesBeingFilledToRAM(t *testing.T) {
 			}
 			want := map[mm2.StreamID][]mm2.Sample{}
 			for _, s := range ss {
-				want[s.id] = drainPeek(t, s.h, nil)
+				want[s.id] = drain(t, s.h, drainHow{peek: true})
 			}
 			mm2.WaitCheckpoint(f.m) // kill -9 while the disk still fails
-			m, err := mm2.OpenFS(f.opts, f.fault)
-			if err != nil {
-				t.Fatalf("reopen after the crash: %v", err)
-			}
-			f.m = m
+			m := f.reopen()
 			f.check("reopen after the crash")
 			for _, s := range ss {
 				h, err := m.Configure(s.id, s.kind, time.Duration(s.h.Stats().Period)*time.Millisecond)
@@ -362,7 +354,7 @@ func TestDiskFailingMovesFramesBeingFilledToRAM(t *testing.T) {
 					t.Fatal(err)
 				}
 				s.h = h
-				got := drainPeek(t, h, nil)
+				got := drain(t, h, drainHow{peek: true})
 				if len(got) != len(want[s.id]) {
 					t.Fatalf("%v: %d records back after the crash, %d before", s.id, len(got), len(want[s.id]))
 				}
@@ -376,4 +368,34 @@ func TestDiskFailingMovesFramesBeingFilledToRAM(t *testing.T) {
 			f.reopenAndVerify()
 		})
 	}
+}
+
+// R-12 says a full pool frees the oldest sector that holds no pending record,
+// and refuses a write only when nothing but pending data remains. One record
+// pending at the head of a stream leaves every sector behind it unsent and
+// droppable: the write must succeed by dropping the oldest of them (a gap in
+// the sequence numbers the reader will see), and the pending record must
+// survive.
+func TestDropOldestFreesUnsentSectorsBehindPending(t *testing.T) {
+	m, clk := openT(t, mm2.Options{Profile: mm2.ProfileSTM32})
+	s := configureT(t, m, mm2.CAN, 1, mm2.TSD, 100*time.Millisecond)
+	for i := uint32(1); i <= 6; i++ {
+		write(t, s, clk, i)
+	}
+	readWant(t, s, 1, 1) // the uploader has one record in flight
+	total := uint32(m.Stats().SectorsTotal)
+	for i := uint32(7); i <= 6*2*total; i++ {
+		write(t, s, clk, i)
+		if i%61 == 0 {
+			checkT(t, m, fmt.Sprintf("write %d", i))
+		}
+	}
+	checkT(t, m, "writes")
+	if st := s.Stats(); st.Drops.RAMFull == 0 || st.Counts.Pending != 1 {
+		t.Fatalf("stats %+v: want drops and the one record still pending", st)
+	}
+	if n, err := s.Nack(); err != nil || n != 1 {
+		t.Fatalf("nack: %d %v", n, err)
+	}
+	readWant(t, s, 1, 1)
 }

@@ -21,8 +21,8 @@ func TestPowerCutsWithoutJournalKeepCountsRight(t *testing.T) {
 	for seed := range uint64(30) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 3))
-			now := int64(1_700_000_000_000)
-			opts := diskOpts(&now)
+			clk := newClock(100)
+			opts := diskOpts(clk)
 			mem := vfs.NewMem()
 			buf := make([]mm2.Sample, 50)
 			for life := range 6 {

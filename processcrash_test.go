@@ -31,8 +31,8 @@ func TestProcessCrashLosesNothingUnderDefaultPolicy(t *testing.T) {
 
 func processCrashRun(t *testing.T, seed uint64, policy mm2.SyncPolicy) {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	now := int64(1_700_000_000_000)
-	opts := diskOpts(&now)
+	clk := newClock(100)
+	opts := diskOpts(clk)
 	opts.Sync = policy
 	opts.JournalBytes = 4 << 10
 	mem := vfs.NewMem()
@@ -63,7 +63,7 @@ func processCrashRun(t *testing.T, seed uint64, policy mm2.SyncPolicy) {
 			}
 			// Everything unacknowledged is back, in order, unread.
 			ps.pending = 0
-			got := drainPeek(t, h, buf)
+			got := drain(t, h, drainHow{peek: true})
 			if len(got) != len(ps.recs) {
 				gs, ws := []uint64{}, []uint64{}
 				for _, g := range got {
@@ -94,7 +94,7 @@ func processCrashRun(t *testing.T, seed uint64, policy mm2.SyncPolicy) {
 				if ps.kind == mm2.TSD {
 					err = h.WriteTSD(v)
 				} else {
-					err = h.WriteEVT(v, now+int64(rng.IntN(5000)))
+					err = h.WriteEVT(v, clk.at()+int64(rng.IntN(5000)))
 				}
 				if errors.Is(err, mm2.ErrFull) {
 					continue
@@ -148,30 +148,14 @@ func processCrashRun(t *testing.T, seed uint64, policy mm2.SyncPolicy) {
 	}
 }
 
-// drainPeek returns every unread record of s without marking it.
-func drainPeek(t *testing.T, s *mm2.Stream, buf []mm2.Sample) []mm2.Sample {
-	t.Helper()
-	var all []mm2.Sample
-	for i := 0; ; i++ {
-		smp, err := s.Peek(i)
-		if errors.Is(err, mm2.ErrNoData) {
-			return all
-		}
-		if err != nil {
-			t.Fatalf("Peek %d: %v", i, err)
-		}
-		all = append(all, smp)
-	}
-}
-
 // Group commit under SyncAlways: concurrent writers, an uplink reading and
 // acknowledging, and Sync calls share syncs made without the lock; after a
 // power cut (only synced data kept) every write that returned is back and
 // no acknowledged record returns.
 func TestGroupCommitConcurrentWritersSurvivePowerCut(t *testing.T) {
-	now := int64(1_700_000_000_000)
-	opts := diskOpts(&now)
-	opts.Clock = func() time.Time { return time.UnixMilli(1_700_000_000_000) }
+	clk := newClock(100)
+	opts := diskOpts(clk)
+	opts.Clock = newClock(0).now
 	opts.Sync = mm2.SyncAlways()
 	mem := vfs.NewMem()
 	m := mustOpen(t, opts, mem)
@@ -230,19 +214,10 @@ func TestGroupCommitConcurrentWritersSurvivePowerCut(t *testing.T) {
 	}
 	m2 := mustOpen(t, opts, mem.CrashClone(vfs.CrashSynced, nil))
 	for i, h := range hs {
-		got := drainPeek(t, mustStream(t, m2, h.ID()), nil)
+		got := drainID(t, m2, h.ID(), drainHow{peek: true})
 		first := acked[i] + 1
 		if len(got) != int(per-first+1) || (len(got) > 0 && got[0].Seq != first) {
 			t.Fatalf("%v after a power cut: %d records from %v, want %d..%d", h.ID(), len(got), got[:min(1, len(got))], first, per)
 		}
 	}
-}
-
-func mustStream(t *testing.T, m *mm2.Manager, id mm2.StreamID) *mm2.Stream {
-	t.Helper()
-	s, err := m.Stream(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

@@ -20,8 +20,8 @@ import (
 // pending nor unread. Now the ACK completes by sequence number: counts stay
 // right and later reads, ACKs and Check are sound.
 func TestAckWithReadErrorKeepsCountsRight(t *testing.T) {
-	now := int64(1_700_000_000_000)
-	opts := diskOpts(&now)
+	clk := newClock(100)
+	opts := diskOpts(clk)
 	fault := vfs.NewFaultFS(vfs.NewMem())
 	m := mustOpen(t, opts, fault)
 	s, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
@@ -54,7 +54,7 @@ func TestAckWithReadErrorKeepsCountsRight(t *testing.T) {
 	if err := m.Check(); err != nil {
 		t.Fatal(err)
 	}
-	wantSeqs(t, drainStream(t, m, s.ID(), true), 3001, 5000)
+	wantSeqs(t, drainID(t, m, s.ID(), drainHow{ack: true, check: m}), 3001, 5000)
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +64,8 @@ func TestAckWithReadErrorKeepsCountsRight(t *testing.T) {
 // checkpoint at PowerDown, and a stream that never touched the disk lost
 // its RAM records. Now the checkpoint holds the frames being filled too.
 func TestFailedFlushDoesNotSkipTheCheckpoint(t *testing.T) {
-	now := int64(1_700_000_000_000)
-	opts := diskOpts(&now)
+	clk := newClock(100)
+	opts := diskOpts(clk)
 	fault := vfs.NewFaultFS(vfs.NewMem())
 	m := mustOpen(t, opts, fault)
 	// b never touches the disk: its records are written while the pool has
@@ -89,15 +89,15 @@ func TestFailedFlushDoesNotSkipTheCheckpoint(t *testing.T) {
 	}
 	fault.FailIf(nil)
 	m2 := mustOpen(t, opts, fault.Inner())
-	wantSeqs(t, drainStream(t, m2, a.ID(), true), 1, 300)
-	wantSeqs(t, drainStream(t, m2, b.ID(), true), 1, 3)
+	wantSeqs(t, drainID(t, m2, a.ID(), drainHow{ack: true, check: m2}), 1, 300)
+	wantSeqs(t, drainID(t, m2, b.ID(), drainHow{ack: true, check: m2}), 1, 3)
 }
 
 // Finding 5: segments were retired only from the front, so a stalled
 // stream's few records kept every later, fully acknowledged segment.
 func TestAcknowledgedSegmentsBehindAStalledStreamAreRetired(t *testing.T) {
-	now := int64(1_700_000_000_000)
-	opts := diskOpts(&now)
+	clk := newClock(100)
+	opts := diskOpts(clk)
 	m := mustOpen(t, opts, vfs.NewMem())
 	stalled, _ := m.Configure(mm2.StreamID{Source: mm2.BLE, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
 	busy, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 2}, mm2.TSD, 100*time.Millisecond)
@@ -118,7 +118,7 @@ func TestAcknowledgedSegmentsBehindAStalledStreamAreRetired(t *testing.T) {
 	if st := m.Stats(); st.DiskFiles < 5 {
 		t.Fatalf("only %d segments", st.DiskFiles)
 	}
-	wantSeqs(t, drainStream(t, m, busy.ID(), true), 1, 6000)
+	wantSeqs(t, drainID(t, m, busy.ID(), drainHow{ack: true, check: m}), 1, 6000)
 	if st := m.Stats(); st.DiskFiles > 2 {
 		t.Fatalf("%d segments left after every record but the stalled stream's %d was acknowledged", st.DiskFiles, st.DiskRecords)
 	}
@@ -131,21 +131,21 @@ func TestAcknowledgedSegmentsBehindAStalledStreamAreRetired(t *testing.T) {
 // store writes nothing, whatever the policy.
 func TestIdleStoreWritesNothing(t *testing.T) {
 	for _, pol := range []mm2.SyncPolicy{mm2.SyncOnPowerDown(), mm2.SyncInterval(time.Second), mm2.SyncAlways()} {
-		now := int64(1_700_000_000_000)
-		opts := diskOpts(&now)
+		clk := newClock(100)
+		opts := diskOpts(clk)
 		opts.Sync = pol
 		m := mustOpen(t, opts, vfs.NewMem())
 		s, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
 		writeSeqs(t, s, 500)
 		for range 3 {
-			now += 1000
+			clk.add(1000)
 			if err := m.Tick(); err != nil {
 				t.Fatal(err)
 			}
 		}
 		before := m.Stats()
 		for range 120 {
-			now += 1000
+			clk.add(1000)
 			if err := m.Tick(); err != nil {
 				t.Fatal(err)
 			}
@@ -163,8 +163,8 @@ func TestIdleStoreWritesNothing(t *testing.T) {
 // next Open reused numbers from the older one. The journal of the lost
 // epoch still says numbers were handed out: numbering jumps past them.
 func TestRepairedNewestCheckpointReusesNoNumber(t *testing.T) {
-	now := int64(1_700_000_000_000)
-	opts := diskOpts(&now)
+	clk := newClock(100)
+	opts := diskOpts(clk)
 	mem := vfs.NewMem()
 	m := mustOpen(t, opts, mem)
 	s, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
@@ -220,13 +220,10 @@ func TestRepairedNewestCheckpointReusesNoNumber(t *testing.T) {
 // file) crashed Open with "out of memory". Now it is damage, reported.
 func TestOversizedFilesAreDamageNotOutOfMemory(t *testing.T) {
 	dir := t.TempDir()
-	now := int64(1_700_000_000_000)
-	opts := diskOpts(&now)
+	clk := newClock(100)
+	opts := diskOpts(clk)
 	opts.Dir = dir
-	m, err := mm2.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := openStore(t, opts, nil)
 	s, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
 	writeSeqs(t, s, 50)
 	if err := m.Close(); err != nil {
@@ -249,7 +246,7 @@ func TestOversizedFilesAreDamageNotOutOfMemory(t *testing.T) {
 		if len(m.Damage()) == 0 {
 			t.Fatalf("a 6 GB %s is not reported as damage", name)
 		}
-		wantSeqs(t, drainStream(t, m, s.ID(), false), 1, 50)
+		wantSeqs(t, drainID(t, m, s.ID(), drainHow{check: m}), 1, 50)
 		_ = m.Close()
 		break
 	}
@@ -265,14 +262,11 @@ func TestFormatOneStoreIsUpgraded(t *testing.T) {
 	}
 	opts := mm2.Options{Profile: mm2.ProfileLinux, Dir: dir}
 	for round := range 2 {
-		m, err := mm2.Open(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := openStore(t, opts, nil)
 		if d := m.Damage(); len(d) != 0 {
 			t.Fatalf("round %d: damage %v", round, d)
 		}
-		tsd := drainStream(t, m, mm2.StreamID{Source: mm2.CAN, Sensor: 1}, false)
+		tsd := drainID(t, m, mm2.StreamID{Source: mm2.CAN, Sensor: 1}, drainHow{check: m})
 		if len(tsd) != 19500 || tsd[0].Seq != 501 || tsd[len(tsd)-1].Seq != 20000 {
 			t.Fatalf("round %d: TSD %d records", round, len(tsd))
 		}
@@ -281,7 +275,7 @@ func TestFormatOneStoreIsUpgraded(t *testing.T) {
 				t.Fatalf("round %d: TSD %+v", round, smp)
 			}
 		}
-		evt := drainStream(t, m, mm2.StreamID{Source: mm2.Gateway, Sensor: 2}, false)
+		evt := drainID(t, m, mm2.StreamID{Source: mm2.Gateway, Sensor: 2}, drainHow{check: m})
 		if len(evt) != 250 || evt[0].Seq != 51 || evt[0].Value != 1050 {
 			t.Fatalf("round %d: EVT %d records, first %+v", round, len(evt), evt[0])
 		}
@@ -294,8 +288,8 @@ func TestFormatOneStoreIsUpgraded(t *testing.T) {
 // Format: a store written by a newer format is refused with a clear error
 // and left as it is.
 func TestNewerFormatIsRefused(t *testing.T) {
-	now := int64(1_700_000_000_000)
-	opts := diskOpts(&now)
+	clk := newClock(100)
+	opts := diskOpts(clk)
 	mem := vfs.NewMem()
 	m := mustOpen(t, opts, mem)
 	_ = m.Close()
@@ -341,8 +335,8 @@ func copyFile(t *testing.T, from, to string) {
 // other record comes back.
 func TestCapDropReplayedWhenTheSegmentIsGone(t *testing.T) {
 	for _, pol := range []mm2.SyncPolicy{mm2.SyncOnPowerDown(), mm2.SyncAlways()} {
-		now := int64(1_700_000_000_000)
-		opts := diskOpts(&now)
+		clk := newClock(100)
+		opts := diskOpts(clk)
 		opts.Sync = pol
 		opts.DiskCapBytes = 16 << 10
 		mem := vfs.NewMem()
@@ -370,7 +364,7 @@ func TestCapDropReplayedWhenTheSegmentIsGone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := drainPeek(t, s2, nil)
+		got := drain(t, s2, drainHow{peek: true})
 		dropped := m2.Stats().Drops.DiskCap
 		if dropped != before.Drops.DiskCap || uint64(len(got))+dropped != uint64(n) {
 			t.Fatalf("%v: %d written, %d dropped before the crash; after it %d back and %d counted dropped",

@@ -16,11 +16,10 @@ import (
 // nothing that was never written. Under the race detector, an encoding that
 // read the live pool while a write changed it would be reported.
 func TestCheckpointEncodedOutsideTheLockHoldsItsSnapshot(t *testing.T) {
-	now := int64(1_700_000_000_000)
-	opts := diskOpts(&now)
+	clk := newClock(0) // one period per round
+	opts := diskOpts(clk)
 	opts.JournalBytes = 16 << 10
 	opts.DiskCapBytes = 4 << 20
-	opts.Clock = func() time.Time { return time.UnixMilli(now) } // one period per round
 	mem := vfs.NewMem()
 	m := mustOpen(t, opts, mem)
 	const streams = 24
@@ -37,7 +36,7 @@ func TestCheckpointEncodedOutsideTheLockHoldsItsSnapshot(t *testing.T) {
 	var covers [][]uint32
 	started := uint64(0)
 	for round := 0; round < 400; round++ {
-		now += 100
+		clk.add(100)
 		for i, s := range hs {
 			if err := s.WriteTSD(uint32(i)<<20 | written[i]); err != nil {
 				t.Fatalf("write %d of %v: %v", written[i], s.ID(), err)
@@ -62,7 +61,7 @@ func TestCheckpointEncodedOutsideTheLockHoldsItsSnapshot(t *testing.T) {
 	cover := covers[st.DurableCheckpoint-1]
 	m2 := mustOpen(t, opts, mem.CrashClone(vfs.CrashSynced, nil))
 	for i, s := range hs {
-		got := drainStream(t, m2, s.ID(), false)
+		got := drainID(t, m2, s.ID(), drainHow{})
 		if len(got) < int(cover[i]) || len(got) > int(written[i]) {
 			t.Fatalf("%v after a power cut: %d records, want %d..%d", s.ID(), len(got), cover[i], written[i])
 		}

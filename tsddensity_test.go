@@ -31,11 +31,11 @@ func writeBurst(t *testing.T, s *mm2.Stream, clk *testClock, n int, adv int64) [
 	t.Helper()
 	truth := make([]int64, n)
 	for i := range truth {
-		truth[i] = clk.ms
+		truth[i] = clk.at()
 		if err := s.WriteTSD(uint32(i)); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
-		clk.ms += adv
+		clk.add(adv)
 	}
 	return truth
 }
@@ -101,7 +101,7 @@ func TestTSDBackToBackFillsSixPerSector(t *testing.T) {
 				}
 				okAck(t, s, 60)
 				// Back to the period: the stream keeps its promise after a burst.
-				clk.ms += periodMs
+				clk.add(periodMs)
 				more := writeBurst(t, s, clk, 12, periodMs)
 				checkStamps(t, s, 61, more, periodMs)
 				if used := m.Stats().SectorsUsed; used != 2 {
@@ -123,7 +123,7 @@ func TestTSDFasterThanPeriodFillsSectors(t *testing.T) {
 				m, clk := openT(t, mm2.Options{Profile: p})
 				s := configureT(t, m, mm2.Gateway, 1, mm2.TSD, periodMs*time.Millisecond)
 				fills, _ := sectorFills(t, m, 61, func(i int) error {
-					clk.ms += interval
+					clk.add(interval)
 					return s.WriteTSD(uint32(i))
 				})
 				if len(fills) != 10 || fills[0] > 5 {
@@ -161,7 +161,7 @@ func TestTSDBackToBackDiskTier(t *testing.T) {
 		}{{60, false}, {3000, false}, {60, true}} {
 			n := tc.n
 			t.Run(fmt.Sprintf("%s/%d/always=%v", c.name, n, tc.always), func(t *testing.T) {
-				clk := &testClock{ms: 1_700_000_000_000}
+				clk := newClock(0)
 				p := mm2.ProfileLinux
 				p.PoolBytes = 1 << 10 // 32 sectors: 3,000 samples spill
 				opts := mm2.Options{Profile: p, Dir: "store", SegmentBytes: 64 << 10, DiskCapBytes: 1 << 20, Clock: clk.now}
@@ -241,18 +241,18 @@ func TestDropOldestReadsStepBases(t *testing.T) {
 			// a: the oldest, in sectors with a step of their own (0 ms or
 			// 667 ms after a first periodic sector).
 			writeBurst(t, a, clk, 20, old.advance)
-			clk.ms += 60_000
+			clk.add(60_000)
 			writeBurst(t, b, clk, 6, periodMs) // b: newer, periodic
 			// w fills the pool, reading each sample so that all of its own
 			// are pending and none of them can be dropped.
 			for i := 0; m.Stats().SectorsFree > 0; i++ {
-				clk.ms += periodMs
+				clk.add(periodMs)
 				okT(t, w.WriteTSD(uint32(i)), "fill")
 				_, err := w.Read()
 				okT(t, err, "Read")
 			}
 			for i := 0; i < 7; i++ { // at least one new sector for w
-				clk.ms += periodMs
+				clk.add(periodMs)
 				okT(t, w.WriteTSD(uint32(i)), "write on a full pool")
 				_, err := w.Read()
 				okT(t, err, "Read")

@@ -143,3 +143,24 @@ func wantPositions(e *Env, s *mm2.Stream, acked, read, written uint64, what stri
 	}
 	Eq(e, got, [3]uint64{acked, read, written}, "%s: positions acked/read/written", what)
 }
+
+// periodOf is the period the bug tests give a stream of kind k.
+func periodOf(k mm2.Kind) time.Duration {
+	if k == mm2.TSD {
+		return ms(100)
+	}
+	return 0
+}
+
+// writeOne writes one record of the stream's kind: a TSD sample in the slot
+// after the clock's (the clock advances one period first), an event one ms
+// after the clock's time.
+func writeOne(e *Env, s *mm2.Stream, v uint32) {
+	if s.Kind() == mm2.TSD {
+		e.Advance(s.Stats().Period)
+		e.NoErr(s.WriteTSD(v), "WriteTSD %d to %v", v, s.ID())
+		return
+	}
+	e.Advance(1)
+	e.NoErr(s.WriteEVT(v, e.Now()), "WriteEVT %d to %v", v, s.ID())
+}
