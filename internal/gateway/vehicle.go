@@ -24,7 +24,10 @@ type Vehicle struct {
 	next   []int64    // next event time per signal (EVT only)
 	rng    *rand.Rand
 
-	h []*mm2.Stream // handles of the attached manager, by signal
+	m     *mm2.Manager
+	h     []*mm2.Stream // handles of the attached manager, by signal
+	batch []mm2.Write   // the TSD samples due at one step (reused)
+	who   []int         // the signal of each
 
 	// Per signal, since Attach: records written successfully, and refusals.
 	N       []uint64
@@ -74,6 +77,7 @@ func NewVehicle(sig []Signal, seed uint64) *Vehicle {
 // gateway does at every start, and resets the per-start counters. t is the
 // current simulated time: event times are scheduled from it.
 func (v *Vehicle) Attach(m *mm2.Manager, t int64) error {
+	v.m = m
 	v.h = make([]*mm2.Stream, len(v.Sig))
 	for i, s := range v.Sig {
 		period := s.Period
@@ -122,16 +126,20 @@ func (v *Vehicle) count(i int, err error) {
 }
 
 // Step writes everything due at simulated time t (ms, a multiple of StepMs).
-// The manager's clock must read t.
+// The manager's clock must read t. The TSD samples due together (a bus
+// cycle) go in one batch.
 func (v *Vehicle) Step(t int64) {
+	v.batch, v.who = v.batch[:0], v.who[:0]
 	for _, g := range v.groups {
 		if t%g.periodMs != 0 {
 			continue
 		}
 		for _, i := range g.idx {
-			v.count(i, v.h[i].WriteTSD(Expected(v.Sig[i].ID, t)))
+			v.batch = append(v.batch, mm2.Write{Stream: v.h[i], Value: Expected(v.Sig[i].ID, t), UTCms: t})
+			v.who = append(v.who, i)
 		}
 	}
+	v.writeBatch()
 	if t%1000 == 0 {
 		for _, i := range v.fix {
 			v.count(i, v.h[i].WriteEVT(Expected(v.Sig[i].ID, t), t))
@@ -152,6 +160,27 @@ func (v *Vehicle) Step(t int64) {
 		for _, f := range v.fix {
 			v.count(f, err)
 		}
+	}
+}
+
+// writeBatch writes the step's TSD samples with one Manager.WriteBatch and
+// counts each as a write of its own would be: a batch stopped by a refusal
+// goes on after the refused sample.
+func (v *Vehicle) writeBatch() {
+	for at := 0; at < len(v.batch); {
+		n, err := v.m.WriteBatch(v.batch[at:])
+		for _, i := range v.who[at : at+n] {
+			v.count(i, nil)
+		}
+		at += n
+		if err == nil {
+			return
+		}
+		if at == len(v.batch) {
+			return // all stored, not yet durable: only under SyncAlways, which the simulation does not run
+		}
+		v.count(v.who[at], err)
+		at++
 	}
 }
 
