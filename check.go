@@ -242,8 +242,8 @@ func (m *Manager) checkDisk() []error {
 				tl.last = max(tl.last, h.LastSeq())
 			}
 		}
-		if live != seg.Live && (!d.liveStale || seg.Live < live) {
-			bad("segment %d: %d unacknowledged records, index says %d", seg.No, live, seg.Live)
+		if live != seg.Unacked() && (!d.liveStale || seg.Unacked() < live) {
+			bad("segment %d: %d unacknowledged records, index says %d", seg.No, live, seg.Unacked())
 		}
 	}
 	for i := 0; i < m.nStream; i++ {

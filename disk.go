@@ -533,7 +533,7 @@ func (s *Stream) advanceDisk(through uint64, setAcked bool) int {
 		take := int(min(uint64(int(f.h.Count)-f.idx), through-first+1))
 		if !f.stage {
 			if seg := d.log.Find(f.pos.Seg); seg != nil {
-				seg.Live -= take
+				seg.AddLive(-take)
 			}
 			if f.idx+take == int(f.h.Count) && ds.frames > 0 {
 				ds.frames--
@@ -556,7 +556,7 @@ func (m *Manager) retireSegments() error {
 	d := m.disk
 	for i := 0; i < len(d.log.Segs); {
 		seg := d.log.Segs[i]
-		if seg.Live > 0 || d.log.Active() == seg {
+		if seg.Unacked() > 0 || d.log.Active() == seg {
 			i++
 			continue
 		}
@@ -587,7 +587,7 @@ func (m *Manager) keepRoom() error {
 	}
 	switch {
 	case d.jr != nil && !d.broken:
-		if d.jr.Used() > 0.5 && !d.cpBusy {
+		if d.jr.UsedOver(50) && !d.cpBusy {
 			m.checkpointAsync()
 			if m.closed {
 				return ErrClosed
@@ -675,7 +675,7 @@ func (m *Manager) commit() error {
 		if tail.set && d.tail == tail {
 			d.tail = journalRange{}
 		}
-		d.log.Syncs++
+		d.log.AddIO(0, 1)
 		if d.jr != nil {
 			d.jr.Synced(e2, to2)
 		}
@@ -702,8 +702,7 @@ func (m *Manager) checkpoint(clean bool) error {
 	c.JournalEpoch, c.JournalOff = d.epoch+1, journal.HeaderSize
 	d.cp = d.encodeSnapshot(d.cp[:0], &c)
 	n, syncs, err := d.writeSlot(int(c.Gen%2), d.cp)
-	d.log.BytesWritten += uint64(n)
-	d.log.Syncs += uint64(syncs)
+	d.log.AddIO(n, syncs)
 	if err != nil {
 		return d.fail(m.now(), err)
 	}
@@ -788,8 +787,7 @@ func (m *Manager) finishCheckpoint(c spool.Checkpoint, unsynced []uint64, mark u
 	defer m.mu.Unlock()
 	d.cpBusy = false
 	d.synced.Broadcast()
-	d.log.BytesWritten += uint64(n)
-	d.log.Syncs += uint64(syncs)
+	d.log.AddIO(n, syncs)
 	if err != nil {
 		_ = d.fail(now, err)
 		return
@@ -898,7 +896,7 @@ func (m *Manager) dropDamaged(h spool.FrameHeader, at spool.Pos) {
 		ds.frames--
 	}
 	if seg := d.log.Find(at.Seg); seg != nil {
-		seg.Live -= int(n)
+		seg.AddLive(-int(n))
 	}
 	s.countDrop(DropCorrupt, n)
 	if m.log.Enabled(context.Background(), slog.LevelWarn) {

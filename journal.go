@@ -422,7 +422,7 @@ func (m *Manager) markRunning() error {
 // full: the checkpoint's new epoch frees it. Errors: ErrClosed.
 func (m *Manager) waitJournalRoom() error {
 	d := m.disk
-	for d != nil && d.cpBusy && d.jr != nil && d.jr.Used() > 0.9 && !m.closed {
+	for d != nil && d.cpBusy && d.jr != nil && d.jr.UsedOver(90) && !m.closed {
 		d.synced.Wait()
 	}
 	if m.closed {

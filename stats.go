@@ -133,7 +133,8 @@ func (m *Manager) Stats() Stats {
 	}
 	if d := m.disk; d != nil {
 		st.Backend = "disk"
-		st.DiskBytes, st.DiskFiles = d.log.Total, len(d.log.Segs)
+		ls := d.log.Stats()
+		st.DiskBytes, st.DiskFiles = ls.Bytes, ls.Segments
 		for i := range d.st {
 			st.DiskRecords += uint64(d.st[i].n)
 		}
@@ -142,7 +143,7 @@ func (m *Manager) Stats() Stats {
 			st.DiskFull = errorsIsENOSPC(d.err)
 		}
 		st.RecordsRecovered, st.RecordsSkipped, st.FramesSkipped = d.recovered, d.skippedRecords, d.skippedFrames
-		st.BytesWritten, st.Syncs, st.Checkpoints = d.log.BytesWritten, d.log.Syncs, d.checkpoints
+		st.BytesWritten, st.Syncs, st.Checkpoints = ls.BytesWritten, ls.Syncs, d.checkpoints
 		st.CheckpointsStarted, st.DurableCheckpoint = d.cpStarted, d.cpDurable
 	}
 	if st.SectorsUsed > 0 {

@@ -156,3 +156,16 @@ func TestEverySyncedEntrySurvivesAPowerCut(t *testing.T) {
 		t.Fatal("the unsynced entry counts as durable")
 	}
 }
+
+// UsedOver agrees with Used as the file fills.
+func TestUsedOverAgreesWithUsed(t *testing.T) {
+	j, _ := Open(vfs.NewMem(), "", MinSize)
+	j.Start(1, "", 0)
+	for n := 0; j.Append(entry(n)) == nil; n++ {
+		for _, p := range []int{0, 50, 90, 100} {
+			if got, want := j.UsedOver(p), j.Used()*100 > float64(p); got != want {
+				t.Fatalf("after %d entries (used %.4f): UsedOver(%d) = %v", n+1, j.Used(), p, got)
+			}
+		}
+	}
+}
