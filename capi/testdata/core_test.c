@@ -162,6 +162,52 @@ static void batch_refused_whole(void) {
     RC(mm2_core_discard_all(NULL), MM2_CORE_OK);
 }
 
+/* gps_batch: with fewer than four GPS sensors the event and the position
+ * are written as one batch at one time; a TSD sensor's event is refused
+ * and writes nothing. */
+static void gps_batch(void) {
+    mm2_core_sample_t s[2];
+    uint32_t filled = 0;
+    mm2_ref_t ev = 0, lat = 0, ts = 0;
+
+    RC(mm2_core_configure(4, 20, 0, &ev), MM2_CORE_OK);
+    RC(mm2_core_configure(4, 21, 0, &lat), MM2_CORE_OK);
+    RC(mm2_core_configure(4, 22, 1000, &ts), MM2_CORE_OK);
+    RC(mm2_core_set_gps(4, 0x1, 21, 0, 0, 0), MM2_CORE_OK);
+    RC(mm2_core_write_evt_gps(ts, 4, 22, 1, 1.5f, 2, 3, 4), MM2_CORE_KIND_MISMATCH);
+    EXPECT(written(ts, 4, 22) == 0 && written(lat, 4, 21) == 0);
+    RC(mm2_core_write_evt_gps(ev, 4, 20, 9, 1.5f, 2, 3, 4), MM2_CORE_OK);
+    RC(mm2_core_read(ev, 4, 20, s, NULL, 2, &filled), MM2_CORE_OK);
+    RC(mm2_core_read(lat, 4, 21, &s[1], NULL, 1, &filled), MM2_CORE_OK);
+    EXPECT(filled == 1 && s[0].value == 9 && s[1].value == 0x3FC00000u /* 1.5f */ &&
+           s[0].timestamp == s[1].timestamp);
+    RC(mm2_core_power_down(0), MM2_CORE_OK);
+    RC(mm2_core_write_evt_gps(ts, 4, 22, 1, 1.5f, 2, 3, 4), MM2_CORE_POWERING_DOWN);
+    RC(mm2_core_write_gps(4, 0, 1.5f, 2, 3, 4), MM2_CORE_POWERING_DOWN);
+    RC(mm2_core_power_abort(), MM2_CORE_OK);
+    RC(mm2_core_set_gps(4, 0, 0, 0, 0, 0), MM2_CORE_OK);
+    RC(mm2_core_discard_all(NULL), MM2_CORE_OK);
+}
+
+/* batch_utc: on wiced a batch waits for UTC like every write. */
+static void batch_utc(void) {
+    mm2_core_config_t cfg;
+    mm2_ref_t ev = 0;
+    uint32_t stored = 7;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.platform = "wiced";
+    RC(mm2_core_init(&cfg), MM2_CORE_OK);
+    RC(mm2_core_configure(1, 1, 0, &ev), MM2_CORE_OK);
+    put(&w[0], ev, 1, 1, 5, T0);
+    RC(mm2_core_write_batch(w, 1, &stored), MM2_CORE_UTC_NOT_AVAILABLE);
+    EXPECT(stored == 0 && written(ev, 1, 1) == 0);
+    RC(mm2_core_set_utc_available(1), MM2_CORE_OK);
+    RC(mm2_core_write_batch(w, 1, &stored), MM2_CORE_OK);
+    EXPECT(stored == 1 && written(ev, 1, 1) == 1);
+    RC(mm2_core_close(0), MM2_CORE_OK);
+}
+
 /* batch_full: a batch into a pool that fills part-way (reject policy)
  * stores exactly *stored samples, in order, numbered; single writes find
  * the same room. */
@@ -259,9 +305,11 @@ static void batch(void) {
     RC(mm2_core_init(NULL), MM2_CORE_OK);
     batch_matches_single_writes();
     batch_refused_whole();
+    gps_batch();
     RC(mm2_core_close(0), MM2_CORE_OK);
     batch_full();
     batch_disk();
+    batch_utc();
 }
 
 int main(void) {
