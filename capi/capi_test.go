@@ -519,6 +519,8 @@ func TestCMake(t *testing.T) {
 var (
 	nsWrite = regexp.MustCompile(`imx_write_tsd: ([0-9.]+) ns/call`)
 	nsRead  = regexp.MustCompile(`imx_read_bulk_samples: ([0-9.]+) ns/record`)
+	nsEVT   = regexp.MustCompile(`mm2_core_write_evt: ([0-9.]+) ns/sample`)
+	nsBatch = regexp.MustCompile(`mm2_core_write_batch: ([0-9.]+) ns/sample`)
 )
 
 // benchC runs bench_test for b.N calls and reports the figure re matches.
@@ -544,6 +546,14 @@ func BenchmarkWriteTSDC(b *testing.B) { benchC(b, nsWrite) }
 
 // BenchmarkReadBulkC is imx_read_bulk_samples per record, in blocks of 375.
 func BenchmarkReadBulkC(b *testing.B) { benchC(b, nsRead) }
+
+// BenchmarkWriteEVTCoreC is mm2_core_write_evt called from C, one call per
+// sample: the per-sample figure beside BenchmarkWriteBatchC.
+func BenchmarkWriteEVTCoreC(b *testing.B) { benchC(b, nsEVT) }
+
+// BenchmarkWriteBatchC is the same events written from C with
+// mm2_core_write_batch in batches of 100, per sample.
+func BenchmarkWriteBatchC(b *testing.B) { benchC(b, nsBatch) }
 
 // BenchmarkWriteTSDGo is the same write workload in pure Go:
 // Stream.WriteTSD on a linux-profile mock manager, drained between rounds.

@@ -163,18 +163,27 @@ func lookup(ref C.mm2_ref_t, src, id C.uint32_t) (*library, *sensorEnt, C.mm2_co
 	if l == nil {
 		return nil, nil, rcNotInitialized
 	}
+	e, rc := l.resolve(ref, src, id)
+	if rc != rcOK {
+		return nil, nil, rc
+	}
+	return l, e, rcOK
+}
+
+// resolve is lookup in the instance l.
+func (l *library) resolve(ref C.mm2_ref_t, src, id C.uint32_t) (*sensorEnt, C.mm2_core_rc_t) {
 	if uint64(src) >= mm2.MaxSources {
-		return nil, nil, rcInvalidParam
+		return nil, rcInvalidParam
 	}
 	h := uint32(ref)
 	if uint32(uint64(ref)>>32) != l.instance || h == 0 || uint64(h) > uint64(len(l.table)) {
-		return nil, nil, rcInvalidEntry
+		return nil, rcInvalidEntry
 	}
 	e := l.table[h-1].Load()
 	if e == nil || e.id != (mm2.StreamID{Source: mm2.Source(src), Sensor: uint32(id)}) {
-		return nil, nil, rcInvalidEntry
+		return nil, rcInvalidEntry
 	}
-	return l, e, rcOK
+	return e, rcOK
 }
 
 // active is lookup for the calls a deactivated sensor refuses.

@@ -224,6 +224,44 @@ mm2_core_rc_t mm2_core_write_tsd(mm2_ref_t ref, uint32_t source, uint32_t id, ui
 /* mm2_core_write_evt appends an event at utc_ms (0 is a valid time). */
 mm2_core_rc_t mm2_core_write_evt(mm2_ref_t ref, uint32_t source, uint32_t id, uint32_t value, uint64_t utc_ms);
 
+/* mm2_core_write_t is one sample of a batch (mm2_core_write_batch): the
+ * sensor as for the other calls (ref, source, id), the value and its time
+ * in UTC ms. */
+typedef struct mm2_core_write {
+    mm2_ref_t ref;
+    uint32_t source;
+    uint32_t id;
+    uint32_t value;
+    uint64_t utc_ms; /* TSD: when it was sampled; EVT: when it happened */
+} mm2_core_write_t;
+
+/* mm2_core_write_batch stores the n samples of w in their order in one call
+ * under one lock: what a firmware that gathers samples (one per signal of a
+ * bus cycle, or many of one signal) calls instead of one write per sample.
+ * Samples of several sensors may be mixed in any order; each sensor's are
+ * numbered in the order they come. Each sample goes to its sensor as that
+ * sensor's kind: an EVT sensor's as mm2_core_write_evt stores it at utc_ms
+ * (0 is a valid time), a TSD sensor's as mm2_core_write_tsd stores one taken
+ * at utc_ms (its stored time is its period slot's when utc_ms is within
+ * half a period of it); so a batch has no KIND_MISMATCH.
+ *
+ * Every sample is checked before anything is stored: a zero, foreign or
+ * stale reference (INVALID_ENTRY), a source out of range or utc_ms >=
+ * 2^63 (INVALID_PARAMETER), a deactivated sensor (INACTIVE) refuses the
+ * whole batch, nothing written, *stored = 0. So do NOT_INITIALIZED,
+ * POWERING_DOWN and UTC_NOT_AVAILABLE. Then the samples are stored in turn;
+ * *stored gets how many were. An error part-way (OUT_OF_MEMORY when the
+ * pool is full, DISK_FULL, IO_ERROR) leaves w[0..*stored-1] stored, readable
+ * and numbered, w[*stored] refused and the rest untouched, as single writes
+ * stopping at the first failure would. Under MM2_CORE_SYNC_ALWAYS the batch
+ * is durable when the call returns, with one sync for all of it; when that
+ * sync fails the result is the disk error with *stored = n: all stored, not
+ * yet durable. n = 0 stores nothing (w may be NULL) and returns what the
+ * manager's state does (OK when writes are accepted). Errors:
+ * INVALID_PARAMETER also for stored NULL, or w NULL with n > 0. The library
+ * only reads w (not const: cgo cannot declare an export so). */
+mm2_core_rc_t mm2_core_write_batch(mm2_core_write_t *w, uint32_t n, uint32_t *stored);
+
 /* mm2_core_set_gps names the EVT sensors of source that receive positions:
  * bit i of mask set = entry i present (0 latitude, 1 longitude, 2 altitude,
  * 3 speed). Each named sensor must be configured as EVT. mask 0 removes the
@@ -235,13 +273,15 @@ mm2_core_rc_t mm2_core_set_gps(uint32_t source, uint32_t mask, uint32_t lat_id, 
 
 /* mm2_core_write_evt_gps writes the event at the system clock and the
  * position to the source's GPS sensors with the identical timestamp (all
- * five at once when all four are configured). */
+ * five at once when all four are configured; with fewer, in one batch as
+ * mm2_core_write_batch stores it: the first error ends it, what was written
+ * before it stays). */
 mm2_core_rc_t mm2_core_write_evt_gps(mm2_ref_t ref, uint32_t source, uint32_t id, uint32_t value,
                                      float lat, float lon, float alt, float speed);
 
 /* mm2_core_write_gps writes the position alone to the source's GPS sensors
- * at utc_ms (0 = now). Errors: as the writes; NO_DATA when the source has
- * no GPS configuration. */
+ * at utc_ms (0 = now), in one batch. Errors: as the writes; NO_DATA when
+ * the source has no GPS configuration. */
 mm2_core_rc_t mm2_core_write_gps(uint32_t source, uint64_t utc_ms, float lat, float lon, float alt,
                                  float speed);
 

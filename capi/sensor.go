@@ -113,6 +113,63 @@ func mm2_core_write_evt(ref C.mm2_ref_t, src, id, value C.uint32_t, utcMs C.uint
 	return code(e.s.WriteEVT(uint32(value), int64(utcMs)))
 }
 
+// batchKeep bounds the pooled batch buffers: a larger batch's buffer is
+// left to the garbage collector.
+const batchKeep = 4096
+
+var batchPool = sync.Pool{New: func() any {
+	b := make([]mm2.Write, 0, chunk)
+	return &b
+}}
+
+//export mm2_core_write_batch
+func mm2_core_write_batch(w *C.mm2_core_write_t, n C.uint32_t, stored *C.uint32_t) (rc C.mm2_core_rc_t) {
+	defer guard(&rc)
+	if stored != nil {
+		*stored = 0
+	}
+	l, rc := running()
+	if rc != rcOK {
+		return rc
+	}
+	if stored == nil || (w == nil && n != 0) ||
+		uint64(n) > uint64(math.MaxInt)/uint64(unsafe.Sizeof(C.mm2_core_write_t{})) {
+		return rcInvalidParam
+	}
+	var in []C.mm2_core_write_t
+	if n != 0 {
+		in = unsafe.Slice(w, int(n))
+	}
+	bp := batchPool.Get().(*[]mm2.Write)
+	ws := (*bp)[:0]
+	defer func() {
+		clear(ws) // no stream kept alive by the pool
+		if cap(ws) <= batchKeep {
+			*bp = ws[:0]
+			batchPool.Put(bp)
+		}
+	}()
+	// Every sample is resolved against the one instance l before anything
+	// is stored: a bad one refuses the whole batch.
+	for i := range in {
+		c := &in[i]
+		e, rc := l.resolve(c.ref, c.source, c.id)
+		if rc != rcOK {
+			return rc
+		}
+		if e.inactive.Load() {
+			return rcInactive
+		}
+		if uint64(c.utc_ms) > math.MaxInt64 {
+			return rcInvalidParam
+		}
+		ws = append(ws, mm2.Write{Stream: e.s, Value: uint32(c.value), UTCms: int64(c.utc_ms)})
+	}
+	k, err := l.m.WriteBatch(ws)
+	*stored = C.uint32_t(k)
+	return code(err)
+}
+
 //export mm2_core_set_gps
 func mm2_core_set_gps(src, mask, lat, lon, alt, speed C.uint32_t) (rc C.mm2_core_rc_t) {
 	defer guard(&rc)
@@ -157,18 +214,22 @@ func mm2_core_set_gps(src, mask, lat, lon, alt, speed C.uint32_t) (rc C.mm2_core
 	return rcOK
 }
 
-// writePosition writes the configured position values at t; the first
-// error ends it.
-func writePosition(g *gpsConf, t int64, fix [4]float32) C.mm2_core_rc_t {
+// writePosition writes, after the event ev (none when nil), the configured
+// position values at t, all in one batch: one lock, and under SyncAlways
+// one sync. The first error ends it; what was written before it stays.
+func writePosition(l *library, g *gpsConf, ev *mm2.Write, t int64, fix [4]float32) C.mm2_core_rc_t {
+	var buf [5]mm2.Write
+	ws := buf[:0]
+	if ev != nil {
+		ws = append(ws, *ev)
+	}
 	for i, e := range g.ents {
-		if e == nil {
-			continue
-		}
-		if rc := code(e.s.WriteEVT(math.Float32bits(fix[i]), t)); rc != rcOK {
-			return rc
+		if e != nil {
+			ws = append(ws, mm2.Write{Stream: e.s, Value: math.Float32bits(fix[i]), UTCms: t})
 		}
 	}
-	return rcOK
+	_, err := l.m.WriteBatch(ws)
+	return code(err)
 }
 
 //export mm2_core_write_evt_gps
@@ -184,10 +245,13 @@ func mm2_core_write_evt_gps(ref C.mm2_ref_t, src, id, value C.uint32_t, lat, lon
 		return code(e.s.WriteEventWithGPS(uint32(value), fix))
 	}
 	t := time.Now().UnixMilli()
-	if rc := code(e.s.WriteEVT(uint32(value), t)); rc != rcOK || g == nil {
-		return rc
+	if g == nil || e.s.Kind() != mm2.EVT {
+		// A batch would store a TSD sensor's sample: WriteEVT refuses it
+		// (KIND_MISMATCH, or what the manager's state refuses first).
+		return code(e.s.WriteEVT(uint32(value), t))
 	}
-	return writePosition(g, t, [4]float32{float32(lat), float32(lon), float32(alt), float32(speed)})
+	ev := mm2.Write{Stream: e.s, Value: uint32(value), UTCms: t}
+	return writePosition(l, g, &ev, t, [4]float32{float32(lat), float32(lon), float32(alt), float32(speed)})
 }
 
 //export mm2_core_write_gps
@@ -213,7 +277,7 @@ func mm2_core_write_gps(src C.uint32_t, utcMs C.uint64_t, lat, lon, alt, speed C
 	if t == 0 {
 		t = time.Now().UnixMilli()
 	}
-	return writePosition(g, t, [4]float32{float32(lat), float32(lon), float32(alt), float32(speed)})
+	return writePosition(l, g, nil, t, [4]float32{float32(lat), float32(lon), float32(alt), float32(speed)})
 }
 
 // copyOut copies samples to the C arrays at offset off.
