@@ -7,7 +7,6 @@ import (
 
 	"github.com/mm2go/mm2/internal/layout"
 	"github.com/mm2go/mm2/internal/pool"
-	"github.com/mm2go/mm2/internal/spool"
 )
 
 // Check walks every sector and stream and returns every invariant violation
@@ -17,12 +16,23 @@ import (
 // decodes as its stream's kind, that record counts match the stream's
 // sequence positions, that the read cursor sits where acked+pending says,
 // and that the manager's counters agree with the streams'. Walks are bounded
-// by the pool size. Check allocates a visit map; it is for tests and
+// by the pool size. On the disk backend it also checks every segment's
+// frames against the streams' counts; it reads them without the manager's
+// lock, so writers wait only for the RAM part and a copy of the counts
+// (checkdisk.go). Check allocates a visit map; it is for tests and
 // diagnostics, not the hot path.
 func (m *Manager) Check() error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	return errors.Join(m.check()...)
+	errs := m.check()
+	var dc *diskCheck
+	if m.disk != nil {
+		dc = m.captureDisk()
+	}
+	m.mu.Unlock()
+	if dc != nil {
+		errs = append(errs, m.checkDisk(dc)...)
+	}
+	return errors.Join(errs...)
 }
 
 func (m *Manager) check() []error {
@@ -67,9 +77,6 @@ func (m *Manager) check() []error {
 	}
 	if drops != m.drops && !m.dropsSaturated() {
 		bad("drops: streams sum to %+v, manager counts %+v", drops, m.drops)
-	}
-	if m.disk != nil {
-		errs = append(errs, m.checkDisk()...)
 	}
 	if len(m.index) != m.nStream {
 		bad("index: %d entries for %d streams", len(m.index), m.nStream)
@@ -183,101 +190,4 @@ func (m *Manager) checkSectorDecodes(s *Stream, sec uint32, c int, bad func(stri
 		bad("%v: sector %d does not decode as %d events: %v", s.ID(), sec, c, err)
 	}
 	return off
-}
-
-// checkDisk verifies the disk tier in one pass over the log: every stream's
-// disk part holds exactly the records its counts say (frames, then the
-// stage), the read cursor sits where pending says, each segment's live count
-// is the unacknowledged records in it, and the log's size matches its
-// segments and stays under the cap.
-func (m *Manager) checkDisk() []error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	d := m.disk
-	type tally struct {
-		unacked, before, frames int
-		last                    uint64 // newest seq seen in the log (duplicates count once)
-	}
-	t := make([]tally, m.nStream)
-	count := func(tl *tally, ds *diskStream, first, last uint64) int {
-		lo := max(first, ds.ack.seq, tl.last+1)
-		if last < lo {
-			return 0
-		}
-		tl.before += int(min(last+1, max(ds.rd.seq, lo)) - lo)
-		return int(last - lo + 1)
-	}
-	total := int64(0)
-	for _, seg := range d.log.Segs {
-		total += seg.Size
-		// Damage found now is taken out of the counts, as a read would
-		// (dropDamaged); the log then steps over it.
-		frames, err := d.log.Frames(seg.No, nil)
-		for tries := 0; err != nil && tries < 64; tries++ {
-			var fe *spool.FrameError
-			if !errors.As(err, &fe) || fe.Retry {
-				break
-			}
-			if fe.Header != nil {
-				m.dropDamaged(*fe.Header, fe.Pos)
-			}
-			frames, err = d.log.Frames(seg.No, frames[:0])
-		}
-		if err != nil {
-			bad("segment %d unreadable: %v", seg.No, err)
-			continue
-		}
-		live := 0
-		for _, f := range frames {
-			h := f.Header
-			if pos, found := m.search(StreamID{Source(h.Source), h.Sensor}); found {
-				s := m.at(m.index[pos])
-				tl := &t[s.idx]
-				n := count(tl, d.stream(s), h.FirstSeq, h.LastSeq())
-				tl.unacked += n
-				if n > 0 {
-					tl.frames++
-				}
-				live += n
-				tl.last = max(tl.last, h.LastSeq())
-			}
-		}
-		if live != seg.Unacked() && (!d.liveStale || seg.Unacked() < live) {
-			bad("segment %d: %d unacknowledged records, index says %d", seg.No, live, seg.Unacked())
-		}
-	}
-	for i := 0; i < m.nStream; i++ {
-		s := m.at(uint16(i))
-		ds := d.stream(s)
-		tl := &t[i]
-		if st := ds.stage.H; st.Count > 0 {
-			if st.FirstSeq <= tl.last {
-				bad("%v: stage starts at seq %d, the log already holds %d", s.ID(), st.FirstSeq, tl.last)
-			}
-			tl.unacked += count(tl, ds, st.FirstSeq, st.LastSeq())
-			tl.last = st.LastSeq()
-		}
-		if tl.last > ds.lastSeq {
-			bad("%v: disk holds seq %d beyond the newest written %d", s.ID(), tl.last, ds.lastSeq)
-		}
-		if tl.frames != int(ds.frames) && (!d.liveStale || tl.frames > int(ds.frames)) {
-			bad("%v: %d frames in the log hold unacknowledged records, counts say %d", s.ID(), tl.frames, ds.frames)
-		}
-		if tl.unacked != int(ds.n) {
-			bad("%v: disk part holds %d unacknowledged records, counts say %d", s.ID(), tl.unacked, ds.n)
-		}
-		if int(ds.ram)+int(ds.n) != int(s.pending)+int(s.unread) {
-			bad("%v: ram %d + disk %d records != pending %d + unread %d", s.ID(), ds.ram, ds.n, s.pending, s.unread)
-		}
-		if want := max(0, int(s.pending)-int(ds.ram)); tl.before != want {
-			bad("%v: %d disk records before the read cursor, %d pending beyond RAM", s.ID(), tl.before, want)
-		}
-	}
-	if total != d.log.Total {
-		bad("disk: segments hold %d bytes, log counts %d", total, d.log.Total)
-	}
-	if d.log.Total > m.opts.DiskCapBytes {
-		bad("disk: %d bytes over the cap of %d", d.log.Total, m.opts.DiskCapBytes)
-	}
-	return errs
 }

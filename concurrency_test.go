@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -33,15 +34,22 @@ const concWriterShift = 24 // shared stream values: writer<<24 | counter
 // DropOldest the records that were dropped show up as counted gaps.
 func TestConcurrentWritersAndUploader(t *testing.T) {
 	for _, ov := range []mm2.Overflow{mm2.RejectNew, mm2.DropOldest} {
-		t.Run(fmt.Sprintf("overflow=%d", ov), func(t *testing.T) { runConcurrent(t, ov) })
+		t.Run(fmt.Sprintf("overflow=%d", ov), func(t *testing.T) { runConcurrent(t, ov, "") })
 	}
+	// The disk backend: the pool spills to segments that the uploader's
+	// ACKs retire, while Check reads them without the lock.
+	t.Run("disk", func(t *testing.T) { runConcurrent(t, mm2.DropOldest, filepath.Join(t.TempDir(), "store")) })
 }
 
-func runConcurrent(t *testing.T, ov mm2.Overflow) {
+func runConcurrent(t *testing.T, ov mm2.Overflow, dir string) {
 	const writers, perStream = 6, 1500
 	prof := mm2.ProfileLinux
 	prof.PoolBytes = 8 << 10 // 256 sectors: the pool fills and writers contend for it
-	m := openStore(t, mm2.Options{Profile: prof, Overflow: ov, Clock: newClock(1).now}, nil)
+	o := mm2.Options{Profile: prof, Overflow: ov, Clock: newClock(1).now, Dir: dir}
+	if dir != "" {
+		o.SegmentBytes = 4 << 10
+	}
+	m := openStore(t, o, nil)
 
 	shared := &concStream{s: configureT(t, m, mm2.Gateway, 1000, mm2.EVT, 0), shared: true}
 	streams := []*concStream{shared}
@@ -197,6 +205,9 @@ func runConcurrent(t *testing.T, ov mm2.Overflow) {
 	}
 	if ov == mm2.RejectNew && st.RejectedWrites == 0 {
 		t.Fatal("no write was ever refused: the pool never filled")
+	}
+	if dir != "" && st.BytesWritten < 64<<10 {
+		t.Fatalf("%d bytes written to disk: the pool hardly spilled", st.BytesWritten)
 	}
 	total, dropped := 0, uint64(0)
 	for _, cs := range streams {

@@ -15,6 +15,7 @@ package mm2_test
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,12 +56,31 @@ func (c *testClock) add(d int64) int64 { return c.ms.Add(d) }
 // set puts the clock at ms.
 func (c *testClock) set(ms int64) { c.ms.Store(ms) }
 
+// storeKey names a store: its filesystem (nil: the operating system's) and
+// directory.
+type storeKey struct {
+	fs  vfs.FS
+	dir string
+}
+
+// opens counts the Opens of each store (storeKey to *atomic.Int64).
+var opens sync.Map
+
 // openStore is the one way the root tests open a manager: on fsys (nil:
 // mm2.Open, the mock backend or the operating system's files). A manager
 // still open when the test ends must pass Check, whatever the test did to
-// it, and is closed.
+// it, and is closed; except one whose store a later Open took over: it
+// stands for a process that crashed, and its files are the later one's
+// (Check reads them).
 func openStore(tb testing.TB, o mm2.Options, fsys vfs.FS) *mm2.Manager {
 	tb.Helper()
+	gen, taken := int64(0), func() bool { return false }
+	if o.Dir != "" {
+		c, _ := opens.LoadOrStore(storeKey{fsys, o.Dir}, new(atomic.Int64))
+		n := c.(*atomic.Int64)
+		gen = n.Add(1)
+		taken = func() bool { return n.Load() != gen }
+	}
 	var m *mm2.Manager
 	var err error
 	if fsys == nil {
@@ -73,6 +93,10 @@ func openStore(tb testing.TB, o mm2.Options, fsys vfs.FS) *mm2.Manager {
 	}
 	tb.Cleanup(func() {
 		if mm2.Closed(m) {
+			return
+		}
+		if taken() {
+			_ = m.Close()
 			return
 		}
 		if err := m.Check(); err != nil {
