@@ -62,9 +62,7 @@ func TestCheckReadsSegmentsWithoutTheLock(t *testing.T) {
 		okT(t, err, "write while Check reads "+name)
 	case <-time.After(30 * time.Second):
 		close(g.release) // let Check and then the write finish, so the test can end
-		<-checked
-		<-done
-		t.Fatalf("a write and an ACK waited for Check reading %s", name)
+		t.Fatalf("a write and an ACK waited for Check reading %s (Check: %v, write: %v)", name, <-checked, <-done)
 	}
 	if st := m.Stats(); st.DiskRecords != 0 {
 		t.Fatalf("%d records still on disk after the ACK", st.DiskRecords)

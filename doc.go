@@ -90,9 +90,11 @@
 // All methods of Manager and Stream are safe for concurrent use: many writer
 // goroutines and an uploader may run at once. One mutex serialises them. A
 // Stream handle stays valid for the life of its manager. The hot path
-// (WriteTSD, WriteEVT, Read, ReadBulk into a caller's buffer, Peek,
-// PeekBulk, Ack, Nack, Counts) allocates nothing and does no map look-up.
-// Stats, Check and Streams walk the tables and are for monitoring and tests.
+// (WriteTSD, WriteEVT, WriteBatch, Read, ReadBulk into a caller's buffer,
+// Peek, PeekBulk, Ack, Nack, Counts) allocates nothing and does no map
+// look-up. WriteBatch stores many samples, of any streams, under one lock.
+// Stats, Check and Streams walk the tables and are for monitoring and tests;
+// Check reads the disk tier's segments without the lock.
 //
 // # Footprint
 //

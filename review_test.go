@@ -22,15 +22,17 @@ import (
 func TestAckWithReadErrorKeepsCountsRight(t *testing.T) {
 	clk := newClock(100)
 	opts := diskOpts(clk)
+	opts.DiskCapBytes = 1 << 20
 	fault := vfs.NewFaultFS(vfs.NewMem())
 	m := mustOpen(t, opts, fault)
 	s, _ := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: 1}, mm2.TSD, 100*time.Millisecond)
-	writeSeqs(t, s, 5000)
-	// Read far enough that the log's cached segment is no longer the one
-	// the ACK starts in: the ACK has to read the first segments again.
-	buf := make([]mm2.Sample, 3000)
+	writeSeqs(t, s, 20000)
+	// Read far enough (15 segments of 4 KB) that the log's cache of
+	// segments no longer holds the ones the ACK starts in: the ACK has to
+	// read the first segments again.
+	buf := make([]mm2.Sample, 15000)
 	n, err := s.ReadBulk(buf)
-	if err != nil || n != 3000 {
+	if err != nil || n != 15000 {
 		t.Fatalf("ReadBulk: %d, %v", n, err)
 	}
 	failed := 0
@@ -41,20 +43,20 @@ func TestAckWithReadErrorKeepsCountsRight(t *testing.T) {
 		}
 		return false
 	})
-	if k, err := s.Ack(); err != nil || k != 3000 {
+	if k, err := s.Ack(); err != nil || k != 15000 {
 		t.Fatalf("Ack during read errors: %d, %v", k, err)
 	}
 	fault.FailIf(nil)
 	if failed == 0 {
 		t.Fatal("the ACK met no read error: the test does not test")
 	}
-	if c := s.Counts(); c.Pending != 0 || c.New != 2000 {
-		t.Fatalf("counts after the ACK: %+v, want 2000 unread", c)
+	if c := s.Counts(); c.Pending != 0 || c.New != 5000 {
+		t.Fatalf("counts after the ACK: %+v, want 5000 unread", c)
 	}
 	if err := m.Check(); err != nil {
 		t.Fatal(err)
 	}
-	wantSeqs(t, drainID(t, m, s.ID(), drainHow{ack: true, check: m}), 3001, 5000)
+	wantSeqs(t, drainID(t, m, s.ID(), drainHow{ack: true, check: m}), 15001, 20000)
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -114,14 +114,13 @@ type Log struct {
 	buf    []byte // the active segment's bytes, mirrored
 	Total  int64  // bytes of all segments
 
-	cacheNo  uint64 // segment held in cache (0 = none)
-	cache    []byte
-	cacheBad []badSpan // unreadable chunks of the cached segment (zeros in cache)
-	scan     []byte    // recovery's read buffer
-	unsynced bool      // active file has unsynced writes
-	toSync   []uint64  // closed segments with unsynced writes (synced by Sync, not at rotation)
-	writes   uint64    // changes made to segment files (Segment.wrote)
-	dirDirty bool      // segment files were created or removed since SyncDir
+	cache    [cacheSlots]cached // segments read lately (see Bytes)
+	cacheUse uint64             // clock of the cache's least-recently-used choice
+	scan     []byte             // recovery's read buffer
+	unsynced bool               // active file has unsynced writes
+	toSync   []uint64           // closed segments with unsynced writes (synced by Sync, not at rotation)
+	writes   uint64             // changes made to segment files (Segment.wrote)
+	dirDirty bool               // segment files were created or removed since SyncDir
 
 	// Precreate has the next segment's file created by a goroutine of its
 	// own while the active one fills (see prepareSpare).
@@ -136,6 +135,36 @@ type spareFile struct {
 	no  uint64
 	f   vfs.File
 	err error
+}
+
+// cacheSlots is how many segments besides the active one Bytes keeps in
+// memory: a reader going round many streams finds their frames in a few
+// segments, which it would read again and again with one.
+const cacheSlots = 8
+
+// cached is one segment held in memory.
+type cached struct {
+	no   uint64    // 0: empty
+	b    []byte    // its content
+	bad  []badSpan // unreadable chunks (zeros in b)
+	used uint64
+}
+
+// cachedSeg returns the slot holding segment no, or nil.
+func (l *Log) cachedSeg(no uint64) *cached {
+	for i := range l.cache {
+		if c := &l.cache[i]; c.no == no && no != 0 {
+			return c
+		}
+	}
+	return nil
+}
+
+// uncache forgets segment no's content (it changed or is gone).
+func (l *Log) uncache(no uint64) {
+	if c := l.cachedSeg(no); c != nil {
+		c.no = 0
+	}
 }
 
 // LogStats are the log's counters.
@@ -206,7 +235,10 @@ func NewLog(fsys vfs.FS, dir string, segBytes int) *Log {
 
 // MemBytes is what the log holds in memory.
 func (l *Log) MemBytes() int {
-	n := cap(l.buf) + cap(l.cache) + 8*cap(l.Segs)
+	n := cap(l.buf) + 8*cap(l.Segs)
+	for i := range l.cache {
+		n += cap(l.cache[i].b)
+	}
 	for _, s := range l.Segs {
 		n += 96 + 2*cap(s.Streams) + 16*cap(s.holes) + len(s.file)
 	}
@@ -392,9 +424,7 @@ func (l *Log) closeActive() error {
 	}
 	err := l.active.Close()
 	l.active = nil
-	if a := l.Segs[len(l.Segs)-1]; l.cacheNo == a.No {
-		l.cacheNo = 0
-	}
+	l.uncache(l.Segs[len(l.Segs)-1].No)
 	return err
 }
 
@@ -520,24 +550,25 @@ func (l *Log) removeAt(i int) error {
 	if err := l.fs.Remove(l.segPath(s)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if l.cacheNo == s.No {
-		l.cacheNo = 0
-	}
+	l.uncache(s.No)
 	l.Segs = slices.Delete(l.Segs, i, i+1)
 	l.Total -= s.Size
 	l.dirDirty = true
 	return nil
 }
 
-// Bytes returns the content of segment no (the active one from memory, others
-// through a one-segment cache). Chunks that cannot be read (EIO) read as
+// Bytes returns the content of segment no: the active one from memory,
+// others through a cache of the cacheSlots segments used last. The content
+// is valid until the next call. Chunks that cannot be read (EIO) read as
 // zeros, which Next and Frames report as damage and skip.
 func (l *Log) Bytes(no uint64) ([]byte, error) {
 	if a := l.Active(); a != nil && a.No == no {
 		return l.buf, nil
 	}
-	if l.cacheNo == no {
-		return l.cache, nil
+	l.cacheUse++
+	if c := l.cachedSeg(no); c != nil {
+		c.used = l.cacheUse
+		return c.b, nil
 	}
 	s := l.Find(no)
 	if s == nil {
@@ -548,22 +579,27 @@ func (l *Log) Bytes(no uint64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if cap(l.cache) < int(s.Size) {
-		l.cache = make([]byte, s.Size, max(s.Size, l.segBytes))
-	}
-	l.cacheNo = 0
-	n, bad := readChunked(f, l.cache[:s.Size])
-	// An unreadable chunk reads as zeros: damage that Next and Frames skip
-	// like any other, reported with the read's error.
-	l.cacheBad = l.cacheBad[:0]
-	for _, b := range bad {
-		if !s.inHoles(b.Off, b.End) {
-			l.cacheBad = append(l.cacheBad, b)
+	c := &l.cache[0]
+	for i := range l.cache {
+		if l.cache[i].used < c.used {
+			c = &l.cache[i]
 		}
 	}
-	l.cache = l.cache[:n]
-	l.cacheNo = no
-	return l.cache, nil
+	if cap(c.b) < int(s.Size) {
+		c.b = make([]byte, s.Size, max(s.Size, l.segBytes))
+	}
+	c.no = 0
+	n, bad := readChunked(f, c.b[:s.Size])
+	// An unreadable chunk reads as zeros: damage that Next and Frames skip
+	// like any other, reported with the read's error.
+	c.bad = c.bad[:0]
+	for _, b := range bad {
+		if !s.inHoles(b.Off, b.End) {
+			c.bad = append(c.bad, b)
+		}
+	}
+	c.b, c.no, c.used = c.b[:n], no, l.cacheUse
+	return c.b, nil
 }
 
 // Match names the frames looked for: those of one stream holding a record
@@ -643,12 +679,12 @@ func (e *FrameError) Unwrap() error { return e.Err }
 // to the next valid frame and returns it as a *FrameError.
 func (l *Log) damaged(s *Segment, b []byte, off int64, err error) error {
 	end := min(resync(b, off+1), int64(len(b)))
-	if l.cacheNo == s.No {
-		for _, bs := range l.cacheBad {
+	if c := l.cachedSeg(s.No); c != nil {
+		for _, bs := range c.bad {
 			if bs.Off < end && off < bs.End {
 				err = bs.err // unreadable, not malformed
 				if s.unreadable++; s.unreadable < maxUnreadable {
-					l.cacheNo = 0 // read it again next time
+					c.no = 0 // read it again next time
 					return &FrameError{Pos: Pos{s.No, off}, Err: err, Retry: true}
 				}
 				break
