@@ -20,7 +20,8 @@ type diskCheck struct {
 	st        []streamDisk
 	total     int64
 	cap       int64
-	liveStale bool // a read error during an ACK left segment counts high
+	liveStale bool   // a read error during an ACK left segment counts high
+	cuts      uint64 // the log's Cuts when taken
 }
 
 // streamDisk is one stream's disk-side positions and counts.
@@ -37,7 +38,8 @@ type streamDisk struct {
 func (m *Manager) captureDisk() *diskCheck {
 	d := m.disk
 	dc := &diskCheck{segs: d.log.Views(nil), ids: make(map[StreamID]int, m.nStream),
-		st: make([]streamDisk, m.nStream), total: d.log.Stats().Bytes, cap: m.opts.DiskCapBytes, liveStale: d.liveStale}
+		st: make([]streamDisk, m.nStream), total: d.log.Stats().Bytes, cap: m.opts.DiskCapBytes, liveStale: d.liveStale,
+		cuts: d.log.Cuts()}
 	for i := range dc.st {
 		s := m.at(uint16(i))
 		dc.ids[s.ID()] = i
@@ -62,7 +64,9 @@ func (dc *diskCheck) counts(m *Manager, i int) {
 // segments and stays under the cap. It reads the segments without the
 // lock; when that cannot give an answer (a segment retired or cut since
 // dc was taken, damage), it checks again under the lock, where damage
-// found is taken out of the counts as a read would (dropDamaged).
+// found is taken out of the counts as a read would (dropDamaged). A frame
+// cut meanwhile (spool.Log.Cuts) may have been replaced by another at the
+// same place: that too is checked again.
 func (m *Manager) checkDisk(dc *diskCheck) []error {
 	var buf []byte
 	var frames []spool.FrameAt
@@ -71,15 +75,15 @@ func (m *Manager) checkDisk(dc *diskCheck) []error {
 		buf, frames, err = m.disk.log.ReadFrames(v, buf, frames[:0])
 		return frames, v.Unacked, err
 	})
-	if ok {
-		return errs
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil
+		return errs // what the walk found, if it could read everything
 	}
 	d := m.disk
+	if ok && d.log.Cuts() == dc.cuts {
+		return errs
+	}
 	dc = m.captureDisk()
 	errs, _ = dc.walk(func(v spool.SegmentView) ([]spool.FrameAt, int, error) {
 		frames, err := d.log.Frames(v.No, frames[:0])

@@ -114,6 +114,7 @@ type Log struct {
 	buf    []byte // the active segment's bytes, mirrored
 	Total  int64  // bytes of all segments
 
+	cuts     uint64             // Unappends so far (see Cuts)
 	cache    [cacheSlots]cached // segments read lately (see Bytes)
 	cacheUse uint64             // clock of the cache's least-recently-used choice
 	scan     []byte             // recovery's read buffer
@@ -304,6 +305,12 @@ func (l *Log) Append(frame []byte, stream uint16, records int) (Pos, error) {
 	return pos, nil
 }
 
+// Cuts counts the Unappends made: the only change to bytes of a segment
+// below a size it had (the frame cut can be followed by another at the same
+// place). A reader of a segment's file that took its size before (see
+// ReadFrames) compares it to know that what it read is still what was there.
+func (l *Log) Cuts() uint64 { return l.cuts }
+
 // Unappend removes the frame of size n and records records that the last
 // Append put at pos, when what followed it (a sync) failed.
 func (l *Log) Unappend(pos Pos, n int64, records int) error {
@@ -314,6 +321,7 @@ func (l *Log) Unappend(pos Pos, n int64, records int) error {
 	if err := l.active.Truncate(pos.Off); err != nil {
 		return err
 	}
+	l.cuts++
 	l.writes++
 	a.wrote = l.writes
 	a.Size = pos.Off

@@ -282,11 +282,11 @@ func TestLogUnappend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Unappend(p1, int64(len(f)), testRecords); err == nil {
-		t.Fatal("Unappend of a frame that is not the last succeeded")
+	if err := l.Unappend(p1, int64(len(f)), testRecords); err == nil || l.Cuts() != 0 {
+		t.Fatalf("Unappend of a frame that is not the last: %v, %d cuts", err, l.Cuts())
 	}
-	if err := l.Unappend(p2, int64(len(f)), testRecords); err != nil {
-		t.Fatal(err)
+	if err := l.Unappend(p2, int64(len(f)), testRecords); err != nil || l.Cuts() != 1 {
+		t.Fatalf("Unappend: %v, %d cuts", err, l.Cuts())
 	}
 	if a := l.Active(); a.Size != p2.Off || a.Unacked() != testRecords {
 		t.Fatalf("after Unappend: %d bytes, %d unacked", a.Size, a.Unacked())
@@ -638,4 +638,47 @@ func TestLogPrecreatedSegments(t *testing.T) {
 		t.Fatalf("next segment %d after recovery reuses the spare's number %d", no, sp.no)
 	}
 	_ = sp.f.Close()
+}
+
+// ReadFrames reads a segment as its view saw it, from the file, and fails
+// on anything else: a file removed or cut since, damage left in place.
+func TestReadFramesOfAView(t *testing.T) {
+	mem := vfs.NewMem()
+	l := newTestLog(t, mem)
+	want := appendFrames(t, l, 3, 25, testRecords) // 3 segments, closed
+	views := l.Views(nil)
+	if len(views) != len(l.Segs) || len(views) < 3 {
+		t.Fatalf("%d views of %d segments", len(views), len(l.Segs))
+	}
+	var buf []byte
+	var got []FrameAt
+	for _, v := range views {
+		var fs []FrameAt
+		var err error
+		buf, fs, err = l.ReadFrames(v, buf, nil)
+		if err != nil {
+			t.Fatalf("segment %d: %v", v.No, err)
+		}
+		got = append(got, fs...)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d frames read, %d written", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Pos != want[i].pos || got[i].Header.FirstSeq != want[i].h.FirstSeq {
+			t.Fatalf("frame %d at %v (first %d), written at %v (first %d)", i, got[i].Pos, got[i].Header.FirstSeq, want[i].pos, want[i].h.FirstSeq)
+		}
+	}
+	longer := views[2]
+	longer.Size++
+	damaged := views[1]
+	damaged.Damaged = true
+	if err := l.RemoveFront(); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]SegmentView{"removed": views[0], "longer than its file": longer, "damaged": damaged} {
+		if _, _, err := l.ReadFrames(v, buf, nil); err == nil {
+			t.Errorf("%s: read without error", name)
+		}
+	}
 }
