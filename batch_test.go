@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,5 +210,48 @@ func TestWriteBatchDurability(t *testing.T) {
 			}
 		}
 		_ = m2.Close()
+	}
+}
+
+// A batch that meets a failing disk part-way stops at the sample the disk
+// refused: it returns how many were stored, exactly those are there, and
+// under SyncAlways they are durable (a power cut right after keeps them
+// all, and nothing past them).
+func TestWriteBatchStopsAtADiskError(t *testing.T) {
+	mem := vfs.NewMem()
+	fault := vfs.NewFaultFS(mem)
+	clk := newClock(0)
+	opts := batchDiskOpts(clk, mm2.SyncAlways())
+	m := mustOpen(t, opts, fault)
+	s := configureT(t, m, mm2.CAN, 1, mm2.TSD, 100*time.Millisecond)
+	var ws []mm2.Write
+	for i := range 3000 {
+		ws = append(ws, mm2.Write{Stream: s, Value: uint32(i), UTCms: kitEpoch + int64(i)*100})
+	}
+	n, err := m.WriteBatch(ws[:1000])
+	if err != nil || n != 1000 {
+		t.Fatalf("first batch: %d, %v", n, err)
+	}
+	fault.FailIf(func(op vfs.Op, name string) bool { return op == vfs.OpWrite && strings.Contains(name, "seg-") })
+	n, err = m.WriteBatch(ws[1000:])
+	fault.FailIf(nil)
+	if err == nil || n >= 2000 {
+		t.Fatalf("a batch on a disk refusing every segment write: %d stored, %v", n, err)
+	}
+	stored := 1000 + n
+	t.Logf("stopped after %d: %v", n, err)
+	if c := s.Counts(); c.Total != stored {
+		t.Fatalf("counts %+v, the batches said %d stored", c, stored)
+	}
+	checkT(t, m, "after the stopped batch")
+	m2 := mustOpen(t, opts, mem.CrashClone(vfs.CrashSynced, nil))
+	got := drainID(t, m2, s.ID(), drainHow{})
+	if len(got) != stored {
+		t.Fatalf("after a power cut: %d records, %d were stored", len(got), stored)
+	}
+	for i, smp := range got {
+		if smp.Value != uint32(i) || smp.Seq != uint64(i+1) {
+			t.Fatalf("record %d after the power cut: %+v", i, smp)
+		}
 	}
 }
