@@ -278,11 +278,19 @@ func (m *Manager) appendDisk(s *Stream, v uint32, utc int64) error {
 		return ErrFull
 	}
 	seq := ds.lastSeq + 1
+	h0 := ds.stage.H
 	if err := m.stageRecord(s, seq, v, utc, false); err != nil {
 		return err
 	}
 	s.unread++
-	m.jRecord(s, false, false, v, ds.stage.H.LastTS)
+	h := ds.stage.H
+	// A TSD record in the next slot of a frame that already had its step
+	// (two records) and holds an unacknowledged record before it is
+	// journaled without its time (jDiskTSD): replay finds that record in
+	// the frame, which every checkpoint since it was written kept.
+	slot := s.kind == TSD && h0.Count >= 2 && h.Count == h0.Count+1 && h.FirstSeq == h0.FirstSeq &&
+		h.Step == h0.Step && h.LastTS == h0.LastTS+h.Step && h0.LastSeq() >= ds.ack.seq
+	m.jRecord(s, false, slot, v, h.LastTS)
 	return nil
 }
 

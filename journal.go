@@ -45,6 +45,10 @@ const (
 	// failed to take and which held all of its disk part, moved to the
 	// end of its RAM part (fallback.go).
 	jToRAM = 12
+	// jDiskTSD: idx u16, value u32: a TSD record of the disk part in the
+	// next slot of its stream's frame being filled (the frame's last time
+	// plus its step), which holds an unacknowledged record before it.
+	jDiskTSD = 13
 )
 
 // minRecordEntry is the smallest journal entry of a record (jRAMTSD's
@@ -117,10 +121,14 @@ func (m *Manager) jRecord(s *Stream, ram, slot bool, v uint32, utc int64) {
 	kind := byte(jDisk)
 	if ram {
 		kind = jRAMAt
-		if slot {
-			m.jput(binary.LittleEndian.AppendUint32(d.entry(jRAMTSD, s), v))
-			return
+	}
+	if slot {
+		slotKind := byte(jDiskTSD)
+		if ram {
+			slotKind = jRAMTSD
 		}
+		m.jput(binary.LittleEndian.AppendUint32(d.entry(slotKind, s), v))
+		return
 	}
 	b := binary.LittleEndian.AppendUint32(d.entry(kind, s), v)
 	m.jput(binary.LittleEndian.AppendUint64(b, uint64(utc)))
@@ -238,6 +246,16 @@ func (r *replayer) apply(p []byte) {
 		seq := r.seq[s]
 		if seq > r.top[s] {
 			ok = m.restoreDisk(s, seq, binary.LittleEndian.Uint32(body), int64(binary.LittleEndian.Uint64(body[4:])))
+			r.top[s] = seq
+		}
+	case kind == jDiskTSD && len(body) == 4 && s.kind == TSD:
+		r.seq[s]++
+		seq := r.seq[s]
+		if seq > r.top[s] {
+			// The record before it is in the frame being filled: the
+			// checkpoint's stage or an entry replayed before this one.
+			h := ds.stage.H
+			ok = h.Count >= 2 && h.LastSeq() == seq-1 && m.restoreDisk(s, seq, binary.LittleEndian.Uint32(body), h.LastTS+h.Step)
 			r.top[s] = seq
 		}
 	case kind == jNumber && len(body) == 8:
