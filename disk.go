@@ -278,18 +278,18 @@ func (m *Manager) appendDisk(s *Stream, v uint32, utc int64) error {
 		return ErrFull
 	}
 	seq := ds.lastSeq + 1
-	h0 := ds.stage.H
+	h := &ds.stage.H
+	count0, first0, step0, last0 := h.Count, h.FirstSeq, h.Step, h.LastTS
 	if err := m.stageRecord(s, seq, v, utc, false); err != nil {
 		return err
 	}
 	s.unread++
-	h := ds.stage.H
 	// A TSD record in the next slot of a frame that already had its step
 	// (two records) and holds an unacknowledged record before it is
 	// journaled without its time (jDiskTSD): replay finds that record in
 	// the frame, which every checkpoint since it was written kept.
-	slot := s.kind == TSD && h0.Count >= 2 && h.Count == h0.Count+1 && h.FirstSeq == h0.FirstSeq &&
-		h.Step == h0.Step && h.LastTS == h0.LastTS+h.Step && h0.LastSeq() >= ds.ack.seq
+	slot := s.kind == TSD && count0 >= 2 && h.Count == count0+1 && h.FirstSeq == first0 &&
+		h.Step == step0 && h.LastTS == last0+step0 && seq-1 >= ds.ack.seq
 	m.jRecord(s, false, slot, v, h.LastTS)
 	return nil
 }
