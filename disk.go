@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -31,10 +30,10 @@ type diskTier struct {
 	clean    bool // the durable checkpoint says clean: mark it running before any write
 	readOnly bool // opened for inspection: nothing on disk may change
 
-	slotDurable [2]bool // the checkpoint slot's file exists durably
-	lastCP      int64   // clock ms of the last checkpoint
-	err         error   // last disk error, nil when healthy
-	retryAt     int64
+	slots   *spool.Slots // the checkpoint files
+	lastCP  int64        // clock ms of the last checkpoint
+	err     error        // last disk error, nil when healthy
+	retryAt int64
 
 	jr           *journal.Journal // nil: read-only, or the journal could not be mapped
 	boot         string           // this boot's ID ("" when unknown)
@@ -709,7 +708,7 @@ func (m *Manager) checkpoint(clean bool) error {
 	c := m.snapshot(clean)
 	c.JournalEpoch, c.JournalOff = d.epoch+1, journal.HeaderSize
 	d.cp = d.encodeSnapshot(d.cp[:0], &c)
-	n, syncs, err := d.writeSlot(int(c.Gen%2), d.cp)
+	n, syncs, err := d.slots.Write(int(c.Gen%2), d.cp)
 	d.log.AddIO(n, syncs)
 	if err != nil {
 		return d.fail(m.now(), err)
@@ -788,7 +787,7 @@ func (m *Manager) finishCheckpoint(c spool.Checkpoint, unsynced []uint64, mark u
 	n, syncs := 0, len(unsynced)+1
 	if err == nil {
 		var k int
-		n, k, err = d.writeSlot(int(c.Gen%2), buf)
+		n, k, err = d.slots.Write(int(c.Gen%2), buf)
 		syncs += k
 	}
 	m.mu.Lock()
@@ -837,33 +836,6 @@ func (d *diskTier) startJournal(e uint64) error {
 	}
 	d.jr.Start(e, d.boot, flags)
 	return nil
-}
-
-// writeSlot overwrites checkpoint slot i with b and syncs it, and returns
-// the bytes written and the syncs made (the caller counts them: it may run
-// without the lock). The first write of a slot creates the file and syncs
-// the directory.
-func (d *diskTier) writeSlot(i int, b []byte) (written, syncs int, err error) {
-	f, err := d.fs.Create(path.Join(d.dir, spool.CheckpointNames[i]))
-	if err != nil {
-		return 0, 0, err
-	}
-	n, err := f.Write(b)
-	written = max(n, 0)
-	if err == nil {
-		err = f.Sync()
-		syncs++
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && !d.slotDurable[i] {
-		if err = d.fs.SyncDir(d.dir); err == nil {
-			syncs++
-			d.slotDurable[i] = true
-		}
-	}
-	return written, syncs, err
 }
 
 // ramAvail is how many unacknowledged records of s are in RAM.

@@ -3,7 +3,6 @@ package mm2
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path"
@@ -29,7 +28,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	if err := fsys.SyncDir(path.Dir(path.Clean(o.Dir))); !readOnly && err != nil {
 		return fmt.Errorf("mm2: disk backend: %w", err)
 	}
-	d := &diskTier{fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), sync: o.Sync,
+	d := &diskTier{fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), slots: spool.NewSlots(fsys, o.Dir), sync: o.Sync,
 		readOnly: readOnly, boot: vfs.BootID(fsys), jsize: o.JournalBytes, synced: sync.NewCond(&m.mu),
 		jcap: journal.Capacity(o.JournalBytes, minRecordEntry)}
 	// Segment files are created ahead only on the operating system's
@@ -52,13 +51,13 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		from = journal.HeaderSize // no checkpoint yet: all of epoch 0
 	}
 	spans := []journalSpan{{epoch: e, from: from}}
-	spans[0].b, _ = readBounded(d.fs, path.Join(d.dir, journal.Names[e%2]), maxJournalBytes)
+	spans[0].b, _ = spool.ReadBounded(d.fs, path.Join(d.dir, journal.Names[e%2]), maxJournalBytes)
 	var next []byte
 	if h, err := journal.ParseHeader(spans[0].b); cp.Gen == 0 && (err != nil || h.Epoch != 0) {
 		// No checkpoint, and no journal of a store that never wrote one: a
 		// later epoch's entries have no state to apply to.
 		spans[0].b = nil
-	} else if b, err := readBounded(d.fs, path.Join(d.dir, journal.Names[(e+1)%2]), maxJournalBytes); err == nil {
+	} else if b, err := spool.ReadBounded(d.fs, path.Join(d.dir, journal.Names[(e+1)%2]), maxJournalBytes); err == nil {
 		if h, err := journal.ParseHeader(b); err == nil && h.Epoch == e+1 {
 			next = b
 		}
@@ -349,40 +348,22 @@ func (m *Manager) checkpointFrames(frames []byte, fn func(s *Stream, h spool.Fra
 // number handed out after the older checkpoint is reused.
 func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool, bool, error) {
 	d := m.disk
-	var best spool.Checkpoint
-	found, damaged := false, false
-	for i, name := range spool.CheckpointNames {
-		b, err := readBounded(d.fs, path.Join(d.dir, name), maxCheckpointBytes)
-		if err == nil && len(b) == 0 {
-			continue // created but never written: a crash right after its truncation
-		}
-		if errors.Is(err, errOversized) {
-			damaged = true
-			m.noteDamage(spool.Damage{File: name, Err: err})
+	rs, err := d.slots.ReadAll()
+	if err != nil {
+		return spool.Checkpoint{}, false, false, fmt.Errorf("mm2: disk backend: %w: %w", err, ErrInvalidArgument)
+	}
+	damaged := false
+	for _, r := range rs {
+		if r.Err == nil {
 			continue
 		}
-		if err != nil {
-			continue // never written (or lost before its first sync)
-		}
-		d.slotDurable[i] = true
-		cp, err := spool.DecodeCheckpoint(b)
-		if spool.IsNewerVersion(b) {
-			return spool.Checkpoint{}, false, false, fmt.Errorf("mm2: disk backend: %s was written by a newer mm2 (checkpoint format %d; this build reads 1 to %d): %w",
-				name, b[4], spool.CheckpointVersion, ErrInvalidArgument)
-		}
-		if err != nil {
-			damaged = true
-			m.noteDamage(spool.Damage{File: name, Err: err, Bytes: int64(len(b))})
-			dir := path.Join(d.dir, spool.CorruptDir)
-			if !d.readOnly && d.fs.MkdirAll(dir, 0o755) == nil {
-				_ = spool.WriteFileAtomic(d.fs, path.Join(dir, name), b, dir)
-			}
-			continue
-		}
-		if !found || cp.Gen > best.Gen {
-			best, found = cp, true
+		damaged = true
+		m.noteDamage(spool.Damage{File: r.Name, Err: r.Err, Bytes: int64(len(r.Bytes))})
+		if r.Bytes != nil && !d.readOnly {
+			_ = d.slots.Quarantine(r)
 		}
 	}
+	best, found := spool.Latest(rs)
 	if !found {
 		return spool.Checkpoint{}, false, damaged, nil
 	}

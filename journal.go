@@ -8,7 +8,6 @@ import (
 
 	"github.com/mm2go/mm2/internal/journal"
 	"github.com/mm2go/mm2/internal/pool"
-	"github.com/mm2go/mm2/vfs"
 )
 
 // The crash journal (internal/journal) takes an entry for every change the
@@ -192,26 +191,10 @@ type journalSpan struct {
 	from  int
 }
 
-// Bounds on the files Open reads whole: a file beyond them (a sparse file
-// of gigabytes, say) is damage, never a reason to run out of memory.
-const (
-	maxJournalBytes    = 1 << 30  // the largest JournalBytes
-	maxCheckpointBytes = 64 << 20 // 2,048 streams × (state + a full stage) + the RAM tier, many times over
-)
-
-var errOversized = errors.New("larger than any file the store writes")
-
-// readBounded reads a whole file no larger than limit.
-func readBounded(fsys vfs.FS, name string, limit int64) ([]byte, error) {
-	fi, err := fsys.Stat(name)
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("mm2: %s holds %d bytes: %w (%d)", name, fi.Size(), errOversized, limit)
-	}
-	return vfs.ReadFile(fsys, name)
-}
+// maxJournalBytes bounds a journal file Open reads whole (the largest
+// JournalBytes): a larger one is damage (spool.ReadBounded), never a reason
+// to run out of memory.
+const maxJournalBytes = 1 << 30
 
 func (r *replayer) apply(p []byte) {
 	if len(p) < 3 {

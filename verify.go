@@ -1,7 +1,7 @@
 package mm2
 
 import (
-	"errors"
+	"fmt"
 	"path"
 
 	"github.com/mm2go/mm2/internal/spool"
@@ -55,32 +55,24 @@ func VerifyFS(fsys vfs.FS, dir string, repair bool) (VerifyReport, error) {
 	for _, s := range log.Segs {
 		r.Bytes += s.Size
 	}
-	for _, slot := range spool.CheckpointNames {
-		name := path.Join(dir, slot)
-		b, err := readBounded(fsys, name, maxCheckpointBytes)
-		if errors.Is(err, errOversized) {
-			r.Damage = append(r.Damage, &CorruptionError{File: slot, Err: err})
+	slots := spool.NewSlots(fsys, dir)
+	rs, err := slots.ReadAll()
+	if err != nil {
+		return r, fmt.Errorf("mm2: %w", err) // a newer format's checkpoint: not ours to judge or repair
+	}
+	for _, sr := range rs {
+		r.Checkpoint = r.Checkpoint || sr.OK
+		if sr.Err == nil {
 			continue
 		}
-		if err != nil {
-			continue // never written
+		r.Damage = append(r.Damage, &CorruptionError{File: sr.Name, Err: sr.Err})
+		if !repair || sr.Bytes == nil {
+			continue // an oversized file is reported, not read
 		}
-		if _, err = spool.DecodeCheckpoint(b); err == nil {
-			r.Checkpoint = true
-			continue
-		}
-		r.Damage = append(r.Damage, &CorruptionError{File: slot, Err: err})
-		if !repair {
-			continue
-		}
-		qdir := path.Join(dir, spool.CorruptDir)
-		if err := fsys.MkdirAll(qdir, 0o755); err != nil {
+		if err := slots.Quarantine(sr); err != nil {
 			return r, err
 		}
-		if err := spool.WriteFileAtomic(fsys, path.Join(qdir, slot), b, qdir); err != nil {
-			return r, err
-		}
-		if err := fsys.Remove(name); err != nil {
+		if err := fsys.Remove(path.Join(dir, sr.Name)); err != nil {
 			return r, err
 		}
 		r.Repaired = true
