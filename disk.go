@@ -348,7 +348,7 @@ func (m *Manager) flush(s *Stream) error {
 		return nil
 	}
 	d.frame = spool.AppendFrame(d.frame[:0], h, ds.stage.Payload)
-	for !d.opening && len(d.log.Segs) > 1 && d.log.Total+int64(len(d.frame)) > m.opts.DiskCapBytes { // Open enforces the cap once it is done
+	for !d.opening && d.log.Len() > 1 && d.log.Size()+int64(len(d.frame)) > m.opts.DiskCapBytes { // Open enforces the cap once it is done
 		if err := m.dropFrontSegment(); err != nil {
 			return d.fail(m.now(), err)
 		}
@@ -374,7 +374,7 @@ func (m *Manager) flushOrDropOldest(s *Stream, restoring bool) error {
 	d := m.disk
 	err := m.flush(s)
 	var full error
-	for err != nil && errorsIsENOSPC(d.err) && !d.dropFutile && !restoring && !d.opening && len(d.log.Segs) > 1 {
+	for err != nil && errorsIsENOSPC(d.err) && !d.dropFutile && !restoring && !d.opening && d.log.Len() > 1 {
 		full = d.err
 		if derr := m.dropFrontSegment(); derr != nil {
 			return d.fail(m.now(), derr)
@@ -403,7 +403,7 @@ func (m *Manager) flushAllBestEffort() {
 // unacknowledged record in it as dropped for its stream.
 func (m *Manager) dropFrontSegment() error {
 	d := m.disk
-	seg := d.log.Segs[0]
+	seg := d.log.Front()
 	var frames []spool.FrameAt
 	for {
 		var err error
@@ -561,15 +561,8 @@ func (s *Stream) advanceDisk(through uint64, setAcked bool) int {
 // stalled stream's few records.
 func (m *Manager) retireSegments() error {
 	d := m.disk
-	for i := 0; i < len(d.log.Segs); {
-		seg := d.log.Segs[i]
-		if seg.Unacked() > 0 || d.log.Active() == seg {
-			i++
-			continue
-		}
-		if err := d.log.Remove(seg.No); err != nil {
-			return d.fail(m.now(), err)
-		}
+	if err := d.log.RetireAcked(); err != nil {
+		return d.fail(m.now(), err)
 	}
 	return nil
 }

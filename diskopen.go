@@ -159,7 +159,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	if broken || jend > len(latest.b)*19/20 {
 		extra = 2 * jcap // unjournaled numbering, see degradedRoom
 	}
-	if (jump || broken) && (cp.Gen > 0 || damaged || len(d.log.Segs) > 0 || jend > 0) { // a new store lost nothing
+	if (jump || broken) && (cp.Gen > 0 || damaged || d.log.Len() > 0 || jend > 0) { // a new store lost nothing
 		d.newBase += 3 * jcap // streams lost in the cut start above what they could have used
 	}
 	for i := 0; i < m.nStream; i++ {
@@ -182,7 +182,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	}
 	// Segments that an unsynced removal left behind can put the store over
 	// its cap: drop the oldest again, counted.
-	for len(d.log.Segs) > 1 && d.log.Total > o.DiskCapBytes {
+	for d.log.Len() > 1 && d.log.Size() > o.DiskCapBytes {
 		if err := m.dropFrontSegment(); err != nil {
 			return fmt.Errorf("mm2: disk backend: %w", err)
 		}

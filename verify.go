@@ -51,10 +51,7 @@ func VerifyFS(fsys vfs.FS, dir string, repair bool) (VerifyReport, error) {
 	if err != nil {
 		return r, err
 	}
-	r.Segments = len(log.Segs)
-	for _, s := range log.Segs {
-		r.Bytes += s.Size
-	}
+	r.Segments, r.Bytes = log.Len(), log.Size()
 	slots := spool.NewSlots(fsys, dir)
 	rs, err := slots.ReadAll()
 	if err != nil {

@@ -532,6 +532,24 @@ func (l *Log) RemoveFront() error {
 	return l.removeAt(0)
 }
 
+// Size is the bytes of all segments (what a disk cap counts).
+func (l *Log) Size() int64 { return l.Total }
+
+// RetireAcked removes every segment, wherever it sits, that holds no
+// unacknowledged record, except the one being appended to.
+func (l *Log) RetireAcked() error {
+	for i := 0; i < len(l.Segs); {
+		if s := l.Segs[i]; s.Live > 0 || l.Active() == s {
+			i++
+			continue
+		}
+		if err := l.removeAt(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Remove deletes segment no, wherever it is in the log, once none of its
 // records is unacknowledged: acknowledged data never pins disk space behind
 // an older segment. It refuses, changing nothing, an unknown number, the

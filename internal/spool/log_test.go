@@ -682,3 +682,29 @@ func TestReadFramesOfAView(t *testing.T) {
 		}
 	}
 }
+
+// RetireAcked removes every segment without unacknowledged records,
+// wherever it sits, and never the one being appended to.
+func TestLogRetireAcked(t *testing.T) {
+	mem := vfs.NewMem()
+	fillLog(t, mem, 2, 40) // 4 segments of 10-record frames
+	l, _, _ := recoverLog(t, mem, true)
+	if l.Len() < 4 {
+		t.Fatalf("%d segments", l.Len())
+	}
+	middle := l.Segs[1]
+	middle.AddLive(-middle.Unacked())
+	if _, err := l.Append(testFrame(t, 1, 10_000, testRecords), 1, testRecords); err != nil {
+		t.Fatal(err)
+	}
+	active := l.Active()
+	active.AddLive(-active.Unacked())
+	before, size := l.Len(), l.Size()
+	if err := l.RetireAcked(); err != nil {
+		t.Fatal(err)
+	}
+	if l.Len() != before-1 || l.Find(middle.No) != nil || l.Active() != active || l.Size() != size-middle.Size {
+		t.Fatalf("after RetireAcked: %d of %d segments, middle found %v, active kept %v, %d bytes", l.Len(), before, l.Find(middle.No) != nil, l.Active() == active, l.Size())
+	}
+	checkIndex(t, mem, l)
+}
