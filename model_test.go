@@ -100,6 +100,19 @@ func modelActions(md *sim.Model, tot *modelTotals) map[string]func(*rapid.T) {
 				must(t, md.WriteEVT(s, rapid.Uint32().Draw(t, "value"), ts))
 			}
 		},
+		"writeBatch": func(t *rapid.T) {
+			s := pick(t, md)
+			for n := rapid.IntRange(1, 20).Draw(t, "burst"); n > 0; n-- {
+				var ts int64
+				if s.Kind == mm2.TSD {
+					md.Now += s.Period + rapid.Int64Range(-s.Period/3, s.Period/3).Draw(t, "jitter")
+					ts = md.Now
+				} else {
+					ts = rapid.Int64Range(md.Now-5000, md.Now+5000).Draw(t, "ts")
+				}
+				must(t, md.WriteBatch(s, rapid.Uint32().Draw(t, "value"), ts))
+			}
+		},
 		"setGPS": func(t *rapid.T) {
 			src := mm2.Source(source.Draw(t, "source"))
 			must(t, md.SetGPS(src, mm2.GPSConfig{Latitude: 100, Longitude: 101, Altitude: 102, Speed: 103}))

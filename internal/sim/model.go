@@ -334,23 +334,38 @@ func (md *Model) droppedFront(s *MStream, d int) error {
 			return fmt.Errorf("%v: reading the batch again after a segment drop: %d, %v", s.ID, k, err)
 		}
 	}
+	// The same write may also have dropped r of the stream's unsent RAM
+	// records (R-23: the disk gave no room, so the RAM policy made some):
+	// a second run, learned here with the first.
+	r := int(s.H.Stats().Drops.RAMFull - s.Drops)
 	for k := 0; k+d <= len(s.Recs); k++ {
 		rest := append(append([]Rec{}, s.Recs[:k]...), s.Recs[k+d:]...)
-		// (A stream being written holds its new records after them: up
-		// to five, a GPS write naming it twice.)
-		if n < len(rest) || n > len(rest)+5 || pend != s.Pending-max(0, min(k+d, s.Pending)-k) {
-			continue
-		}
-		ok := true
-		for i, r := range rest {
-			ok = ok && all[i].Seq == r.Seq && all[i].Value == r.V
-		}
-		if ok {
-			s.Recs, s.Pending = rest, pend
-			return nil
+		for j := 0; j+r <= len(rest); j++ {
+			kept := append(append([]Rec{}, rest[:j]...), rest[j+r:]...)
+			// (A stream being written holds its new records after them: up
+			// to five, a GPS write naming it twice.)
+			if n < len(kept) || n > len(kept)+5 || pend != s.Pending-max(0, min(k+d, s.Pending)-k)-max(0, min(j+r, s.Pending)-j) {
+				continue
+			}
+			ok := true
+			for i, rec := range kept {
+				ok = ok && all[i].Seq == rec.Seq && all[i].Value == rec.V
+			}
+			if ok {
+				s.Recs, s.Pending = kept, pend
+				if r > 0 {
+					s.Drops += uint64(r)
+					md.Dropped += int64(r)
+					md.DropEvents++
+				}
+				return nil
+			}
+			if r == 0 {
+				break
+			}
 		}
 	}
-	return fmt.Errorf("%v: no run of %d consecutive records explains a segment drop (%d pending, %d left)", s.ID, d, pend, n)
+	return fmt.Errorf("%v: no run of %d consecutive records (and %d dropped from RAM) explains a segment drop (%d pending, %d left)", s.ID, d, r, pend, n)
 }
 
 // WriteTSD writes v to s at the model's clock.
@@ -361,6 +376,23 @@ func (md *Model) WriteTSD(s *MStream, v uint32) error {
 // WriteEVT writes v at ts to s.
 func (md *Model) WriteEVT(s *MStream, v uint32, ts int64) error {
 	return md.write(s, mm2.EVT, []*MStream{s}, []uint32{v}, ts, func() error { return s.H.WriteEVT(v, ts) })
+}
+
+// WriteBatch writes v at ts to s with Manager.WriteBatch, as a batch of
+// one: the model holds it to what the single write of s's kind does (a
+// TSD stream's ts is the model's clock, as WriteTSD's would be). It stores
+// exactly one sample or, with an error, none (one under ErrNotDurable).
+func (md *Model) WriteBatch(s *MStream, v uint32, ts int64) error {
+	return md.write(s, s.Kind, []*MStream{s}, []uint32{v}, ts, func() error {
+		n, err := md.M.WriteBatch([]mm2.Write{{Stream: s.H, Value: v, UTCms: ts}})
+		switch {
+		case err == nil && n != 1:
+			return fmt.Errorf("WriteBatch stored %d of 1 sample without an error", n)
+		case err != nil && n != 0 && !errors.Is(err, mm2.ErrNotDurable):
+			return fmt.Errorf("WriteBatch stored %d sample(s) and failed: %v", n, err)
+		}
+		return err
+	})
 }
 
 // WriteGPS writes v with a fix to s.
