@@ -62,8 +62,10 @@ func (s *Stream) WriteEVT(value uint32, utcMs int64) error {
 // stream's source has a GPS configuration, the fix's four values to the
 // configured sensors with the identical timestamp. On the mock backend it
 // writes all five or none. On the disk backend the five are written in
-// turn; a disk error part-way leaves the ones before it stored (counted,
-// readable, with their sequence numbers) and returns the error.
+// turn; an error part-way (a disk error, or ErrFull when the disk is
+// failing and the RAM pool it falls back to refuses under RejectNew) leaves
+// the ones before it stored (counted, readable, with their sequence
+// numbers) and returns the error.
 // Errors: as WriteEVT.
 func (s *Stream) WriteEventWithGPS(value uint32, fix GPSFix) error {
 	m := s.m

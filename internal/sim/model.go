@@ -212,11 +212,17 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 		return fmt.Errorf("dropped with %d free sectors for a %d-record write", free, len(targets))
 	}
 	if err != nil {
-		if md.diskError(err) {
-			// Nothing of this write was stored, except in a group write
-			// (GPS) on the disk tier, which may stop part-way: learn what
-			// the manager kept.
-			md.DiskErrors++
+		// A group write (GPS) on the disk tier writes its five in turn and
+		// may stop part-way, on a disk error or on a full pool (the disk
+		// failing, RejectNew): learn what the manager kept.
+		groupFull := errors.Is(err, mm2.ErrFull) && md.Opts.Dir != "" && len(targets) > 1
+		if md.diskError(err) || groupFull {
+			// Nothing of this write was stored, except in such a group write.
+			if groupFull {
+				md.FullErrors++
+			} else {
+				md.DiskErrors++
+			}
 			md.Dirty = true // what was kept may have gone to RAM
 			kept := map[*MStream]uint64{}
 			for _, s := range targets {
