@@ -41,9 +41,7 @@ func (m *Manager) captureDisk() *diskCheck {
 		st: make([]streamDisk, m.nStream), total: d.log.Stats().Bytes, cap: m.opts.DiskCapBytes, liveStale: d.liveStale,
 		cuts: d.log.Cuts()}
 	for i := range dc.st {
-		s := m.at(uint16(i))
-		dc.ids[s.ID()] = i
-		dc.st[i].id = s.ID()
+		dc.ids[m.at(uint16(i)).ID()] = i
 		dc.counts(m, i)
 	}
 	return dc

@@ -282,21 +282,9 @@ func TestDiskFailingDropsBehindBatchInFlight(t *testing.T) {
 			fault.clear(f.fault)
 			m := f.reopen()
 			f.check("reopen after the crash")
+			sameSeqValue := func(a, b mm2.Sample) bool { return a.Seq == b.Seq && a.Value == b.Value }
 			for _, s := range []*fullStream{held, other} {
-				h, err := m.Configure(s.id, s.kind, time.Duration(s.h.Stats().Period)*time.Millisecond)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s.h = h
-				got := drain(t, h, drainHow{peek: true})
-				if len(got) != len(want[s.id]) {
-					t.Fatalf("%v: %d records back after the crash, %d before", s.id, len(got), len(want[s.id]))
-				}
-				for i := range got {
-					if got[i].Seq != want[s.id][i].Seq || got[i].Value != want[s.id][i].Value {
-						t.Fatalf("%v: record %d back as %+v, was %+v", s.id, i, got[i], want[s.id][i])
-					}
-				}
+				h := reattach(t, m, s, want[s.id], sameSeqValue)
 				if w := h.Stats().Written; w != s.next-1 {
 					t.Fatalf("%v: numbering resumes after %d, %d were handed out", s.id, w, s.next-1)
 				}
@@ -349,20 +337,7 @@ func TestDiskFailingMovesFramesBeingFilledToRAM(t *testing.T) {
 			m := f.reopen()
 			f.check("reopen after the crash")
 			for _, s := range ss {
-				h, err := m.Configure(s.id, s.kind, time.Duration(s.h.Stats().Period)*time.Millisecond)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s.h = h
-				got := drain(t, h, drainHow{peek: true})
-				if len(got) != len(want[s.id]) {
-					t.Fatalf("%v: %d records back after the crash, %d before", s.id, len(got), len(want[s.id]))
-				}
-				for i := range got {
-					if got[i] != want[s.id][i] {
-						t.Fatalf("%v: record %d back as %+v, was %+v", s.id, i, got[i], want[s.id][i])
-					}
-				}
+				reattach(t, m, s, want[s.id], func(a, b mm2.Sample) bool { return a == b })
 			}
 			fault.clear(f.fault)
 			f.reopenAndVerify()
@@ -398,4 +373,26 @@ func TestDropOldestFreesUnsentSectorsBehindPending(t *testing.T) {
 		t.Fatalf("nack: %d %v", n, err)
 	}
 	readWant(t, s, 1, 1)
+}
+
+// reattach configures stream s again on m, a manager reopened after a
+// crash, points s at the new handle, and checks that it holds exactly the
+// records in want (same, as the caller compares them), unread.
+func reattach(t *testing.T, m *mm2.Manager, s *fullStream, want []mm2.Sample, same func(a, b mm2.Sample) bool) *mm2.Stream {
+	t.Helper()
+	h, err := m.Configure(s.id, s.kind, time.Duration(s.h.Stats().Period)*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.h = h
+	got := drain(t, h, drainHow{peek: true})
+	if len(got) != len(want) {
+		t.Fatalf("%v: %d records back after the crash, %d before", s.id, len(got), len(want))
+	}
+	for i := range got {
+		if !same(got[i], want[i]) {
+			t.Fatalf("%v: record %d back as %+v, was %+v", s.id, i, got[i], want[i])
+		}
+	}
+	return h
 }
