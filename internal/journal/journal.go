@@ -172,11 +172,8 @@ func Capacity(size, minEntry int) uint64 {
 // Off is where the next entry goes.
 func (j *Journal) Off() int { return j.off }
 
-// Used is the fraction of the epoch's file in use.
-func (j *Journal) Used() float64 { return float64(j.off) / float64(len(j.cur)) }
-
 // UsedOver reports whether more than percent % of the epoch's file is in
-// use: Used without a division, for a check made after every change.
+// use (a check made after every change: no division).
 func (j *Journal) UsedOver(percent int) bool { return j.off*100 > len(j.cur)*percent }
 
 // Dirty reports whether entries were appended since the last Sync.

@@ -86,8 +86,8 @@ func TestFullRefusesAndAddsNothing(t *testing.T) {
 			break
 		}
 	}
-	if n < 100 || j.Used() > 1 {
-		t.Fatalf("only %d entries fit, used %.2f", n, j.Used())
+	if n < 100 || j.UsedOver(100) {
+		t.Fatalf("only %d entries fit, or more than the file (offset %d)", n, j.Off())
 	}
 }
 
@@ -157,15 +157,28 @@ func TestEverySyncedEntrySurvivesAPowerCut(t *testing.T) {
 	}
 }
 
-// UsedOver agrees with Used as the file fills.
-func TestUsedOverAgreesWithUsed(t *testing.T) {
+// UsedOver says whether more than a share of the file holds entries: never
+// past 100 %, from the first entry past 0 %, past 50 % exactly once the
+// entries reach beyond the file's middle, and once true it stays true.
+func TestUsedOverFollowsTheFill(t *testing.T) {
 	j, _ := Open(vfs.NewMem(), "", MinSize)
 	j.Start(1, "", 0)
+	was := map[int]bool{}
 	for n := 0; j.Append(entry(n)) == nil; n++ {
-		for _, p := range []int{0, 50, 90, 100} {
-			if got, want := j.UsedOver(p), j.Used()*100 > float64(p); got != want {
-				t.Fatalf("after %d entries (used %.4f): UsedOver(%d) = %v", n+1, j.Used(), p, got)
-			}
+		if j.UsedOver(100) || !j.UsedOver(0) {
+			t.Fatalf("after %d entries: over 100 %% %v, over 0 %% %v", n+1, j.UsedOver(100), j.UsedOver(0))
 		}
+		if got, want := j.UsedOver(50), j.Off() > MinSize/2; got != want {
+			t.Fatalf("after %d entries (offset %d of %d): over 50 %% = %v", n+1, j.Off(), MinSize, got)
+		}
+		for _, p := range []int{50, 90} {
+			if was[p] && !j.UsedOver(p) {
+				t.Fatalf("after %d entries: over %d %% went back to false", n+1, p)
+			}
+			was[p] = j.UsedOver(p)
+		}
+	}
+	if !was[90] {
+		t.Fatal("a full journal is not over 90 %")
 	}
 }
