@@ -36,17 +36,17 @@ func (s *Stream) Ack() (int, error) {
 	n = int(s.pending)
 	ds := d.stream(s)
 	through := s.readSeq() // when every pending record is in RAM
-	if n > int(ds.ram) {
+	if n > s.ramAvail() {
 		through = ds.rd.seq - 1 // the last pending record of the disk part
 	}
-	if k := s.ackThrough(through); k < n {
+	if k, ram := s.ackThrough(through); k < n {
 		// Frames that could not be read (a bad block met now): their
 		// records are the rest of the batch, acknowledged by number.
 		ds.n -= min(uint32(n-k), ds.n)
 		ds.ack.seq = max(ds.ack.seq, through+1)
 		ds.rd = ds.ack
 		d.liveStale = true // the segments' live counts and the frame count are left high
-		if ds.ram == 0 {
+		if ram == 0 {
 			s.acked = max(s.acked, through)
 		}
 	}

@@ -71,11 +71,11 @@ type diskTier struct {
 }
 
 // diskStream is a stream's disk-side state. A stream's unacknowledged
-// records are its RAM chain (ram of them, the oldest) followed by its disk
-// part (n of them: frames in the log, then the stage not yet written).
+// records (pending + unread, on the stream) are its RAM chain, the oldest,
+// followed by its disk part: n of them, frames in the log, then the stage
+// not yet written. The RAM count is what the disk part leaves (ramAvail).
 type diskStream struct {
 	stage    spool.Builder
-	ram      uint32
 	n        uint32
 	rd, ack  dpos // first unread and first unacknowledged record of the disk part
 	lastSeq  uint64
@@ -478,25 +478,25 @@ func (m *Manager) dropFrontSegment() error {
 }
 
 // ackThrough acknowledges every record of the stream numbered up to
-// through, RAM part first, and returns how many; the caller takes them off
-// pending or unread. The disk cursor is moved by sequence number, so a read
+// through, RAM part first, and returns how many and how many RAM records
+// remain; the caller takes them off pending or unread. The disk cursor is moved by sequence number, so a read
 // error part-way (the per-segment live counts are then left high, and the
 // segment is kept until the cap drops it) never strands or misnumbers
 // records; the error is kept as the disk state.
-func (s *Stream) ackThrough(through uint64) int {
+func (s *Stream) ackThrough(through uint64) (n, ram int) {
 	m := s.m
 	d := m.disk
 	ds := d.stream(s)
-	n := 0
-	if s.acked < through && ds.ram > 0 {
+	ram = s.ramAvail()
+	if s.acked < through && ram > 0 {
 		k, last := s.ramThrough(through)
 		s.acked = last
 		s.freeAcked(int(s.headSkip) + k)
-		ds.ram -= uint32(k)
+		ram -= k
 		n += k
 	}
 	n += s.advanceDisk(through, true)
-	if ds.ram == 0 {
+	if ram == 0 {
 		// Records up to through that are gone already (a segment retired
 		// before a crash, replayed at Open) are acknowledged all the same.
 		s.acked = max(s.acked, through)
@@ -509,7 +509,7 @@ func (s *Stream) ackThrough(through uint64) int {
 	if ds.rd.seq < ds.ack.seq {
 		ds.rd = ds.ack
 	}
-	return n
+	return n, ram
 }
 
 // advanceDisk takes the records numbered up to through off the front of
@@ -831,12 +831,16 @@ func (d *diskTier) startJournal(e uint64) error {
 	return nil
 }
 
-// ramAvail is how many unacknowledged records of s are in RAM.
+// ramAvail is how many unacknowledged records of s are in RAM: all of them
+// but the disk part. Code that moves records between the tiers, or takes
+// them off the counts, changes pending or unread together with the disk
+// part's n, so this holds between any two statements that read it.
 func (s *Stream) ramAvail() int {
-	if s.m.disk == nil {
-		return int(s.pending) + int(s.unread)
+	n := int(s.pending) + int(s.unread)
+	if d := s.m.disk; d != nil {
+		n -= int(d.stream(s).n)
 	}
-	return int(s.m.disk.stream(s).ram)
+	return n
 }
 
 func errorsIsENOSPC(err error) bool { return errors.Is(err, syscall.ENOSPC) }

@@ -176,7 +176,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 			ds.rd = dpos{pos: d.endPos(), seq: ds.lastSeq + 1}
 			ds.ack = ds.rd
 		}
-		if ds.ram == 0 && ds.n == 0 {
+		if s.ramAvail() == 0 && ds.n == 0 {
 			s.acked = ds.lastSeq
 		}
 	}
@@ -194,7 +194,8 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		_ = m.retireSegments() // a failure is a disk state; the segment goes later
 	}
 	for i := range d.st {
-		d.recovered += uint64(d.st[i].ram) + uint64(d.st[i].n)
+		s := m.at(uint16(i))
+		d.recovered += uint64(s.pending) + uint64(s.unread)
 	}
 	if d.recovered > 0 || len(d.damage) > 0 {
 		m.log.Info("mm2: recovered store", "dir", o.Dir, "records", d.recovered, "journal_entries", applied,
@@ -375,10 +376,9 @@ func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool, bool, error) {
 func (m *Manager) restoreRAM(frames []byte) {
 	d := m.disk
 	m.checkpointFrames(frames, func(s *Stream, h spool.FrameHeader, recs []spool.Record) {
-		ds := d.stream(s)
 		for i, r := range recs {
 			seq, top := h.FirstSeq+uint64(i), s.ramTop()
-			if seq > top+1 && ds.ram > 0 && s.appendGap(seq-top-1) {
+			if seq > top+1 && s.ramAvail() > 0 && s.appendGap(seq-top-1) {
 				top = seq - 1 // records dropped behind a batch in flight
 			}
 			if seq != top+1 {
@@ -388,7 +388,6 @@ func (m *Manager) restoreRAM(frames []byte) {
 				d.skippedRecords += uint64(len(recs) - i)
 				break
 			}
-			ds.ram++
 		}
 	})
 }

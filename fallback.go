@@ -51,7 +51,7 @@ func (m *Manager) stageToRAM(s *Stream) bool {
 	}
 	// Then the oldest of the stage, unless some of it is pending (a batch
 	// reaching into it): those would be dropped behind a batch in flight.
-	if int(s.pending) <= int(ds.ram) {
+	if int(s.pending) <= s.ramAvail() {
 		k := 0
 		for k < len(recs)-1 && m.pool.Free() < s.sectorsToMove(recs[k:], first+uint64(k)) {
 			k++
@@ -76,10 +76,10 @@ func (m *Manager) stageToRAM(s *Stream) bool {
 // by number range, replayed off the front of the disk part.
 func (s *Stream) dropStageFront(first uint64, n uint32) {
 	m := s.m
-	ds := m.disk.stream(s)
+	empty := s.ramAvail() == 0
 	last := first + uint64(n) - 1
-	k := s.advanceDisk(last, ds.ram == 0)
-	if ds.ram == 0 {
+	k := s.advanceDisk(last, empty)
+	if empty {
 		s.acked = max(s.acked, last)
 	}
 	s.unread -= uint32(k)
@@ -115,6 +115,7 @@ func (s *Stream) moveStage() bool {
 	n := uint32(len(recs))
 	ds.stage.Reset(uint8(s.kind), uint8(s.source), s.sensor, s.periodMs)
 	ds.n = 0
+	s.unread -= n // each append below counts its record again
 	ds.rd = dpos{pos: d.endPos(), seq: ds.lastSeq + 1}
 	ds.ack = ds.rd
 	for i, r := range recs {
@@ -122,15 +123,11 @@ func (s *Stream) moveStage() bool {
 			// The pool cannot take the rest (replayed over a pool packed
 			// otherwise): they are dropped, counted, their numbers a gap.
 			rest := n - uint32(i)
-			s.unread -= rest
 			s.countDrop(DropRAMFull, rest)
 			s.appendGap(uint64(rest))
-			n = uint32(i)
 			break
 		}
-		ds.ram++
 	}
-	s.unread -= n // the appends counted them again
 	if top := s.ramTop(); ds.lastSeq > top {
 		// Numbers handed out past the stage (a jump at Open) stay
 		// skipped: RAM numbering continues after the newest. Without a
@@ -143,7 +140,7 @@ func (s *Stream) moveStage() bool {
 		}
 	}
 	if s.pending > 0 {
-		s.setReadCursor(s.seek(int(s.headSkip) + min(int(s.pending), int(ds.ram))))
+		s.setReadCursor(s.seek(int(s.headSkip) + min(int(s.pending), s.ramAvail())))
 	}
 	return true
 }

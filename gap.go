@@ -57,7 +57,7 @@ func (s *Stream) readSeq() uint64 {
 	if s.pending == 0 {
 		return s.acked
 	}
-	if d := s.m.disk; d != nil && s.pending > d.stream(s).ram {
+	if d := s.m.disk; d != nil && int(s.pending) > s.ramAvail() {
 		return d.stream(s).rd.seq - 1 // the batch reaches into the disk part
 	}
 	if s.m.gapSecs == 0 {
@@ -179,13 +179,13 @@ func (s *Stream) absorbGap(g uint32) {
 // ramTop is the number of the newest record of the RAM part (disk backend):
 // acked, the RAM records and the gaps among them.
 func (s *Stream) ramTop() uint64 {
-	return s.acked + uint64(s.m.disk.stream(s).ram) + s.gapsBefore(pool.Nil)
+	return s.acked + uint64(s.ramAvail()) + s.gapsBefore(pool.Nil)
 }
 
 // ramThrough counts the RAM records numbered up to through (disk backend)
 // and returns the number of the last of them.
 func (s *Stream) ramThrough(through uint64) (k int, last uint64) {
-	ram := int(s.m.disk.stream(s).ram)
+	ram := s.ramAvail()
 	if s.m.gapSecs == 0 {
 		k = int(min(uint64(ram), through-min(through, s.acked)))
 		return k, s.acked + uint64(k)
@@ -233,8 +233,7 @@ func (s *Stream) appendGap(n uint64) bool {
 // drop is replayed by number, not by sector. Open-time only; it allocates.
 func (s *Stream) dropRange(first uint64, n uint32) int {
 	m, p := s.m, s.m.pool
-	ds := m.disk.stream(s)
-	ram := int(ds.ram)
+	ram := s.ramAvail()
 	if ram == 0 || n == 0 || s.pending != 0 {
 		return 0
 	}
@@ -267,7 +266,6 @@ func (s *Stream) dropRange(first uint64, n uint32) int {
 	s.head, s.tail, s.tailUsed, s.headSkip = pool.Nil, pool.Nil, 0, 0
 	s.setReadCursor(cursor{})
 	s.unread -= uint32(ram)
-	ds.ram = 0
 	at := s.acked
 	for i, r := range recs {
 		if r.Seq > at+1 && !s.appendGap(r.Seq-at-1) {
@@ -278,7 +276,6 @@ func (s *Stream) dropRange(first uint64, n uint32) int {
 			s.countDrop(DropRAMFull, uint32(len(recs)-i))
 			break
 		}
-		ds.ram++
 		at = r.Seq
 	}
 	if top > at {

@@ -246,12 +246,12 @@ func (r *replayer) apply(p []byte) {
 		ds.lastSeq = max(ds.lastSeq, v)
 		r.seq[s] = max(r.seq[s], v)
 		r.top[s] = max(r.top[s], v)
-		if ds.ram == 0 && ds.n == 0 {
+		if s.ramAvail() == 0 && ds.n == 0 {
 			s.acked = max(s.acked, v)
 		}
 	case (kind == jAck && len(body) == 8) || (kind == jDrop && len(body) == 9):
 		through := binary.LittleEndian.Uint64(body)
-		n := s.ackThrough(through)
+		n, _ := s.ackThrough(through)
 		s.unread -= uint32(n)
 		if s.head != pool.Nil {
 			s.setReadCursor(s.seek(int(s.headSkip))) // nothing is pending at Open
@@ -293,7 +293,7 @@ func (r *replayer) config(idx uint16, body []byte) {
 		// New since the checkpoint: it started at the number it was given.
 		base := binary.LittleEndian.Uint64(body[10:])
 		ds := r.m.disk.stream(s)
-		if ds.ram == 0 && ds.n == 0 {
+		if s.ramAvail() == 0 && ds.n == 0 {
 			s.acked = max(s.acked, base)
 		}
 		ds.lastSeq = max(ds.lastSeq, base)
@@ -311,15 +311,16 @@ func (r *replayer) config(idx uint16, body []byte) {
 func (r *replayer) dropRange(s *Stream, first uint64, n uint32, reason DropReason) {
 	ds := r.m.disk.stream(s)
 	last := first + uint64(n) - 1
-	if ds.ram > 0 && first <= s.ramTop() {
+	empty := s.ramAvail() == 0
+	if !empty && first <= s.ramTop() {
 		if k := s.dropRange(first, n); k > 0 {
 			s.countDrop(reason, uint32(k))
 		}
 		return
 	}
-	k := s.advanceDisk(last, ds.ram == 0)
+	k := s.advanceDisk(last, empty)
 	s.unread -= uint32(k) // nothing is pending at Open
-	if ds.ram == 0 {
+	if empty {
 		s.acked = max(s.acked, last)
 		if ds.n > 0 {
 			s.acked = min(s.acked, ds.ack.seq-1)
@@ -354,17 +355,16 @@ func (r *replayer) ram(s *Stream, v uint32, utc int64) bool {
 	if s.restoreRecord(v, utc) != nil {
 		return false
 	}
-	ds.ram++
 	ds.lastSeq = max(ds.lastSeq, r.seq[s])
 	return true
 }
 
 // lastRAMTime is the stored time of the stream's newest RAM record.
 func (s *Stream) lastRAMTime() (int64, bool) {
-	if s.m.disk.stream(s).ram == 0 {
+	if s.ramAvail() == 0 {
 		return 0, false
 	}
-	c := s.seek(int(s.headSkip) + int(s.m.disk.stream(s).ram) - 1)
+	c := s.seek(int(s.headSkip) + s.ramAvail() - 1)
 	var seq uint64
 	return s.next(&c, &seq).UTCms, true
 }

@@ -116,7 +116,7 @@ func (s *Stream) Peek(i int) (Sample, error) {
 	d := m.disk
 	ds := d.stream(s)
 	cur := ds.rd
-	if err := d.skip(s, &cur, at-int(ds.ram)-max(0, int(s.pending)-int(ds.ram))); err != nil {
+	if err := d.skip(s, &cur, at-s.ramAvail()-max(0, int(s.pending)-s.ramAvail())); err != nil {
 		return Sample{}, err
 	}
 	var one [1]Sample

@@ -41,10 +41,10 @@ func (m *Manager) snapshot(clean bool) spool.Checkpoint {
 			Source: uint8(s.source), Kind: uint8(s.kind), Sensor: s.sensor, Period: s.periodMs,
 			Acked: s.acked, LastSeq: ds.lastSeq, Reserved: ds.lastSeq,
 		})
-		if ds.ram > 0 {
+		if ram := s.ramAvail(); ram > 0 {
 			sc.streams = append(sc.streams, *s)
 			sc.streams[len(sc.streams)-1].m = sc.shadow
-			sc.ram = append(sc.ram, int(ds.ram))
+			sc.ram = append(sc.ram, ram)
 		}
 		if h := ds.stage.H; h.Count > 0 && h.LastSeq() >= ds.ack.seq {
 			h.Len = uint16(len(ds.stage.Payload))

@@ -341,7 +341,6 @@ func (s *Stream) dropHead(reason DropReason) {
 func (s *Stream) noteDrop(reason DropReason, n uint32, first uint64) {
 	m := s.m
 	if m.disk != nil {
-		m.disk.stream(s).ram -= n
 		m.jDropRange(s, first, n, reason)
 	}
 	s.countDrop(reason, n)
@@ -409,9 +408,7 @@ func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
 	if err := s.appendAt(v, utc); err != nil {
 		return err
 	}
-	ds := m.disk.stream(s)
-	ds.ram++
-	ds.lastSeq++
+	m.disk.stream(s).lastSeq++
 	implicit, at := s.ramJournalForm(slot, utc)
 	m.jRecord(s, true, implicit, v, at)
 	return nil
