@@ -1,8 +1,6 @@
 package mm2
 
 import (
-	"fmt"
-
 	"github.com/mm2go/mm2/internal/layout"
 	"github.com/mm2go/mm2/internal/pool"
 )
@@ -26,45 +24,7 @@ func (s *Stream) Ack() (int, error) {
 		s.freeAcked(int(s.headSkip) + n)
 		return n, nil
 	}
-	d := m.disk
-	if err := m.waitJournalRoom(); err != nil {
-		return 0, err
-	}
-	if s.pending == 0 { // acknowledged by another caller meanwhile
-		return 0, ErrNoData
-	}
-	n = int(s.pending)
-	ds := d.stream(s)
-	through := s.readSeq() // when every pending record is in RAM
-	if n > s.ramAvail() {
-		through = ds.rd.seq - 1 // the last pending record of the disk part
-	}
-	if k, ram := s.ackThrough(through); k < n {
-		// Frames that could not be read (a bad block met now): their
-		// records are the rest of the batch, acknowledged by number.
-		ds.n -= min(uint32(n-k), ds.n)
-		ds.ack.seq = max(ds.ack.seq, through+1)
-		ds.rd = ds.ack
-		d.liveStale = true // the segments' live counts and the frame count are left high
-		if ram == 0 {
-			s.acked = max(s.acked, through)
-		}
-	}
-	s.pending = 0
-	m.jThrough(jAck, s, through, 0)
-	var err error
-	if d.sync.mode == syncAlways {
-		err = m.commit() // the ACK is durable before its data goes
-	}
-	if err == nil {
-		// A failed removal is a disk state; the segment goes at a later ACK.
-		_ = m.retireSegments()
-		err = m.maintain()
-	}
-	if err != nil && d.sync.mode == syncAlways {
-		return n, fmt.Errorf("%w: %w", ErrNotDurable, err)
-	}
-	return n, nil // a disk error is a state (Stats) for the other policies
+	return m.disk.ack(s)
 }
 
 // freeAcked releases the head sectors wholly covered by the first skip
@@ -120,8 +80,7 @@ func (s *Stream) Nack() (int, error) {
 	s.pending = 0
 	s.setReadCursor(s.seek(int(s.headSkip)))
 	if d := m.disk; d != nil {
-		ds := d.stream(s)
-		ds.rd = ds.ack
+		d.nack(s)
 	}
 	return int(n), nil
 }

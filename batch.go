@@ -48,42 +48,7 @@ func (m *Manager) WriteBatch(ws []Write) (int, error) {
 		}
 		return len(ws), nil
 	}
-	var later error // a checkpoint that failed: the samples are stored
-	for i := range ws {
-		w := &ws[i]
-		if err := m.writeDisk(w.Stream, w.Value, w.UTCms); err != nil {
-			return i, m.batchErr(err, later)
-		}
-		if err := m.keepRoom(); err != nil {
-			if m.closed {
-				return i + 1, err
-			}
-			later = err
-		}
-	}
-	if later == nil {
-		later = m.syncDue()
-	}
-	if later != nil && m.disk.sync.mode == syncAlways {
-		return len(ws), fmt.Errorf("%w: %w", ErrNotDurable, later)
-	}
-	return len(ws), nil
-}
-
-// batchErr is the error of a batch stopped by a write's err: under
-// SyncAlways the samples stored before it are made durable first, and a
-// failure of that is joined to it.
-func (m *Manager) batchErr(err, later error) error {
-	if m.disk.sync.mode != syncAlways || m.closed {
-		return err
-	}
-	if later == nil {
-		later = m.commit()
-	}
-	if later != nil {
-		return fmt.Errorf("%w (and the samples before it are not durable: %w: %w)", err, ErrNotDurable, later)
-	}
-	return err
+	return m.disk.writeBatch(ws)
 }
 
 // appendAt appends one sample at utc to a stream of the RAM backend.

@@ -26,11 +26,11 @@ func (m *Manager) Check() error {
 	errs := m.check()
 	var dc *diskCheck
 	if m.disk != nil {
-		dc = m.captureDisk()
+		dc = m.disk.captureDisk()
 	}
 	m.mu.Unlock()
 	if dc != nil {
-		errs = append(errs, m.checkDisk(dc)...)
+		errs = append(errs, m.disk.checkDisk(dc)...)
 	}
 	return errors.Join(errs...)
 }

@@ -35,8 +35,8 @@ type streamDisk struct {
 }
 
 // captureDisk takes the disk tier's state for a check. Called with the lock.
-func (m *Manager) captureDisk() *diskCheck {
-	d := m.disk
+func (d *diskTier) captureDisk() *diskCheck {
+	m := d.m
 	dc := &diskCheck{segs: d.log.Views(nil), ids: make(map[StreamID]int, m.nStream),
 		st: make([]streamDisk, m.nStream), total: d.log.Stats().Bytes, cap: m.opts.DiskCapBytes, liveStale: d.liveStale,
 		cuts: d.log.Cuts()}
@@ -65,12 +65,13 @@ func (dc *diskCheck) counts(m *Manager, i int) {
 // found is taken out of the counts as a read would (dropDamaged). A frame
 // cut meanwhile (spool.Log.Cuts) may have been replaced by another at the
 // same place: that too is checked again.
-func (m *Manager) checkDisk(dc *diskCheck) []error {
+func (d *diskTier) checkDisk(dc *diskCheck) []error {
+	m := d.m
 	var buf []byte
 	var frames []spool.FrameAt
 	errs, ok := dc.walk(func(v spool.SegmentView) ([]spool.FrameAt, int, error) {
 		var err error
-		buf, frames, err = m.disk.log.ReadFrames(v, buf, frames[:0])
+		buf, frames, err = d.log.ReadFrames(v, buf, frames[:0])
 		return frames, v.Unacked, err
 	})
 	m.mu.Lock()
@@ -78,11 +79,10 @@ func (m *Manager) checkDisk(dc *diskCheck) []error {
 	if m.closed {
 		return errs // what the walk found, if it could read everything
 	}
-	d := m.disk
 	if ok && d.log.Cuts() == dc.cuts {
 		return errs
 	}
-	dc = m.captureDisk()
+	dc = d.captureDisk()
 	errs, _ = dc.walk(func(v spool.SegmentView) ([]spool.FrameAt, int, error) {
 		frames, err := d.log.Frames(v.No, frames[:0])
 		for tries := 0; err != nil && tries < 64; tries++ {
@@ -91,7 +91,7 @@ func (m *Manager) checkDisk(dc *diskCheck) []error {
 				break
 			}
 			if fe.Header != nil {
-				m.dropDamaged(*fe.Header, fe.Pos)
+				d.dropDamaged(*fe.Header, fe.Pos)
 			}
 			frames, err = d.log.Frames(v.No, frames[:0])
 		}

@@ -20,11 +20,12 @@ const diskRetryMs = 1000
 // diskTier is the disk backend: the segment log, per-stream disk cursors and
 // the checkpoint. It is only touched under the manager's lock.
 type diskTier struct {
-	fs   vfs.FS
-	dir  string
-	log  *spool.Log
-	st   []diskStream // by stream table index
-	sync SyncPolicy
+	m      *Manager // the host: its lock, clock, pool and streams
+	fs     vfs.FS
+	dir    string
+	log    *spool.Log
+	st     []diskStream // by stream table index
+	policy SyncPolicy
 
 	gen      uint64
 	clean    bool // the durable checkpoint says clean: mark it running before any write
@@ -134,7 +135,7 @@ func (d *diskTier) resolve(s *Stream, c *dpos) (frame, error) {
 			break // a read error that may pass: the caller fails now, a later call retries
 		}
 		if fe.Header != nil {
-			s.m.dropDamaged(*fe.Header, fe.Pos)
+			d.dropDamaged(*fe.Header, fe.Pos)
 		}
 		p, h, payload, ok, err = d.log.Next(s.idx, spool.Match{Source: uint8(s.source), Sensor: s.sensor, MinSeq: c.seq}, c.pos)
 	}
@@ -217,16 +218,16 @@ func (d *diskTier) readDisk(s *Stream, c *dpos, dst []Sample) (int, error) {
 // SyncAlways, or when the pool is at the spill threshold and the record
 // needs a new sector. A disk in error sends records back to RAM when FIFO
 // allows.
-func (m *Manager) wantDisk(s *Stream, needSector bool) bool {
-	d := m.disk
+func (d *diskTier) wantDisk(s *Stream, needSector bool) bool {
+	m := d.m
 	ds := d.stream(s)
 	if ds.n > 0 || ds.lastSeq != s.ramTop() {
 		return true
 	}
-	if d.err != nil && (!d.retry(m.now()) || !m.probeDisk()) {
+	if d.err != nil && (!d.retry(m.now()) || !d.probeDisk()) {
 		return false
 	}
-	if d.sync.mode == syncAlways {
+	if d.policy.mode == syncAlways {
 		return true
 	}
 	return needSector && m.pool.Used()*100 >= m.opts.SpillPercent*m.pool.Len()
@@ -238,11 +239,11 @@ func (m *Manager) wantDisk(s *Stream, needSector bool) bool {
 // its drop policy keep taking its writes meanwhile. A stage waiting
 // to be written is the probe, else a checkpoint. It reports whether the
 // disk works again; a failure sets the next retry time.
-func (m *Manager) probeDisk() bool {
-	d := m.disk
+func (d *diskTier) probeDisk() bool {
+	m := d.m
 	for i := 0; i < m.nStream; i++ {
 		if s := m.at(uint16(i)); d.stream(s).stage.H.Count > 0 {
-			if m.flush(s) != nil {
+			if d.flush(s) != nil {
 				return false
 			}
 			if d.err == nil { // written (a stage all acknowledged is dropped unwritten)
@@ -250,7 +251,7 @@ func (m *Manager) probeDisk() bool {
 			}
 		}
 	}
-	if m.checkpoint(false) != nil {
+	if d.checkpoint(false) != nil {
 		return false
 	}
 	d.err = nil
@@ -270,8 +271,7 @@ func (d *diskTier) fail(now int64, err error) error {
 }
 
 // appendDisk adds a record to the stream's disk part.
-func (m *Manager) appendDisk(s *Stream, v uint32, utc int64) error {
-	d := m.disk
+func (d *diskTier) appendDisk(s *Stream, v uint32, utc int64) error {
 	ds := d.stream(s)
 	if s.pending+s.unread == maxStreamRecords {
 		return ErrFull
@@ -279,7 +279,7 @@ func (m *Manager) appendDisk(s *Stream, v uint32, utc int64) error {
 	seq := ds.lastSeq + 1
 	h := &ds.stage.H
 	count0, first0, step0, last0 := h.Count, h.FirstSeq, h.Step, h.LastTS
-	if err := m.stageRecord(s, seq, v, utc, false); err != nil {
+	if err := d.stageRecord(s, seq, v, utc, false); err != nil {
 		return err
 	}
 	s.unread++
@@ -289,15 +289,14 @@ func (m *Manager) appendDisk(s *Stream, v uint32, utc int64) error {
 	// the frame, which every checkpoint since it was written kept.
 	slot := s.kind == TSD && count0 >= 2 && h.Count == count0+1 && h.FirstSeq == first0 &&
 		h.Step == step0 && h.LastTS == last0+step0 && seq-1 >= ds.ack.seq
-	m.jRecord(s, false, slot, v, h.LastTS)
+	d.jRecord(s, false, slot, v, h.LastTS)
 	return nil
 }
 
 // stageRecord adds record seq to the stream's stage, writing the stage out
 // first when the record does not continue it. exact keeps TSD times as
 // given (replay and restore).
-func (m *Manager) stageRecord(s *Stream, seq uint64, v uint32, utc int64, exact bool) error {
-	d := m.disk
+func (d *diskTier) stageRecord(s *Stream, seq uint64, v uint32, utc int64, exact bool) error {
 	ds := d.stream(s)
 	if ds.n == 0 {
 		ds.rd = dpos{pos: d.endPos(), seq: seq}
@@ -311,7 +310,7 @@ func (m *Manager) stageRecord(s *Stream, seq uint64, v uint32, utc int64, exact 
 		add = ds.stage.AddExact
 	}
 	if !add(seq, v, utc) {
-		if err := m.flushOrDropOldest(s, exact); err != nil {
+		if err := d.flushOrDropOldest(s, exact); err != nil {
 			return err
 		}
 		if !add(seq, v, utc) {
@@ -325,8 +324,8 @@ func (m *Manager) stageRecord(s *Stream, seq uint64, v uint32, utc int64, exact 
 
 // restoreDisk puts a record of the disk part back at Open (from the
 // checkpoint's stages or the journal).
-func (m *Manager) restoreDisk(s *Stream, seq uint64, v uint32, utc int64) bool {
-	if m.stageRecord(s, seq, v, utc, true) != nil {
+func (d *diskTier) restoreDisk(s *Stream, seq uint64, v uint32, utc int64) bool {
+	if d.stageRecord(s, seq, v, utc, true) != nil {
 		return false
 	}
 	s.unread++
@@ -335,8 +334,8 @@ func (m *Manager) restoreDisk(s *Stream, seq uint64, v uint32, utc int64) bool {
 
 // flush writes the stream's stage as one frame, making room under the cap.
 // A stage whose records are all acknowledged already is dropped unwritten.
-func (m *Manager) flush(s *Stream) error {
-	d := m.disk
+func (d *diskTier) flush(s *Stream) error {
+	m := d.m
 	ds := d.stream(s)
 	h := ds.stage.H
 	if h.Count == 0 {
@@ -349,7 +348,7 @@ func (m *Manager) flush(s *Stream) error {
 	}
 	d.frame = spool.AppendFrame(d.frame[:0], h, ds.stage.Payload)
 	for !d.opening && d.log.Len() > 1 && d.log.Size()+int64(len(d.frame)) > m.opts.DiskCapBytes { // Open enforces the cap once it is done
-		if err := m.dropFrontSegment(); err != nil {
+		if err := d.dropFrontSegment(); err != nil {
 			return d.fail(m.now(), err)
 		}
 	}
@@ -370,16 +369,16 @@ func (m *Manager) flush(s *Stream) error {
 // write does this (restoring at Open does not, nor do PowerDown, Close and
 // checkpoints, which keep a stage that cannot be written in the
 // checkpoint).
-func (m *Manager) flushOrDropOldest(s *Stream, restoring bool) error {
-	d := m.disk
-	err := m.flush(s)
+func (d *diskTier) flushOrDropOldest(s *Stream, restoring bool) error {
+	m := d.m
+	err := d.flush(s)
 	var full error
 	for err != nil && errorsIsENOSPC(d.err) && !d.dropFutile && !restoring && !d.opening && d.log.Len() > 1 {
 		full = d.err
-		if derr := m.dropFrontSegment(); derr != nil {
+		if derr := d.dropFrontSegment(); derr != nil {
 			return d.fail(m.now(), derr)
 		}
-		if err = m.flush(s); err != nil && errorsIsENOSPC(d.err) {
+		if err = d.flush(s); err != nil && errorsIsENOSPC(d.err) {
 			// Removing a segment gave no room (another holder of the
 			// space): nothing more is dropped until a frame is written.
 			d.dropFutile = true
@@ -393,16 +392,17 @@ func (m *Manager) flushOrDropOldest(s *Stream, restoring bool) error {
 
 // flushAllBestEffort writes every stage it can; one that fails stays in
 // its stage (and so in the checkpoint) and the others go on.
-func (m *Manager) flushAllBestEffort() {
+func (d *diskTier) flushAllBestEffort() {
+	m := d.m
 	for i := 0; i < m.nStream; i++ {
-		_ = m.flush(m.at(uint16(i)))
+		_ = d.flush(m.at(uint16(i)))
 	}
 }
 
 // dropFrontSegment drops the oldest segment at the disk cap, counting every
 // unacknowledged record in it as dropped for its stream.
-func (m *Manager) dropFrontSegment() error {
-	d := m.disk
+func (d *diskTier) dropFrontSegment() error {
+	m := d.m
 	seg := d.log.Front()
 	var frames []spool.FrameAt
 	for {
@@ -417,7 +417,7 @@ func (m *Manager) dropFrontSegment() error {
 		}
 		// A damaged frame found now: it goes with the segment, counted.
 		if h := fe.Header; h != nil {
-			m.dropDamaged(*h, fe.Pos)
+			d.dropDamaged(*h, fe.Pos)
 		}
 	}
 	for _, f := range frames {
@@ -448,13 +448,13 @@ func (m *Manager) dropFrontSegment() error {
 			ds.rd = ds.ack
 		}
 		s.countDrop(DropDiskCap, uint32(dropped))
-		m.jDropRange(s, first, uint32(dropped), DropDiskCap)
+		d.jDropRange(s, first, uint32(dropped), DropDiskCap)
 		if m.log.Enabled(context.Background(), slog.LevelWarn) {
 			m.log.Warn("mm2: disk cap reached, dropped oldest records", "stream", s.ID().String(),
 				"records", dropped, "segment", seg.No)
 		}
 	}
-	if d.sync.mode == syncAlways && d.jr != nil && !d.replaying {
+	if d.policy.mode == syncAlways && d.jr != nil && !d.replaying {
 		// The drop is durable before its data goes (rare: at the cap).
 		if err := d.syncJournal(); err != nil {
 			return err
@@ -559,8 +559,8 @@ func (s *Stream) advanceDisk(through uint64, setAcked bool) int {
 // retireSegments removes every segment, wherever it sits, that holds no
 // unacknowledged record: acknowledged data never pins disk space behind a
 // stalled stream's few records.
-func (m *Manager) retireSegments() error {
-	d := m.disk
+func (d *diskTier) retireSegments() error {
+	m := d.m
 	if err := d.log.RetireAcked(); err != nil {
 		return d.fail(m.now(), err)
 	}
@@ -569,26 +569,26 @@ func (m *Manager) retireSegments() error {
 
 // maintain is the disk tier's work after a change: keepRoom, then under
 // SyncAlways and SyncInterval the journal's sync when it is due.
-func (m *Manager) maintain() error {
-	if err := m.keepRoom(); err != nil {
+func (d *diskTier) maintain() error {
+	if err := d.keepRoom(); err != nil {
 		return err
 	}
-	return m.syncDue()
+	return d.syncDue()
 }
 
 // keepRoom starts a checkpoint when the journal is half full, so that it
 // never fills in the middle of a change, and in the degraded states (no
 // journal, a journal that could not go on) writes the checkpoints that stand
 // for it.
-func (m *Manager) keepRoom() error {
-	d := m.disk
+func (d *diskTier) keepRoom() error {
+	m := d.m
 	if d == nil || d.readOnly {
 		return nil
 	}
 	switch {
 	case d.jr != nil && !d.broken:
 		if d.jr.UsedOver(50) && !d.cpBusy {
-			m.checkpointAsync()
+			d.checkpointAsync()
 			if m.closed {
 				return ErrClosed
 			}
@@ -599,30 +599,30 @@ func (m *Manager) keepRoom() error {
 		// journal's capacity of records, which bounds how far numbering
 		// must jump after a crash.
 		if d.sinceCP > d.jcap/2 {
-			return m.checkpoint(false)
+			return d.checkpoint(false)
 		}
 	case d.err == nil || d.retry(m.now()):
 		// The journal could not go on (a full or failing disk): a
 		// checkpoint, retried at most once a retry interval, restarts it.
-		return m.checkpoint(false)
+		return d.checkpoint(false)
 	}
 	return nil
 }
 
 // syncDue makes the journal durable when the sync policy says so: after
 // every change under SyncAlways, once an interval under SyncInterval.
-func (m *Manager) syncDue() error {
-	d := m.disk
+func (d *diskTier) syncDue() error {
+	m := d.m
 	if d == nil || d.readOnly {
 		return nil
 	}
-	switch d.sync.mode {
+	switch d.policy.mode {
 	case syncAlways:
-		return m.commit()
+		return d.commit()
 	case syncInterval:
-		if now := m.now(); now-d.lastSync >= d.sync.interval.Milliseconds() {
+		if now := m.now(); now-d.lastSync >= d.policy.interval.Milliseconds() {
 			d.lastSync = now
-			return m.commit()
+			return d.commit()
 		}
 	}
 	return nil
@@ -634,10 +634,10 @@ func (m *Manager) syncDue() error {
 // lock, so writers of other streams go on meanwhile. It is called with
 // the lock held and returns with it held. A store without a journal writes
 // a checkpoint instead. An idle store writes nothing.
-func (m *Manager) commit() error {
-	d := m.disk
+func (d *diskTier) commit() error {
+	m := d.m
 	if d.jr == nil {
-		return m.checkpoint(false)
+		return d.checkpoint(false)
 	}
 	e, _, to := d.jr.Pending()
 	if d.syncFailed && d.jr.Covers(e, to) {
@@ -688,8 +688,8 @@ func (m *Manager) commit() error {
 // disk tier's frames being filled and where the log ends. The journal then
 // starts a new epoch: the old one is in the checkpoint. A checkpoint being
 // written outside the lock (checkpointAsync) is waited for first.
-func (m *Manager) checkpoint(clean bool) error {
-	d := m.disk
+func (d *diskTier) checkpoint(clean bool) error {
+	m := d.m
 	for d.cpBusy {
 		d.synced.Wait()
 	}
@@ -698,7 +698,7 @@ func (m *Manager) checkpoint(clean bool) error {
 	}
 	// A failed attempt leaves its slot torn; the next attempt must go to the
 	// same slot, never over the other one, which holds the last good checkpoint.
-	c := m.snapshot(clean)
+	c := d.snapshot(clean)
 	c.JournalEpoch, c.JournalOff = d.epoch+1, journal.HeaderSize
 	d.cp = d.encodeSnapshot(d.cp[:0], &c)
 	n, syncs, err := d.slots.Write(int(c.Gen%2), d.cp)
@@ -707,7 +707,7 @@ func (m *Manager) checkpoint(clean bool) error {
 		return d.fail(m.now(), err)
 	}
 	d.cpStarted++
-	m.checkpointed(c, clean, m.now(), d.cpStarted)
+	d.checkpointed(c, clean, m.now(), d.cpStarted)
 	for i := 0; i < m.nStream; i++ {
 		ds := d.stream(m.at(uint16(i)))
 		ds.epochSeq = ds.lastSeq
@@ -736,9 +736,9 @@ func (m *Manager) checkpoint(clean bool) error {
 // begin). A failure is a disk state; the changes stay in the journal.
 // Called with the lock held; returns with it held. Close and the
 // synchronous checkpoint wait for one in flight.
-func (m *Manager) checkpointAsync() {
-	d := m.disk
-	c := m.snapshot(false)
+func (d *diskTier) checkpointAsync() {
+	m := d.m
+	c := d.snapshot(false)
 	if d.durableEpoch == d.epoch {
 		c.JournalEpoch, c.JournalOff = d.epoch+1, journal.HeaderSize
 		d.endEpoch()
@@ -756,7 +756,7 @@ func (m *Manager) checkpointAsync() {
 	unsynced, mark := d.log.Unsynced()
 	d.cpBusy = true
 	d.cpStarted++
-	go m.finishCheckpoint(c, unsynced, mark, m.now(), d.cpStarted)
+	go d.finishCheckpoint(c, unsynced, mark, m.now(), d.cpStarted)
 }
 
 // finishCheckpoint writes and syncs an asynchronous checkpoint's bytes
@@ -764,8 +764,8 @@ func (m *Manager) checkpointAsync() {
 // returning without the lock.
 // now is the clock when it started: the user's clock is called only from
 // the goroutines that call the manager.
-func (m *Manager) finishCheckpoint(c spool.Checkpoint, unsynced []uint64, mark uint64, now int64, ord uint64) {
-	d := m.disk
+func (d *diskTier) finishCheckpoint(c spool.Checkpoint, unsynced []uint64, mark uint64, now int64, ord uint64) {
+	m := d.m
 	buf := d.encodeSnapshot(d.cpAsync[:0], &c)
 	d.cpAsync = buf
 	var err error
@@ -793,12 +793,11 @@ func (m *Manager) finishCheckpoint(c spool.Checkpoint, unsynced []uint64, mark u
 		return
 	}
 	d.log.SyncedClosed(unsynced, mark)
-	m.checkpointed(c, false, now, ord)
+	d.checkpointed(c, false, now, ord)
 }
 
 // checkpointed records that checkpoint c is durable.
-func (m *Manager) checkpointed(c spool.Checkpoint, clean bool, now int64, ord uint64) {
-	d := m.disk
+func (d *diskTier) checkpointed(c spool.Checkpoint, clean bool, now int64, ord uint64) {
 	d.cpDurable = ord
 	d.gen = c.Gen
 	d.durableEpoch = c.JournalEpoch
@@ -824,7 +823,7 @@ func (d *diskTier) startJournal(e uint64) error {
 	}
 	d.broken = false
 	flags := uint8(0)
-	if d.sync.mode == syncAlways {
+	if d.policy.mode == syncAlways {
 		flags = journal.FlagDurable
 	}
 	d.jr.Start(e, d.boot, flags)
@@ -849,13 +848,13 @@ func errorsIsENOSPC(err error) bool { return errors.Is(err, syscall.ENOSPC) }
 // while running out of its stream's counts, as corrupt drops: pending ones
 // from pending, the rest from unread. Cursors name records by number, so
 // they step over the gap by themselves.
-func (m *Manager) dropDamaged(h spool.FrameHeader, at spool.Pos) {
+func (d *diskTier) dropDamaged(h spool.FrameHeader, at spool.Pos) {
+	m := d.m
 	pos, found := m.search(StreamID{Source(h.Source), h.Sensor})
 	if !found {
 		return
 	}
 	s := m.at(m.index[pos])
-	d := m.disk
 	ds := d.stream(s)
 	lo := max(h.FirstSeq, ds.ack.seq)
 	if lo > h.LastSeq() || ds.n == 0 {

@@ -28,7 +28,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	if err := fsys.SyncDir(path.Dir(path.Clean(o.Dir))); !readOnly && err != nil {
 		return fmt.Errorf("mm2: disk backend: %w", err)
 	}
-	d := &diskTier{fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), slots: spool.NewSlots(fsys, o.Dir), sync: o.Sync,
+	d := &diskTier{m: m, fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), slots: spool.NewSlots(fsys, o.Dir), policy: o.Sync,
 		readOnly: readOnly, boot: vfs.BootID(fsys), jsize: o.JournalBytes, synced: sync.NewCond(&m.mu),
 		jcap: journal.Capacity(o.JournalBytes, minRecordEntry)}
 	// Segment files are created ahead only on the operating system's
@@ -37,7 +37,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	m.disk = d
 	d.opening = true
 	defer func() { d.opening = false }()
-	cp, clean, damaged, err := m.loadCheckpoint()
+	cp, clean, damaged, err := d.loadCheckpoint()
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// (another boot) numbering resumes above every number that may have
 	// been handed out. A clean checkpoint, or a journal whose writer synced
 	// every entry (SyncAlways), needs no jump either.
-	sameBoot, durable := m.journalOrigin(latest.b)
+	sameBoot, durable := d.journalOrigin(latest.b)
 	sameBoot = sameBoot || (d.boot != "" && cp.Boot == d.boot)
 	jump := (!clean && !sameBoot && !durable) || lostEpoch
 	if running { // written after a clean checkpoint: the shutdown was not clean after all
@@ -101,8 +101,8 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// leaves no hole.
 	if !readOnly && !clean && cp.End.Seg > 0 && len(spans[0].b) > 0 && !broken {
 		if h, err := journal.ParseHeader(spans[0].b); err == nil && h.Epoch == e {
-			if err := m.cutLog(cp.End); err != nil {
-				m.noteDamage(spool.Damage{File: ".", Err: err})
+			if err := d.cutLog(cp.End); err != nil {
+				d.noteDamage(spool.Damage{File: ".", Err: err})
 			}
 		}
 	}
@@ -111,7 +111,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	for i, st := range cp.Streams {
 		s, err := m.configureLocked(StreamID{Source(st.Source), st.Sensor}, Kind(st.Kind), time.Duration(st.Period)*time.Millisecond)
 		if err != nil {
-			m.noteDamage(spool.Damage{File: spool.CheckpointNames[cp.Gen%2], Err: err})
+			d.noteDamage(spool.Damage{File: spool.CheckpointNames[cp.Gen%2], Err: err})
 			continue
 		}
 		byIdx[uint16(i)] = s
@@ -120,13 +120,13 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		s.acked = st.Acked
 		ds.lastSeq, ds.reserved = st.LastSeq, st.Reserved
 	}
-	m.restoreRAM(cp.Frames)
+	d.restoreRAM(cp.Frames)
 	seen := map[uint16]uint64{}
 	damage, err := d.log.Recover(func(pos spool.Pos, h spool.FrameHeader, _ []byte) (uint16, int, bool) {
-		return m.recoverFrame(pos, h, seen)
+		return d.recoverFrame(pos, h, seen)
 	}, !readOnly)
 	for _, dm := range damage {
-		m.noteDamage(dm)
+		d.noteDamage(dm)
 	}
 	if err != nil {
 		return fmt.Errorf("mm2: disk backend: %w", err)
@@ -138,8 +138,8 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		s := m.at(uint16(i))
 		top[s] = max(s.ramTop(), seen[s.idx])
 	}
-	m.restoreStages(cp.Stages, top)
-	applied, skipped := m.replayJournal(spans, byIdx, start, top)
+	d.restoreStages(cp.Stages, top)
+	applied, skipped := d.replayJournal(spans, byIdx, start, top)
 	d.skippedRecords += uint64(skipped)
 	// After a power cut, the entries the journal lost are at most its
 	// capacity less what was replayed (each record took an entry), and a
@@ -183,7 +183,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// Segments that an unsynced removal left behind can put the store over
 	// its cap: drop the oldest again, counted.
 	for d.log.Len() > 1 && d.log.Size() > o.DiskCapBytes {
-		if err := m.dropFrontSegment(); err != nil {
+		if err := d.dropFrontSegment(); err != nil {
 			return fmt.Errorf("mm2: disk backend: %w", err)
 		}
 	}
@@ -191,7 +191,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// cut brought back after its drop, replayed from the journal) goes now,
 	// before a checkpoint forgets why its records are not live.
 	if !readOnly {
-		_ = m.retireSegments() // a failure is a disk state; the segment goes later
+		_ = d.retireSegments() // a failure is a disk state; the segment goes later
 	}
 	for i := range d.st {
 		s := m.at(uint16(i))
@@ -208,9 +208,9 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// Persist what recovery found and start the journal. A full or failing
 	// disk does not stop Open: the checkpoint is retried (Stats shows the
 	// error), and until it succeeds changes are not journaled.
-	if err := m.checkpoint(false); err != nil {
+	if err := d.checkpoint(false); err != nil {
 		m.log.Warn("mm2: cannot write the checkpoint at open; will retry", "error", err.Error())
-		m.resumeJournal(latest.epoch, jend)
+		d.resumeJournal(latest.epoch, jend)
 	}
 	return nil
 }
@@ -221,8 +221,8 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 // stream table and its newest number (after a renumbering jump), so a
 // later recovery from the same checkpoint agrees with what is handed out
 // now. The journal needs no new space: its files are preallocated.
-func (m *Manager) resumeJournal(gen uint64, end int) {
-	d := m.disk
+func (d *diskTier) resumeJournal(gen uint64, end int) {
+	m := d.m
 	j, err := journal.Open(d.fs, d.dir, d.jsize)
 	if err != nil {
 		return
@@ -235,9 +235,9 @@ func (m *Manager) resumeJournal(gen uint64, end int) {
 	d.jr = j
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
-		m.jConfigure(s)
+		d.jConfigure(s)
 		b := binary.LittleEndian.AppendUint64(d.entry(jNumber, s), d.stream(s).lastSeq)
-		m.jput(b)
+		d.jput(b)
 		d.stream(s).epochSeq = d.stream(s).lastSeq
 	}
 	if err := j.Sync(); err != nil {
@@ -248,8 +248,7 @@ func (m *Manager) resumeJournal(gen uint64, end int) {
 
 // cutLog removes what the segments hold after end: frames written after the
 // checkpoint, which the journal holds too.
-func (m *Manager) cutLog(end spool.Pos) error {
-	d := m.disk
+func (d *diskTier) cutLog(end spool.Pos) error {
 	ents, err := d.fs.ReadDir(d.dir)
 	if err != nil {
 		return err
@@ -297,25 +296,25 @@ func (m *Manager) cutLog(end spool.Pos) error {
 // journalOrigin reports whether a journal file was written in this boot of
 // the machine (a process crash keeps every entry), and whether its writer
 // synced every entry before returning (SyncAlways).
-func (m *Manager) journalOrigin(b []byte) (sameBoot, durable bool) {
+func (d *diskTier) journalOrigin(b []byte) (sameBoot, durable bool) {
 	h, err := journal.ParseHeader(b)
 	if err != nil {
 		return false, false
 	}
-	return m.disk.boot != "" && h.Boot == m.disk.boot, h.Flags&journal.FlagDurable != 0
+	return d.boot != "" && h.Boot == d.boot, h.Flags&journal.FlagDurable != 0
 }
 
 // restoreStages puts the checkpoint's frames being filled back into the
 // disk part, past what the segments hold.
-func (m *Manager) restoreStages(frames []byte, top map[*Stream]uint64) {
-	m.checkpointFrames(frames, func(s *Stream, h spool.FrameHeader, recs []spool.Record) {
+func (d *diskTier) restoreStages(frames []byte, top map[*Stream]uint64) {
+	d.checkpointFrames(frames, func(s *Stream, h spool.FrameHeader, recs []spool.Record) {
 		for i, r := range recs {
 			seq := h.FirstSeq + uint64(i)
 			if seq <= top[s] {
 				continue
 			}
-			if !m.restoreDisk(s, seq, r.Value, r.UTC) {
-				m.disk.skippedRecords++
+			if !d.restoreDisk(s, seq, r.Value, r.UTC) {
+				d.skippedRecords++
 				continue
 			}
 			top[s] = seq
@@ -325,7 +324,8 @@ func (m *Manager) restoreStages(frames []byte, top map[*Stream]uint64) {
 
 // checkpointFrames calls fn with the decoded records of every frame of a
 // checkpoint (verified by DecodeCheckpoint) whose stream is configured.
-func (m *Manager) checkpointFrames(frames []byte, fn func(s *Stream, h spool.FrameHeader, recs []spool.Record)) {
+func (d *diskTier) checkpointFrames(frames []byte, fn func(s *Stream, h spool.FrameHeader, recs []spool.Record)) {
+	m := d.m
 	recs := make([]spool.Record, 0, spool.MaxFramePayload/4+1)
 	for off := 0; off < len(frames); {
 		h, payload, err := spool.DecodeFrame(frames[off:])
@@ -347,8 +347,7 @@ func (m *Manager) checkpointFrames(frames []byte, fn func(s *Stream, h spool.Fra
 // corrupted/. When the newest checkpoint may be the damaged one, the store
 // is treated as unclean and numbering jumps a further reservation, so no
 // number handed out after the older checkpoint is reused.
-func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool, bool, error) {
-	d := m.disk
+func (d *diskTier) loadCheckpoint() (spool.Checkpoint, bool, bool, error) {
 	rs, err := d.slots.ReadAll()
 	if err != nil {
 		return spool.Checkpoint{}, false, false, fmt.Errorf("mm2: disk backend: %w: %w", err, ErrInvalidArgument)
@@ -359,7 +358,7 @@ func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool, bool, error) {
 			continue
 		}
 		damaged = true
-		m.noteDamage(spool.Damage{File: r.Name, Err: r.Err, Bytes: int64(len(r.Bytes))})
+		d.noteDamage(spool.Damage{File: r.Name, Err: r.Err, Bytes: int64(len(r.Bytes))})
 		if r.Bytes != nil && !d.readOnly {
 			_ = d.slots.Quarantine(r)
 		}
@@ -373,9 +372,8 @@ func (m *Manager) loadCheckpoint() (spool.Checkpoint, bool, bool, error) {
 }
 
 // restoreRAM puts the checkpoint's RAM records back into the pool.
-func (m *Manager) restoreRAM(frames []byte) {
-	d := m.disk
-	m.checkpointFrames(frames, func(s *Stream, h spool.FrameHeader, recs []spool.Record) {
+func (d *diskTier) restoreRAM(frames []byte) {
+	d.checkpointFrames(frames, func(s *Stream, h spool.FrameHeader, recs []spool.Record) {
 		for i, r := range recs {
 			seq, top := h.FirstSeq+uint64(i), s.ramTop()
 			if seq > top+1 && s.ramAvail() > 0 && s.appendGap(seq-top-1) {
@@ -393,8 +391,8 @@ func (m *Manager) restoreRAM(frames []byte) {
 }
 
 // recoverFrame files one good frame found in a segment under its stream.
-func (m *Manager) recoverFrame(pos spool.Pos, h spool.FrameHeader, seen map[uint16]uint64) (uint16, int, bool) {
-	d := m.disk
+func (d *diskTier) recoverFrame(pos spool.Pos, h spool.FrameHeader, seen map[uint16]uint64) (uint16, int, bool) {
+	m := d.m
 	id := StreamID{Source(h.Source), h.Sensor}
 	var s *Stream
 	if p, found := m.search(id); found {
@@ -429,8 +427,8 @@ func (m *Manager) recoverFrame(pos spool.Pos, h spool.FrameHeader, seen map[uint
 	return s.idx, live, true
 }
 
-func (m *Manager) noteDamage(dm spool.Damage) {
-	d := m.disk
+func (d *diskTier) noteDamage(dm spool.Damage) {
+	m := d.m
 	d.damage = append(d.damage, dm)
 	d.skippedFrames += uint64(dm.Frames)
 	d.skippedRecords += uint64(dm.Records)

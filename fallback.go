@@ -27,8 +27,8 @@ import (
 // then the oldest unsent records of the stage itself, which may be more
 // than the pool holds), then the globally oldest. The move is journaled
 // (jToRAM) and replayed.
-func (m *Manager) stageToRAM(s *Stream) bool {
-	d := m.disk
+func (d *diskTier) stageToRAM(s *Stream) bool {
+	m := d.m
 	ds := d.stream(s)
 	h := ds.stage.H
 	if d.err == nil || d.readOnly || d.replaying || m.opts.Overflow != DropOldest || ds.frames > 0 || h.Count == 0 || ds.n == 0 {
@@ -67,7 +67,7 @@ func (m *Manager) stageToRAM(s *Stream) bool {
 			return false
 		}
 	}
-	m.jput(d.entry(jToRAM, s))
+	d.jput(d.entry(jToRAM, s))
 	return s.moveStage()
 }
 
@@ -84,7 +84,7 @@ func (s *Stream) dropStageFront(first uint64, n uint32) {
 	}
 	s.unread -= uint32(k)
 	s.countDrop(DropRAMFull, uint32(k))
-	m.jDropRange(s, first, uint32(k), DropRAMFull)
+	m.disk.jDropRange(s, first, uint32(k), DropRAMFull)
 	if m.log.Enabled(context.Background(), slog.LevelWarn) {
 		m.log.Warn("mm2: dropped unsent records", "stream", s.ID().String(), "records", k,
 			"reason", DropRAMFull.String(), "first_seq", first, "last_seq", last)

@@ -58,7 +58,7 @@ func (s *Stream) readSeq() uint64 {
 		return s.acked
 	}
 	if d := s.m.disk; d != nil && int(s.pending) > s.ramAvail() {
-		return d.stream(s).rd.seq - 1 // the batch reaches into the disk part
+		return d.lastRead(s) // the batch reaches into the disk part
 	}
 	if s.m.gapSecs == 0 {
 		return s.acked + uint64(s.pending)

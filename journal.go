@@ -64,8 +64,8 @@ const DefaultJournalBytes = 1 << 20
 // is not needed. A journal that cannot take the entry (no checkpoint could
 // be written) leaves the change unprotected against a crash until the next
 // checkpoint, which Stats shows as a disk error.
-func (m *Manager) jput(p []byte) {
-	d := m.disk
+func (d *diskTier) jput(p []byte) {
+	m := d.m
 	if d == nil || d.jr == nil || d.replaying {
 		return
 	}
@@ -79,7 +79,7 @@ func (m *Manager) jput(p []byte) {
 	}
 	err := errors.New("mm2: the journal filled up while a checkpoint was being written")
 	if !d.cpBusy {
-		err = m.checkpoint(false) // it holds this change: the entry is not needed
+		err = d.checkpoint(false) // it holds this change: the entry is not needed
 	}
 	if err != nil {
 		_ = d.fail(m.now(), err)
@@ -94,22 +94,20 @@ func (d *diskTier) entry(kind byte, s *Stream) []byte {
 	return binary.LittleEndian.AppendUint16(b, s.idx)
 }
 
-func (m *Manager) jConfigure(s *Stream) {
-	d := m.disk
+func (d *diskTier) jConfigure(s *Stream) {
 	if d == nil || d.jr == nil || d.replaying {
 		return
 	}
 	b := append(d.entry(jConfig, s), uint8(s.source), uint8(s.kind))
 	b = binary.LittleEndian.AppendUint32(b, s.sensor)
 	b = binary.LittleEndian.AppendUint32(b, s.periodMs)
-	m.jput(binary.LittleEndian.AppendUint64(b, s.acked))
+	d.jput(binary.LittleEndian.AppendUint64(b, s.acked))
 }
 
 // jRecord journals a record just stored: in the RAM tier (ram) or the disk
 // part, at its stored time utc. A TSD record in its RAM sector's next slot
 // needs no time.
-func (m *Manager) jRecord(s *Stream, ram, slot bool, v uint32, utc int64) {
-	d := m.disk
+func (d *diskTier) jRecord(s *Stream, ram, slot bool, v uint32, utc int64) {
 	if d == nil || d.replaying {
 		return
 	}
@@ -126,27 +124,25 @@ func (m *Manager) jRecord(s *Stream, ram, slot bool, v uint32, utc int64) {
 		if ram {
 			slotKind = jRAMTSD
 		}
-		m.jput(binary.LittleEndian.AppendUint32(d.entry(slotKind, s), v))
+		d.jput(binary.LittleEndian.AppendUint32(d.entry(slotKind, s), v))
 		return
 	}
 	b := binary.LittleEndian.AppendUint32(d.entry(kind, s), v)
-	m.jput(binary.LittleEndian.AppendUint64(b, uint64(utc)))
+	d.jput(binary.LittleEndian.AppendUint64(b, uint64(utc)))
 }
 
 // jDropRange journals n records dropped from first on.
-func (m *Manager) jDropRange(s *Stream, first uint64, n uint32, reason DropReason) {
-	d := m.disk
+func (d *diskTier) jDropRange(s *Stream, first uint64, n uint32, reason DropReason) {
 	if d == nil || d.jr == nil || d.replaying {
 		return
 	}
 	b := binary.LittleEndian.AppendUint64(d.entry(jDropRange, s), first)
 	b = binary.LittleEndian.AppendUint32(b, n)
-	m.jput(append(b, byte(reason)))
+	d.jput(append(b, byte(reason)))
 }
 
 // jThrough journals an acknowledgement or a drop up to seq.
-func (m *Manager) jThrough(kind byte, s *Stream, seq uint64, reason DropReason) {
-	d := m.disk
+func (d *diskTier) jThrough(kind byte, s *Stream, seq uint64, reason DropReason) {
 	if d == nil || d.jr == nil || d.replaying {
 		return
 	}
@@ -154,7 +150,7 @@ func (m *Manager) jThrough(kind byte, s *Stream, seq uint64, reason DropReason) 
 	if kind == jDrop {
 		b = append(b, byte(reason))
 	}
-	m.jput(b)
+	d.jput(b)
 }
 
 // replayer applies journal entries at Open.
@@ -170,8 +166,8 @@ type replayer struct {
 // replayJournal applies the entries of epoch e (those made after the
 // checkpoint of generation e) and returns how many it applied.
 // start holds each stream's newest number as of the checkpoint.
-func (m *Manager) replayJournal(spans []journalSpan, byIdx map[uint16]*Stream, start, top map[*Stream]uint64) (int, int) {
-	d := m.disk
+func (d *diskTier) replayJournal(spans []journalSpan, byIdx map[uint16]*Stream, start, top map[*Stream]uint64) (int, int) {
+	m := d.m
 	r := &replayer{m: m, streams: byIdx, seq: map[*Stream]uint64{}, top: top}
 	for _, s := range byIdx {
 		r.seq[s] = start[s]
@@ -228,7 +224,7 @@ func (r *replayer) apply(p []byte) {
 		r.seq[s]++
 		seq := r.seq[s]
 		if seq > r.top[s] {
-			ok = m.restoreDisk(s, seq, binary.LittleEndian.Uint32(body), int64(binary.LittleEndian.Uint64(body[4:])))
+			ok = m.disk.restoreDisk(s, seq, binary.LittleEndian.Uint32(body), int64(binary.LittleEndian.Uint64(body[4:])))
 			r.top[s] = seq
 		}
 	case kind == jDiskTSD && len(body) == 4 && s.kind == TSD:
@@ -238,7 +234,7 @@ func (r *replayer) apply(p []byte) {
 			// The record before it is in the frame being filled: the
 			// checkpoint's stage or an entry replayed before this one.
 			h := ds.stage.H
-			ok = h.Count >= 2 && h.LastSeq() == seq-1 && m.restoreDisk(s, seq, binary.LittleEndian.Uint32(body), h.LastTS+h.Step)
+			ok = h.Count >= 2 && h.LastSeq() == seq-1 && m.disk.restoreDisk(s, seq, binary.LittleEndian.Uint32(body), h.LastTS+h.Step)
 			r.top[s] = seq
 		}
 	case kind == jNumber && len(body) == 8:
@@ -398,12 +394,11 @@ func (d *diskTier) degradedRoom(s *Stream) bool {
 // not clean, or else a synced jRunning entry (the journal's files need no
 // new space). Errors: the disk's, when neither can be written; then
 // nothing may be written.
-func (m *Manager) markRunning() error {
-	d := m.disk
+func (d *diskTier) markRunning() error {
 	if !d.clean {
 		return nil
 	}
-	err := m.checkpoint(false)
+	err := d.checkpoint(false)
 	if err == nil {
 		return nil
 	}
@@ -421,8 +416,8 @@ func (m *Manager) markRunning() error {
 // waitJournalRoom makes a change wait, before it changes anything, while a
 // checkpoint is being written outside the lock and the journal is nearly
 // full: the checkpoint's new epoch frees it. Errors: ErrClosed.
-func (m *Manager) waitJournalRoom() error {
-	d := m.disk
+func (d *diskTier) waitJournalRoom() error {
+	m := d.m
 	for d != nil && d.cpBusy && d.jr != nil && d.jr.UsedOver(90) && !m.closed {
 		d.synced.Wait()
 	}

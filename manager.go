@@ -2,7 +2,6 @@ package mm2
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -129,21 +128,10 @@ func (m *Manager) Close() error {
 	}
 	defer m.mu.Unlock()
 	m.closed = true
-	d := m.disk
-	if d == nil || d.readOnly {
-		return nil
+	if d := m.disk; d != nil {
+		return d.close()
 	}
-	for d.syncing { // a group commit is using the journal
-		d.synced.Wait()
-	}
-	m.flushAllBestEffort()
-	err := m.checkpoint(true)
-	var jerr error
-	if d.jr != nil {
-		jerr = d.jr.Close()
-		d.jr = nil
-	}
-	return errors.Join(err, jerr, d.log.Close())
+	return nil
 }
 
 // Profile is the profile the manager runs with, after Options were applied.
@@ -202,16 +190,7 @@ func (m *Manager) configureLocked(id StreamID, kind Kind, period time.Duration) 
 	copy(m.index[pos+1:], m.index[pos:])
 	m.index[pos] = uint16(idx)
 	if d := m.disk; d != nil {
-		ds := d.stream(s) // allocated now, so reading stats never grows the manager
-		if !d.opening {
-			s.acked = d.newStreamBase()
-			ds.lastSeq, ds.epochSeq = s.acked, s.acked
-			m.jConfigure(s)
-			if d.noMap && !d.readOnly {
-				// No journal: the stream is durable once a checkpoint names it.
-				_ = m.checkpoint(false)
-			}
-		}
+		d.configure(s)
 	}
 	return s, nil
 }
@@ -326,11 +305,7 @@ func (m *Manager) PowerDown(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Frames being filled go to the segments too, when they can: the
-	// checkpoint holds them either way, so a failed write here costs
-	// nothing but a copy.
-	m.flushAllBestEffort()
-	return m.checkpoint(true)
+	return m.disk.powerDown()
 }
 
 // PowerAbort ends a power-down (power came back) and resumes writes.
@@ -344,8 +319,8 @@ func (m *Manager) PowerAbort() error {
 		return fmt.Errorf("%w: no power-down in progress", ErrInvalidArgument)
 	}
 	m.powering = false
-	if m.disk != nil && !m.disk.readOnly {
-		return m.markRunning() // running again: a crash from now on is unclean
+	if d := m.disk; d != nil {
+		return d.powerAbort()
 	}
 	return nil
 }

@@ -59,15 +59,10 @@ func (s *Stream) read(dst []Sample, mark bool) (int, error) {
 	ramLeft := max(0, s.ramAvail()-int(s.pending))
 	n, c := s.fill(dst[:min(want, ramLeft)], s.readCursor())
 	if n < want {
-		d := s.m.disk
-		ds := d.stream(s)
-		cur := ds.rd // n is all of the RAM part left, so the disk part is next
-		k, err := d.readDisk(s, &cur, dst[n:want])
+		// n is all of the RAM part left, so the disk part is next.
+		k, err := s.m.disk.read(s, dst[n:want], mark)
 		if err != nil {
 			return 0, err
-		}
-		if mark {
-			ds.rd = cur
 		}
 		n += k
 	}
@@ -113,17 +108,8 @@ func (s *Stream) Peek(i int) (Sample, error) {
 		seq := s.seqBefore(c, at)
 		return s.next(&c, &seq), nil
 	}
-	d := m.disk
-	ds := d.stream(s)
-	cur := ds.rd
-	if err := d.skip(s, &cur, at-s.ramAvail()-max(0, int(s.pending)-s.ramAvail())); err != nil {
-		return Sample{}, err
-	}
-	var one [1]Sample
-	if _, err := d.readDisk(s, &cur, one[:]); err != nil {
-		return Sample{}, err
-	}
-	return one[0], nil
+	// The disk part's unread records start at its read cursor.
+	return m.disk.peek(s, i-max(0, s.ramAvail()-int(s.pending)))
 }
 
 // beforeRead makes sure that under SyncAlways a reader is handed no record
@@ -131,13 +117,8 @@ func (s *Stream) Peek(i int) (Sample, error) {
 // releases the lock while it syncs). Errors: ErrClosed if the manager was
 // closed meanwhile.
 func (m *Manager) beforeRead() error {
-	d := m.disk
-	if d == nil || d.readOnly || d.jr == nil || d.sync.mode != syncAlways {
-		return nil
-	}
-	_ = m.commit() // a disk error is a state; the read goes on
-	if m.closed {
-		return ErrClosed
+	if d := m.disk; d != nil {
+		return d.beforeRead()
 	}
 	return nil
 }

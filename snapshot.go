@@ -24,8 +24,8 @@ type snapCopy struct {
 // snapshot takes what a checkpoint holds, under the lock: every stream's
 // cursors as they stand, and copies of the RAM tier and the stages that
 // encodeSnapshot turns into frames later, with or without the lock.
-func (m *Manager) snapshot(clean bool) spool.Checkpoint {
-	d := m.disk
+func (d *diskTier) snapshot(clean bool) spool.Checkpoint {
+	m := d.m
 	sc := &d.snap
 	if sc.shadow == nil {
 		sc.shadow = &Manager{}

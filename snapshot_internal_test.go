@@ -41,7 +41,7 @@ func TestSnapshotEncodesItsCopiesNotTheLivePool(t *testing.T) {
 	write(spill, 300, 1000) // fills the pool: its newest records wait in a frame being filled
 
 	m.mu.Lock()
-	c := m.snapshot(false)
+	c := m.disk.snapshot(false)
 	m.mu.Unlock()
 	// Between the snapshot and its encoding: the RAM records acknowledged
 	// (their sectors freed and reused), more written everywhere.

@@ -132,19 +132,7 @@ func (m *Manager) Stats() Stats {
 		}
 	}
 	if d := m.disk; d != nil {
-		st.Backend = "disk"
-		ls := d.log.Stats()
-		st.DiskBytes, st.DiskFiles = ls.Bytes, ls.Segments
-		for i := range d.st {
-			st.DiskRecords += uint64(d.st[i].n)
-		}
-		if d.err != nil {
-			st.DiskError = d.err.Error()
-			st.DiskFull = errorsIsENOSPC(d.err)
-		}
-		st.RecordsRecovered, st.RecordsSkipped, st.FramesSkipped = d.recovered, d.skippedRecords, d.skippedFrames
-		st.BytesWritten, st.Syncs, st.Checkpoints = ls.BytesWritten, ls.Syncs, d.checkpoints
-		st.CheckpointsStarted, st.DurableCheckpoint = d.cpStarted, d.cpDurable
+		d.stats(&st)
 	}
 	if st.SectorsUsed > 0 {
 		st.SpaceEfficiencyPct = 100 * float64(sampleBytes) / float64(st.SectorsUsed*st.SectorSize)
@@ -171,12 +159,7 @@ func (s *Stream) Stats() StreamStats {
 		Acked: s.acked, Read: s.readSeq(), Written: s.written(),
 	}
 	if d := s.m.disk; d != nil {
-		st.Written = d.stream(s).lastSeq
-		ds := d.stream(s)
-		st.SectorsDisk = int(ds.frames) // kept as frames come and go: O(1), not a walk of the log
-		if h := ds.stage.H; h.Count > 0 && h.LastSeq() >= ds.ack.seq {
-			st.SectorsDisk++
-		}
+		d.streamStats(s, &st)
 	}
 	for r := range numDropReasons {
 		st.Drops.add(r, uint64(s.drops[r]))
@@ -191,11 +174,8 @@ func (s *Stream) Stats() StreamStats {
 		st.OldestUnackedMs = s.next(&c, &seq).UTCms
 		st.HasUnacked = true
 	} else if s.pending+s.unread > 0 {
-		d := s.m.disk
-		cur := d.stream(s).ack
-		var one [1]Sample
-		if _, err := d.readDisk(s, &cur, one[:]); err == nil {
-			st.OldestUnackedMs, st.HasUnacked = one[0].UTCms, true
+		if r, err := s.m.disk.oldest(s); err == nil {
+			st.OldestUnackedMs, st.HasUnacked = r.UTCms, true
 		}
 	}
 	return st

@@ -87,17 +87,10 @@ func (m *Manager) Tick() error {
 		return err
 	}
 	defer m.mu.Unlock()
-	d := m.disk
-	if d == nil || d.readOnly {
-		return nil
+	if d := m.disk; d != nil {
+		return d.tick()
 	}
-	if d.err != nil && d.retry(m.now()) {
-		if err := m.checkpoint(false); err != nil {
-			return err
-		}
-		d.err = nil
-	}
-	return m.maintain()
+	return nil
 }
 
 // Sync makes everything written and acknowledged so far durable now,
@@ -109,8 +102,8 @@ func (m *Manager) Sync() error {
 		return err
 	}
 	defer m.mu.Unlock()
-	if m.disk == nil || m.disk.readOnly {
-		return nil
+	if d := m.disk; d != nil {
+		return d.sync()
 	}
-	return m.commit()
+	return nil
 }

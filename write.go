@@ -2,7 +2,6 @@ package mm2
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math"
 
@@ -29,8 +28,8 @@ func (s *Stream) WriteTSD(value uint32) error {
 	if err == nil {
 		if s.kind != TSD {
 			err = ErrKindMismatch
-		} else if m.disk != nil {
-			err = m.afterWrite(m.writeDisk(s, value, m.now()))
+		} else if d := m.disk; d != nil {
+			err = d.write(s, value, m.now())
 		} else {
 			err = s.appendTSD(value, m.now(), int64(s.periodMs))
 		}
@@ -48,8 +47,8 @@ func (s *Stream) WriteEVT(value uint32, utcMs int64) error {
 	if err == nil {
 		if s.kind != EVT {
 			err = ErrKindMismatch
-		} else if m.disk != nil {
-			err = m.afterWrite(m.writeDisk(s, value, utcMs))
+		} else if d := m.disk; d != nil {
+			err = d.write(s, value, utcMs)
 		} else {
 			err = s.appendEVT(value, utcMs)
 		}
@@ -79,8 +78,8 @@ func (s *Stream) WriteEventWithGPS(value uint32, fix GPSFix) error {
 	}
 	now := m.now()
 	if m.gpsSet&(1<<s.source) == 0 {
-		if m.disk != nil {
-			return m.afterWrite(m.writeDisk(s, value, now))
+		if d := m.disk; d != nil {
+			return d.write(s, value, now)
 		}
 		return s.appendEVT(value, now)
 	}
@@ -95,15 +94,8 @@ func (s *Stream) WriteEventWithGPS(value uint32, fix GPSFix) error {
 	}
 	vals := [5]uint32{value, math.Float32bits(fix.Latitude), math.Float32bits(fix.Longitude),
 		math.Float32bits(fix.Altitude), math.Float32bits(fix.Speed)}
-	if m.disk != nil {
-		// The disk tier writes the five in turn; a disk error part-way
-		// leaves the ones before it stored (each is counted and readable).
-		for i, t := range targets {
-			if err := m.writeDisk(t, vals[i], now); err != nil {
-				return m.afterWrite(err)
-			}
-		}
-		return m.afterWrite(nil)
+	if d := m.disk; d != nil {
+		return d.writeGroup(targets[:], vals[:], now)
 	}
 	if err := m.reserve(s, targets[:], now); err != nil {
 		return err
@@ -340,8 +332,8 @@ func (s *Stream) dropHead(reason DropReason) {
 // noteDrop journals, counts and logs n records dropped from first on.
 func (s *Stream) noteDrop(reason DropReason, n uint32, first uint64) {
 	m := s.m
-	if m.disk != nil {
-		m.jDropRange(s, first, n, reason)
+	if d := m.disk; d != nil {
+		d.noteDrop(s, first, n, reason)
 	}
 	s.countDrop(reason, n)
 	if m.log.Enabled(context.Background(), slog.LevelWarn) {
@@ -370,63 +362,6 @@ func (m *Manager) noteUtilisation() {
 	if m.log.Enabled(context.Background(), slog.LevelInfo) {
 		m.log.Info("mm2: pool utilisation", "percent", step*10, "used", m.pool.Used(), "total", m.pool.Len())
 	}
-}
-
-// writeDisk stores a record with the disk backend: in RAM while the pool is
-// below the spill threshold and the stream's disk part is empty, otherwise
-// in the disk part.
-func (m *Manager) writeDisk(s *Stream, v uint32, utc int64) error {
-	if err := m.waitJournalRoom(); err != nil {
-		return err
-	}
-	if err := m.markRunning(); err != nil {
-		return err
-	}
-	if d := m.disk; d.sync.mode == syncAlways && d.syncFailed {
-		// Only a write that can be made durable is taken: first retry
-		// what the last sync left.
-		if err := m.commit(); err != nil || d.syncFailed {
-			return fmt.Errorf("%w: %w", ErrNotDurable, d.err)
-		}
-	}
-	if !m.disk.degradedRoom(s) {
-		// Numbers beyond this could be reused after a power cut.
-		return fmt.Errorf("%w: the journal is full and no checkpoint can be written: %v", ErrDiskFull, m.disk.err)
-	}
-	slot := s.tailTakes(utc)
-	if m.wantDisk(s, !slot) {
-		err := m.appendDisk(s, v, utc)
-		if err == nil || !m.stageToRAM(s) {
-			return err
-		}
-		// Moved to RAM: the record follows it there, unless RAM
-		// numbering does not continue (then it starts a new frame).
-		if slot = s.tailTakes(utc); m.wantDisk(s, !slot) {
-			return m.appendDisk(s, v, utc)
-		}
-	}
-	if err := s.appendAt(v, utc); err != nil {
-		return err
-	}
-	m.disk.stream(s).lastSeq++
-	implicit, at := s.ramJournalForm(slot, utc)
-	m.jRecord(s, true, implicit, v, at)
-	return nil
-}
-
-// afterWrite runs the disk tier's upkeep once a write call has stored its
-// records: under SyncAlways the group commit that makes them durable. A
-// disk error there is a state (Stats().DiskError): the records are stored
-// and become durable at the first sync that succeeds; under SyncAlways the
-// write says so with ErrNotDurable.
-func (m *Manager) afterWrite(err error) error {
-	if m.disk == nil || err != nil {
-		return err
-	}
-	if err := m.maintain(); err != nil && m.disk.sync.mode == syncAlways {
-		return fmt.Errorf("%w: %w", ErrNotDurable, err)
-	}
-	return nil
 }
 
 // tailTakes reports whether the stream's RAM tail sector can take a record
