@@ -2,6 +2,7 @@ package mm2_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -408,4 +409,65 @@ func BenchmarkDurableWrites(b *testing.B) {
 	b.Run("always/8-writers", func(b *testing.B) { run(b, mm2.SyncAlways(), 8, 0) })
 	b.Run("sync-per-100", func(b *testing.B) { run(b, mm2.SyncOnPowerDown(), 1, 100) })
 	b.Run("not-synced", func(b *testing.B) { run(b, mm2.SyncOnPowerDown(), 1, 0) })
+}
+
+// BenchmarkDrainDisk measures the uplink's drain of a spilled store: 500 TSD
+// streams written round-robin, one WriteBatch of 100 samples (one of each of
+// 100 streams) at a time, past the spill threshold so nearly all of it is
+// in segments; then, timed, ReadBulk of up to 100 and Ack of each stream in
+// turn, round-robin, until the store is empty. ns/op is per sample.
+func BenchmarkDrainDisk(b *testing.B) {
+	const streams, perStream = 500, 1000
+	b.ReportAllocs()
+	dst := make([]mm2.Sample, 100)
+	for b.Loop() {
+		b.StopTimer()
+		st := openSpillStore(b, vfs.OS(), mm2.Options{Dir: filepath.Join(b.TempDir(), "store")})
+		hs := make([]*mm2.Stream, streams)
+		for i := range hs {
+			s, err := st.m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: uint32(i)}, mm2.TSD, time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			hs[i] = s
+		}
+		batch := make([]mm2.Write, 0, 100)
+		for round := 0; round < perStream; round++ {
+			for i, s := range hs {
+				batch = append(batch, mm2.Write{Stream: s, Value: uint32(round), UTCms: int64(round) * 1000})
+				if len(batch) == cap(batch) || i == len(hs)-1 {
+					if _, err := st.m.WriteBatch(batch); err != nil {
+						b.Fatal(err)
+					}
+					batch = batch[:0]
+				}
+			}
+		}
+		if st.m.Stats().DiskRecords < streams*perStream/2 {
+			b.Fatalf("only %d records on disk", st.m.Stats().DiskRecords)
+		}
+		b.StartTimer()
+		left := streams * perStream
+		for left > 0 {
+			for _, s := range hs {
+				n, err := s.ReadBulk(dst)
+				if errors.Is(err, mm2.ErrNoData) {
+					continue
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Ack(); err != nil {
+					b.Fatal(err)
+				}
+				left -= n
+			}
+		}
+		b.StopTimer()
+		if err := st.m.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*streams*perStream), "ns/sample")
 }

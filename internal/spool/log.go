@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -149,6 +150,66 @@ type cached struct {
 	b    []byte    // its content
 	bad  []badSpan // unreadable chunks (zeros in b)
 	used uint64
+
+	// The segment's frames by stream, then offset: built by Next on first
+	// use, so a reader going round many streams parses each header of the
+	// segment once instead of once per stream passing it. Frames from end
+	// on (where indexing met damage) are found by scanning.
+	refs    []frameRef
+	end     int64
+	indexed bool
+}
+
+// frameRef is a frame of a cached segment: its stream and offset.
+type frameRef struct {
+	key uint64 // streamKey of the frame
+	off int64
+}
+
+func streamKey(source uint8, sensor uint32) uint64 { return uint64(source)<<32 | uint64(sensor) }
+
+// index lists the frames of segment s (content c.b), skipping its holes,
+// up to the end or the first header that does not parse or runs past the
+// end, which the linear scan then reports.
+func (c *cached) index(s *Segment) {
+	c.refs = c.refs[:0]
+	holes, off := s.holes, int64(SegmentHeaderSize)
+	for {
+		if holes, off = skipHoles(holes, off); off >= int64(len(c.b)) {
+			break
+		}
+		h, err := ParseFrameHeader(c.b[off:])
+		if err != nil || off+int64(h.Size()) > int64(len(c.b)) {
+			break
+		}
+		c.refs = append(c.refs, frameRef{streamKey(h.Source, h.Sensor), off})
+		off += int64(h.Size())
+	}
+	c.end = min(off, int64(len(c.b)))
+	slices.SortFunc(c.refs, func(a, b frameRef) int {
+		if a.key != b.key {
+			return cmp.Compare(a.key, b.key)
+		}
+		return cmp.Compare(a.off, b.off)
+	})
+	c.indexed = true
+}
+
+// find returns the offset of the first frame at or after off in the index
+// that matches, or -1, and where the index stops covering the segment.
+func (c *cached) find(b []byte, match Match, off int64) int64 {
+	k := streamKey(match.Source, match.Sensor)
+	i := sort.Search(len(c.refs), func(i int) bool {
+		r := c.refs[i]
+		return r.key > k || (r.key == k && r.off >= off)
+	})
+	for ; i < len(c.refs) && c.refs[i].key == k; i++ {
+		o := c.refs[i].off
+		if h, err := ParseFrameHeader(b[o:]); err == nil && h.LastSeq() >= match.MinSeq {
+			return o
+		}
+	}
+	return -1
 }
 
 // cachedSeg returns the slot holding segment no, or nil.
@@ -588,21 +649,28 @@ func (l *Log) removeAt(i int) error {
 // is valid until the next call. Chunks that cannot be read (EIO) read as
 // zeros, which Next and Frames report as damage and skip.
 func (l *Log) Bytes(no uint64) ([]byte, error) {
+	b, _, err := l.bytes(no)
+	return b, err
+}
+
+// bytes is Bytes, with the cache slot holding the segment (nil for the
+// active one).
+func (l *Log) bytes(no uint64) ([]byte, *cached, error) {
 	if a := l.Active(); a != nil && a.No == no {
-		return l.buf, nil
+		return l.buf, nil, nil
 	}
 	l.cacheUse++
 	if c := l.cachedSeg(no); c != nil {
 		c.used = l.cacheUse
-		return c.b, nil
+		return c.b, c, nil
 	}
 	s := l.Find(no)
 	if s == nil {
-		return nil, fmt.Errorf("spool: no segment %d", no)
+		return nil, nil, fmt.Errorf("spool: no segment %d", no)
 	}
 	f, err := l.fs.Open(l.segPath(s))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	c := &l.cache[0]
@@ -614,7 +682,7 @@ func (l *Log) Bytes(no uint64) ([]byte, error) {
 	if cap(c.b) < int(s.Size) {
 		c.b = make([]byte, s.Size, max(s.Size, l.segBytes))
 	}
-	c.no = 0
+	c.no, c.indexed = 0, false
 	n, bad := readChunked(f, c.b[:s.Size])
 	// An unreadable chunk reads as zeros: damage that Next and Frames skip
 	// like any other, reported with the read's error.
@@ -625,7 +693,7 @@ func (l *Log) Bytes(no uint64) ([]byte, error) {
 		}
 	}
 	c.b, c.no, c.used = c.b[:n], no, l.cacheUse
-	return c.b, nil
+	return c.b, c, nil
 }
 
 // Match names the frames looked for: those of one stream holding a record
@@ -654,9 +722,24 @@ func (l *Log) Next(stream uint16, match Match, pos Pos) (Pos, FrameHeader, []byt
 		if s.No == pos.Seg && pos.Off > off {
 			off = pos.Off
 		}
-		b, err := l.Bytes(s.No)
+		b, c, err := l.bytes(s.No)
 		if err != nil {
 			return Pos{}, FrameHeader{}, nil, false, err
+		}
+		if c != nil {
+			// A closed segment: look the stream's frames up in its index,
+			// then scan only what the index does not cover.
+			if !c.indexed {
+				c.index(s)
+			}
+			if o := c.find(b, match, off); o >= 0 {
+				h, payload, err := DecodeFrame(b[o:])
+				if err != nil {
+					return Pos{}, FrameHeader{}, nil, false, l.damaged(s, b, o, err)
+				}
+				return Pos{s.No, o}, h, payload, true, nil
+			}
+			off = max(off, c.end)
 		}
 		holes := s.holes
 		for {
@@ -723,6 +806,9 @@ func (l *Log) damaged(s *Segment, b []byte, off int64, err error) error {
 		hp = &h
 	}
 	s.addHole(span{off, end})
+	if c := l.cachedSeg(s.No); c != nil {
+		c.indexed = false // index it again around the hole
+	}
 	return &FrameError{Pos: Pos{s.No, off}, Bytes: end - off, Header: hp, Err: err}
 }
 

@@ -708,3 +708,40 @@ func TestLogRetireAcked(t *testing.T) {
 	}
 	checkIndex(t, mem, l)
 }
+
+// TestNextIndexStopsAtDamage: Next finds a stream's frames in a closed
+// segment through the segment's index of frames by stream; the index ends
+// at a header that does not parse, and the frames after it are found by
+// scanning, which reports the damage once to the reader that meets it.
+func TestNextIndexStopsAtDamage(t *testing.T) {
+	mem := vfs.NewMem()
+	ws := fillLog(t, mem, 5, 60)
+	l, _, damage := recoverLog(t, mem, false)
+	if len(damage) != 0 {
+		t.Fatal(damage)
+	}
+	bad := ofStream(ws, 3)[1] // the magic of a frame of stream 3 in segment 1
+	if bad.pos.Seg != 1 {
+		t.Fatalf("frame at %v", bad.pos)
+	}
+	damageAt(t, mem, segPath(1), bad.pos.Off)
+	// Stream 1 has frames before and after the damaged one in segment 1:
+	// the ones after it are past the index's end.
+	got, errs := readSkipping(t, l, 1)
+	sameFrames(t, "stream 1", got, ofStream(ws, 1), true)
+	if len(errs) != 1 || errs[0].Pos != bad.pos || errs[0].Header != nil || !errors.Is(errs[0], ErrMagic) {
+		t.Fatalf("stream 1: damage %v", errs)
+	}
+	// The damage is a hole from then on: the segment is indexed again
+	// around it, and every stream reads all its good frames without error.
+	for sensor := uint32(1); sensor <= 5; sensor++ {
+		got, errs := readSkipping(t, l, sensor)
+		sameFrames(t, fmt.Sprintf("stream %d", sensor), got, without(ofStream(ws, sensor), bad.pos), true)
+		if len(errs) != 0 {
+			t.Errorf("stream %d: %v", sensor, errs)
+		}
+	}
+	if c := l.cachedSeg(1); c == nil || !c.indexed || c.end != int64(len(c.b)) || len(c.refs) != 10 {
+		t.Fatalf("segment 1's index: %+v", c)
+	}
+}
