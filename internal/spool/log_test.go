@@ -426,13 +426,21 @@ func TestLogRemoveFails(t *testing.T) {
 	}
 }
 
-func TestNextSkipsDamageFoundWhileRunning(t *testing.T) {
+// recoveredClean fills a log as fillLog does and recovers it, which must
+// find no damage: segments closed, as a running store's are.
+func recoveredClean(t *testing.T, streams, frames int) (*vfs.MemFS, []written, *Log) {
+	t.Helper()
 	mem := vfs.NewMem()
-	ws := fillLog(t, mem, 3, 30)
+	ws := fillLog(t, mem, streams, frames)
 	l, _, damage := recoverLog(t, mem, false)
 	if len(damage) != 0 {
 		t.Fatal(damage)
 	}
+	return mem, ws, l
+}
+
+func TestNextSkipsDamageFoundWhileRunning(t *testing.T) {
+	mem, ws, l := recoveredClean(t, 3, 30)
 	// Damage appears after recovery: a payload byte of a frame of stream 2
 	// in segment 2, and the magic of a frame of stream 3 in segment 1.
 	bad2, bad3 := ofStream(ws, 2)[5], ofStream(ws, 3)[1]
@@ -714,12 +722,7 @@ func TestLogRetireAcked(t *testing.T) {
 // at a header that does not parse, and the frames after it are found by
 // scanning, which reports the damage once to the reader that meets it.
 func TestNextIndexStopsAtDamage(t *testing.T) {
-	mem := vfs.NewMem()
-	ws := fillLog(t, mem, 5, 60)
-	l, _, damage := recoverLog(t, mem, false)
-	if len(damage) != 0 {
-		t.Fatal(damage)
-	}
+	mem, ws, l := recoveredClean(t, 5, 60)
 	bad := ofStream(ws, 3)[1] // the magic of a frame of stream 3 in segment 1
 	if bad.pos.Seg != 1 {
 		t.Fatalf("frame at %v", bad.pos)
