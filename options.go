@@ -57,7 +57,7 @@ type Options struct {
 	Sync         SyncPolicy
 	SpillPercent int              // pool use at which new sectors go to disk; 0 = 80
 	DiskCapBytes int64            // 0 = 256 MB
-	SegmentBytes int              // 0 = 64 KB
+	SegmentBytes int              // 0 = 256 KB
 	JournalBytes int              // each of the two crash journal files; 0 = 1 MB
 	Clock        func() time.Time // nil = time.Now
 	Logger       *slog.Logger     // nil = discard
@@ -67,7 +67,7 @@ type Options struct {
 const (
 	DefaultSpillPercent = 80
 	DefaultDiskCapBytes = 256 << 20
-	DefaultSegmentBytes = 64 << 10
+	DefaultSegmentBytes = 256 << 10
 	// MaxDiskCapBytes keeps a stream's record counts within 32 bits (a
 	// stream's counts are uint32 in the stream table).
 	MaxDiskCapBytes = 8 << 30
