@@ -471,3 +471,37 @@ func BenchmarkDrainDisk(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*streams*perStream), "ns/sample")
 }
+
+// BenchmarkSpillWriteMixed is BenchmarkSpillWrite with the comparison's
+// workload d: 500 TSD streams past the spill threshold, each WriteBatch one
+// sample of each of 100 streams, going round the streams. ns/op is per
+// sample.
+func BenchmarkSpillWriteMixed(b *testing.B) {
+	const streams = 500
+	b.ReportAllocs()
+	st := openSpillStore(b, vfs.OS(), mm2.Options{Dir: filepath.Join(b.TempDir(), "store")})
+	defer st.m.Close()
+	st.fillPast(b, mm2.DefaultSpillPercent)
+	hs := make([]*mm2.Stream, streams)
+	for i := range hs {
+		s, err := st.m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: uint32(i)}, mm2.TSD, time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs[i] = s
+	}
+	batch := make([]mm2.Write, 0, 100)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := i % streams
+		batch = append(batch, mm2.Write{Stream: hs[k], Value: uint32(i), UTCms: int64(i/streams) * 1000})
+		if len(batch) == cap(batch) || i == b.N-1 {
+			if _, err := st.m.WriteBatch(batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+}

@@ -104,8 +104,14 @@ func (d *diskTier) writeDisk(s *Stream, v uint32, utc int64) error {
 		// Numbers beyond this could be reused after a power cut.
 		return fmt.Errorf("%w: the journal is full and no checkpoint can be written: %v", ErrDiskFull, d.err)
 	}
-	slot := s.tailTakes(utc)
-	if d.wantDisk(s, !slot) {
+	// A stream with records on disk writes there: no need to ask its RAM
+	// tail (FIFO across the tiers).
+	slot, disk := false, d.stream(s).n > 0
+	if !disk {
+		slot = s.tailTakes(utc)
+		disk = d.wantDisk(s, !slot)
+	}
+	if disk {
 		err := d.appendDisk(s, v, utc)
 		if err == nil || !d.stageToRAM(s) {
 			return err
