@@ -423,14 +423,7 @@ func BenchmarkDrainDisk(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		st := openSpillStore(b, vfs.OS(), mm2.Options{Dir: filepath.Join(b.TempDir(), "store")})
-		hs := make([]*mm2.Stream, streams)
-		for i := range hs {
-			s, err := st.m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: uint32(i)}, mm2.TSD, time.Second)
-			if err != nil {
-				b.Fatal(err)
-			}
-			hs[i] = s
-		}
+		hs := configureTSD(b, st.m, streams)
 		batch := make([]mm2.Write, 0, 100)
 		for round := 0; round < perStream; round++ {
 			for i, s := range hs {
@@ -482,14 +475,7 @@ func BenchmarkSpillWriteMixed(b *testing.B) {
 	st := openSpillStore(b, vfs.OS(), mm2.Options{Dir: filepath.Join(b.TempDir(), "store")})
 	defer st.m.Close()
 	st.fillPast(b, mm2.DefaultSpillPercent)
-	hs := make([]*mm2.Stream, streams)
-	for i := range hs {
-		s, err := st.m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: uint32(i)}, mm2.TSD, time.Second)
-		if err != nil {
-			b.Fatal(err)
-		}
-		hs[i] = s
-	}
+	hs := configureTSD(b, st.m, streams)
 	batch := make([]mm2.Write, 0, 100)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -504,4 +490,18 @@ func BenchmarkSpillWriteMixed(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// configureTSD configures n TSD streams of period 1 s, sensors 0..n-1.
+func configureTSD(b *testing.B, m *mm2.Manager, n int) []*mm2.Stream {
+	b.Helper()
+	hs := make([]*mm2.Stream, n)
+	for i := range hs {
+		s, err := m.Configure(mm2.StreamID{Source: mm2.CAN, Sensor: uint32(i)}, mm2.TSD, time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs[i] = s
+	}
+	return hs
 }
