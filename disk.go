@@ -46,6 +46,8 @@ type diskTier struct {
 	newBase      uint64           // the number before a new stream's first (see newStreamBase)
 	syncFailed   bool             // the last sync of the journal failed (SyncAlways refuses writes until one succeeds)
 	jbuf         [32]byte         // scratch: one journal entry
+	jpend        []byte           // record entries a WriteBatch gathers for one group entry (jgroup)
+	jmulti       []byte           // scratch: the group entry
 	syncing      bool             // a group commit is syncing the journal outside the lock
 	synced       *sync.Cond       // broadcast when a group commit ends
 	lastSync     int64            // clock ms of the last interval sync
@@ -271,7 +273,7 @@ func (d *diskTier) fail(now int64, err error) error {
 }
 
 // appendDisk adds a record to the stream's disk part.
-func (d *diskTier) appendDisk(s *Stream, v uint32, utc int64) error {
+func (d *diskTier) appendDisk(s *Stream, v uint32, utc int64, grouped bool) error {
 	ds := d.stream(s)
 	if s.pending+s.unread == maxStreamRecords {
 		return ErrFull
@@ -289,7 +291,7 @@ func (d *diskTier) appendDisk(s *Stream, v uint32, utc int64) error {
 	// the frame, which every checkpoint since it was written kept.
 	slot := s.kind == TSD && count0 >= 2 && h.Count == count0+1 && h.FirstSeq == first0 &&
 		h.Step == step0 && h.LastTS == last0+step0 && seq-1 >= ds.ack.seq
-	d.jRecord(s, false, slot, v, h.LastTS)
+	d.jRecord(s, false, slot, v, h.LastTS, grouped)
 	return nil
 }
 
@@ -636,6 +638,7 @@ func (d *diskTier) syncDue() error {
 // a checkpoint instead. An idle store writes nothing.
 func (d *diskTier) commit() error {
 	m := d.m
+	d.jflush()
 	if d.jr == nil {
 		return d.checkpoint(false)
 	}
@@ -693,6 +696,7 @@ func (d *diskTier) checkpoint(clean bool) error {
 	for d.cpBusy {
 		d.synced.Wait()
 	}
+	d.jflush() // before the snapshot and the journal's position are taken
 	if err := d.log.Sync(); err != nil {
 		return d.fail(m.now(), err)
 	}
@@ -738,6 +742,7 @@ func (d *diskTier) checkpoint(clean bool) error {
 // synchronous checkpoint wait for one in flight.
 func (d *diskTier) checkpointAsync() {
 	m := d.m
+	d.jflush() // before the journal's position is taken
 	c := d.snapshot(false)
 	if d.durableEpoch == d.epoch {
 		c.JournalEpoch, c.JournalOff = d.epoch+1, journal.HeaderSize

@@ -30,7 +30,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	}
 	d := &diskTier{m: m, fs: fsys, dir: o.Dir, log: spool.NewLog(fsys, o.Dir, o.SegmentBytes), slots: spool.NewSlots(fsys, o.Dir), policy: o.Sync,
 		readOnly: readOnly, boot: vfs.BootID(fsys), jsize: o.JournalBytes, synced: sync.NewCond(&m.mu),
-		jcap: journal.Capacity(o.JournalBytes, minRecordEntry)}
+		jcap: journalRecords(o.JournalBytes)}
 	// Segment files are created ahead only on the operating system's
 	// filesystem (spool.Log.Precreate says why).
 	d.log.Precreate = !readOnly && fsys == vfs.OS()
@@ -149,7 +149,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	// A journal filled past the point where a checkpoint is due means the
 	// checkpoints failed: the store then numbered up to another capacity
 	// of records unjournaled (see degradedRoom), so the jump covers that.
-	jcap := max(d.jcap, journal.Capacity(len(latest.b), minRecordEntry)) // the file may predate a smaller JournalBytes
+	jcap := max(d.jcap, journalRecords(len(latest.b))) // the file may predate a smaller JournalBytes
 	epochs := uint64(1)
 	if next != nil || jend > len(latest.b)/2 {
 		epochs = 2 // the journal switched epochs, or may have (its next header lost too)

@@ -48,16 +48,27 @@ const (
 	// next slot of its stream's frame being filled (the frame's last time
 	// plus its step), which holds an unacknowledged record before it.
 	jDiskTSD = 13
+	// jGroup: the record entries (kinds 2, 3, 4 and 13, each with its kind
+	// and idx) of a WriteBatch, back to back: one entry and one check for
+	// up to 36 records.
+	jGroup = 14
 )
 
-// minRecordEntry is the smallest journal entry of a record (jRAMTSD's
-// payload): the journal's capacity in such entries bounds how many numbers
-// a stream can hand out between two checkpoints, which is how far
-// numbering jumps after a power cut.
+// minRecordEntry is the fewest journal bytes a record takes (jRAMTSD's
+// payload, inside a group entry): how many records a journal file can hold
+// at most bounds how many numbers a stream can hand out between two
+// checkpoints, which is how far numbering jumps after a power cut.
 const minRecordEntry = 7
 
-// DefaultJournalBytes is the size of each of the two journal files.
-const DefaultJournalBytes = 1 << 20
+// journalRecords is how many records a journal file of size bytes holds at
+// most.
+func journalRecords(size int) uint64 {
+	return uint64(max(size-journal.HeaderSize, 0)) / minRecordEntry
+}
+
+// DefaultJournalBytes is the size of each of the two journal files: about
+// 90,000 records each in group entries, 54,000 one entry each.
+const DefaultJournalBytes = 640 << 10
 
 // jput appends one entry to the journal. When the journal is full a
 // checkpoint is written instead: it holds the change already, so the entry
@@ -72,6 +83,7 @@ func (d *diskTier) jput(p []byte) {
 	if d.broken {
 		return // until a checkpoint succeeds (see jBroken)
 	}
+	d.jflush() // a group gathered so far goes first: the journal keeps the order of the changes
 	if err := d.jr.Append(p); err == nil {
 		return
 	} else if !errors.Is(err, journal.ErrFull) {
@@ -86,6 +98,46 @@ func (d *diskTier) jput(p []byte) {
 		d.broken = true
 		_ = d.jr.AppendFinal([]byte{jBroken, 0, 0})
 	}
+}
+
+// jgroup adds a record's entry to the group a WriteBatch is gathering, which
+// jflush appends as one entry (the group goes first when it is full). The
+// group is in the journal before the batch returns, before any other entry
+// and before a checkpoint or a sync takes the journal's position.
+func (d *diskTier) jgroup(p []byte) {
+	if d.jr == nil || d.broken {
+		return
+	}
+	if 1+len(d.jpend)+len(p) > journal.MaxEntry {
+		d.jflush()
+	}
+	d.jpend = append(d.jpend, p...)
+}
+
+// jflush appends the group being gathered: as a group entry, or as the one
+// record entry it holds.
+func (d *diskTier) jflush() {
+	if len(d.jpend) == 0 {
+		return
+	}
+	b := d.jmulti[:0]
+	if kind := d.jpend[0]; len(d.jpend) > recordEntryLen(kind) {
+		b = append(b, jGroup)
+	}
+	b = append(b, d.jpend...)
+	d.jmulti, d.jpend = b, d.jpend[:0]
+	d.jput(b)
+}
+
+// recordEntryLen is the length of a record entry of kind (0: not one).
+func recordEntryLen(kind byte) int {
+	switch kind {
+	case jRAMTSD, jDiskTSD:
+		return 7
+	case jRAMAt, jDisk:
+		return 15
+	}
+	return 0
 }
 
 func (d *diskTier) entry(kind byte, s *Stream) []byte {
@@ -106,8 +158,8 @@ func (d *diskTier) jConfigure(s *Stream) {
 
 // jRecord journals a record just stored: in the RAM tier (ram) or the disk
 // part, at its stored time utc. A TSD record in its RAM sector's next slot
-// needs no time.
-func (d *diskTier) jRecord(s *Stream, ram, slot bool, v uint32, utc int64) {
+// needs no time. grouped: the record is one of a WriteBatch (jgroup).
+func (d *diskTier) jRecord(s *Stream, ram, slot bool, v uint32, utc int64, grouped bool) {
 	if d == nil || d.replaying {
 		return
 	}
@@ -124,11 +176,21 @@ func (d *diskTier) jRecord(s *Stream, ram, slot bool, v uint32, utc int64) {
 		if ram {
 			slotKind = jRAMTSD
 		}
-		d.jput(binary.LittleEndian.AppendUint32(d.entry(slotKind, s), v))
+		b := binary.LittleEndian.AppendUint32(d.entry(slotKind, s), v)
+		if grouped {
+			d.jgroup(b)
+		} else {
+			d.jput(b)
+		}
 		return
 	}
 	b := binary.LittleEndian.AppendUint32(d.entry(kind, s), v)
-	d.jput(binary.LittleEndian.AppendUint64(b, uint64(utc)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(utc))
+	if grouped {
+		d.jgroup(b)
+	} else {
+		d.jput(b)
+	}
 }
 
 // jDropRange journals n records dropped from first on.
@@ -193,6 +255,10 @@ type journalSpan struct {
 const maxJournalBytes = 1 << 30
 
 func (r *replayer) apply(p []byte) {
+	if len(p) > 0 && p[0] == jGroup {
+		r.group(p[1:])
+		return
+	}
 	if len(p) < 3 {
 		r.skipped++
 		return
@@ -268,6 +334,20 @@ func (r *replayer) apply(p []byte) {
 		r.applied++
 	} else {
 		r.skipped++
+	}
+}
+
+// group replays the record entries of a group entry in turn; one that is
+// not a record entry, or runs past the end, ends it (counted skipped).
+func (r *replayer) group(p []byte) {
+	for len(p) > 0 {
+		n := recordEntryLen(p[0])
+		if n == 0 || n > len(p) {
+			r.skipped++
+			return
+		}
+		r.apply(p[:n])
+		p = p[n:]
 	}
 }
 

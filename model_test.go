@@ -113,6 +113,25 @@ func modelActions(md *sim.Model, tot *modelTotals) map[string]func(*rapid.T) {
 				must(t, md.WriteBatch(s, rapid.Uint32().Draw(t, "value"), ts))
 			}
 		},
+		"writeBatchGroup": func(t *rapid.T) {
+			s := pick(t, md)
+			targets := []*sim.MStream{s}
+			for _, o := range md.Streams {
+				if o != s && o.Kind == s.Kind && len(targets) < 8 && rapid.Bool().Draw(t, "also") {
+					targets = append(targets, o)
+				}
+			}
+			vals := make([]uint32, len(targets))
+			for i := range vals {
+				vals[i] = rapid.Uint32().Draw(t, "value")
+			}
+			md.Now += rapid.Int64Range(1, 2000).Draw(t, "advance")
+			ts := md.Now
+			if s.Kind == mm2.EVT {
+				ts = rapid.Int64Range(md.Now-5000, md.Now+5000).Draw(t, "ts")
+			}
+			must(t, md.WriteBatchGroup(targets, vals, ts))
+		},
 		"setGPS": func(t *rapid.T) {
 			src := mm2.Source(source.Draw(t, "source"))
 			must(t, md.SetGPS(src, mm2.GPSConfig{Latitude: 100, Longitude: 101, Altitude: 102, Speed: 103}))

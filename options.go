@@ -58,7 +58,7 @@ type Options struct {
 	SpillPercent int              // pool use at which new sectors go to disk; 0 = 80
 	DiskCapBytes int64            // 0 = 256 MB
 	SegmentBytes int              // 0 = 256 KB
-	JournalBytes int              // each of the two crash journal files; 0 = 1 MB
+	JournalBytes int              // each of the two crash journal files; 0 = 640 KB
 	Clock        func() time.Time // nil = time.Now
 	Logger       *slog.Logger     // nil = discard
 }

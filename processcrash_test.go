@@ -87,7 +87,31 @@ func processCrashRun(t *testing.T, seed uint64, policy mm2.SyncPolicy) {
 			}
 			i := rng.IntN(len(streams))
 			ps, h := streams[i], handles[i]
-			switch op := rng.IntN(10); {
+			switch op := rng.IntN(11); {
+			case op == 10:
+				// A WriteBatch across the streams: its records' journal
+				// entries go in as group entries before it returns.
+				ws := make([]mm2.Write, 1+rng.IntN(80))
+				for k := range ws {
+					j := rng.IntN(len(streams))
+					at := clk.at() // a TSD sample's time, as WriteTSD would take it
+					if streams[j].kind == mm2.EVT {
+						at += int64(rng.IntN(5000))
+					}
+					ws[k] = mm2.Write{Stream: handles[j], Value: rng.Uint32(), UTCms: at}
+				}
+				n, err := m.WriteBatch(ws)
+				if err != nil && !errors.Is(err, mm2.ErrFull) {
+					t.Fatalf("batch: %v", err)
+				}
+				for _, w := range ws[:n] {
+					for j, hj := range handles {
+						if hj == w.Stream {
+							streams[j].recs = append(streams[j].recs, mm2.Sample{Seq: streams[j].next, Value: w.Value})
+							streams[j].next++
+						}
+					}
+				}
 			case op < 6:
 				v := rng.Uint32()
 				var err error
@@ -115,7 +139,7 @@ func processCrashRun(t *testing.T, seed uint64, policy mm2.SyncPolicy) {
 				for k := range n {
 					w := ps.recs[ps.pending+k]
 					if buf[k].Seq != w.Seq || buf[k].Value != w.Value {
-						t.Fatalf("read %v: %+v, want %+v", ps.id, buf[k], w)
+						t.Fatalf("read %v: %+v, want %+v; stats %+v", ps.id, buf[k], w, h.Stats())
 					}
 				}
 				ps.pending += n

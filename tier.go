@@ -27,7 +27,7 @@ import (
 
 // write stores one record (WriteTSD, WriteEVT) and runs the upkeep.
 func (d *diskTier) write(s *Stream, v uint32, utc int64) error {
-	return d.afterWrite(d.writeDisk(s, v, utc))
+	return d.afterWrite(d.writeDisk(s, v, utc, false))
 }
 
 // writeGroup writes a GPS group (WriteEventWithGPS): the values in turn to
@@ -35,7 +35,7 @@ func (d *diskTier) write(s *Stream, v uint32, utc int64) error {
 // stored (each is counted and readable).
 func (d *diskTier) writeGroup(targets []*Stream, vals []uint32, utc int64) error {
 	for i, t := range targets {
-		if err := d.writeDisk(t, vals[i], utc); err != nil {
+		if err := d.writeDisk(t, vals[i], utc, false); err != nil {
 			return d.afterWrite(err)
 		}
 	}
@@ -45,10 +45,13 @@ func (d *diskTier) writeGroup(targets []*Stream, vals []uint32, utc int64) error
 // writeBatch stores the samples of a checked batch (WriteBatch), with the
 // upkeep of a write after each and one sync for all of them.
 func (d *diskTier) writeBatch(ws []Write) (int, error) {
+	// The records' journal entries are gathered into group entries, all
+	// appended before this returns (a process crash loses none of them).
+	defer d.jflush()
 	var later error // a checkpoint that failed: the samples are stored
 	for i := range ws {
 		w := &ws[i]
-		if err := d.writeDisk(w.Stream, w.Value, w.UTCms); err != nil {
+		if err := d.writeDisk(w.Stream, w.Value, w.UTCms, true); err != nil {
 			return i, d.batchErr(err, later)
 		}
 		if err := d.keepRoom(); err != nil {
@@ -86,7 +89,7 @@ func (d *diskTier) batchErr(err, later error) error {
 // writeDisk stores a record with the disk backend: in RAM while the pool is
 // below the spill threshold and the stream's disk part is empty, otherwise
 // in the disk part.
-func (d *diskTier) writeDisk(s *Stream, v uint32, utc int64) error {
+func (d *diskTier) writeDisk(s *Stream, v uint32, utc int64, grouped bool) error {
 	if err := d.waitJournalRoom(); err != nil {
 		return err
 	}
@@ -112,14 +115,14 @@ func (d *diskTier) writeDisk(s *Stream, v uint32, utc int64) error {
 		disk = d.wantDisk(s, !slot)
 	}
 	if disk {
-		err := d.appendDisk(s, v, utc)
+		err := d.appendDisk(s, v, utc, grouped)
 		if err == nil || !d.stageToRAM(s) {
 			return err
 		}
 		// Moved to RAM: the record follows it there, unless RAM
 		// numbering does not continue (then it starts a new frame).
 		if slot = s.tailTakes(utc); d.wantDisk(s, !slot) {
-			return d.appendDisk(s, v, utc)
+			return d.appendDisk(s, v, utc, grouped)
 		}
 	}
 	if err := s.appendAt(v, utc); err != nil {
@@ -127,7 +130,7 @@ func (d *diskTier) writeDisk(s *Stream, v uint32, utc int64) error {
 	}
 	d.stream(s).lastSeq++
 	implicit, at := s.ramJournalForm(slot, utc)
-	d.jRecord(s, true, implicit, v, at)
+	d.jRecord(s, true, implicit, v, at, grouped)
 	return nil
 }
 

@@ -135,7 +135,9 @@ func (md *Model) writeErr(s *MStream, kind mm2.Kind) error {
 
 // write runs one write through the manager (do) and the model. targets
 // receive vals[i] at ts if it succeeds.
-func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals []uint32, ts int64, do func() error) error {
+// partial: the call writes its targets in turn and may stop part-way,
+// keeping the ones before (a WriteBatch; a GPS group on the disk backend).
+func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals []uint32, ts int64, partial bool, do func() error) error {
 	before := md.M.Stats()
 	free := before.SectorsFree
 	// The writer's own data goes first when it has unsent records in RAM
@@ -148,7 +150,7 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 	// more sectors) guarantee a sector can be freed there.
 	writerDroppable := (writer.Pending == 0 && len(writer.Recs) > 0 || writer.Unread() > 3*maxSectorRecords) &&
 		free < len(targets) &&
-		(md.Opts.Dir == "" || len(targets) == 1 && writer.Pending == 0) &&
+		(md.Opts.Dir == "" && !partial || len(targets) == 1 && writer.Pending == 0) &&
 		(md.Opts.Dir == "" || writer.H.Stats().SectorsRAM > 0)
 	writerDrops := writer.Drops
 	err := do()
@@ -163,6 +165,13 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 	}
 	dropped := false
 	after := md.M.Stats()
+	// A group written in turn (WriteBatch, GPS on the disk backend) can
+	// drop, for a later target's sector, records an earlier target just
+	// stored: learn what it stored before learning the drops.
+	group := partial && len(targets) > 1
+	if group {
+		md.keep(targets, vals, ts, err)
+	}
 	if after.Drops.DiskCap != before.Drops.DiskCap {
 		// A full filesystem made room for a frame by dropping the oldest
 		// segment: learn and check each stream's dropped run.
@@ -215,7 +224,7 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 		// A group write (GPS) on the disk tier writes its five in turn and
 		// may stop part-way, on a disk error or on a full pool (the disk
 		// failing, RejectNew): learn what the manager kept.
-		groupFull := errors.Is(err, mm2.ErrFull) && md.Opts.Dir != "" && len(targets) > 1
+		groupFull := errors.Is(err, mm2.ErrFull) && group
 		if md.diskError(err) || groupFull {
 			// Nothing of this write was stored, except in such a group write.
 			if groupFull {
@@ -224,21 +233,8 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 				md.DiskErrors++
 			}
 			md.Dirty = true // what was kept may have gone to RAM
-			kept := map[*MStream]uint64{}
-			for _, s := range targets {
-				if _, ok := kept[s]; !ok {
-					kept[s] = s.H.Stats().Written - s.Seq
-				}
-			}
-			for i, s := range targets { // the kept ones are the first, in order
-				if kept[s] > 0 {
-					kept[s]--
-					s.Seq++
-					md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})
-					if errors.Is(err, mm2.ErrNotDurable) {
-						s.Unsure++
-					}
-				}
+			if !group {
+				md.keep(targets, vals, ts, err)
 			}
 			return nil
 		}
@@ -257,11 +253,35 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 			s.Unsure = 0
 		}
 	}
-	for i, s := range targets {
-		s.Seq++
-		md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})
+	if !group {
+		for i, s := range targets {
+			s.Seq++
+			md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})
+		}
 	}
 	return nil
+}
+
+// keep learns which records of a write to targets the manager stored (by
+// each stream's newest number: the stored ones are the first, in order).
+// A write that failed with ErrNotDurable stored them unsure.
+func (md *Model) keep(targets []*MStream, vals []uint32, ts int64, err error) {
+	kept := map[*MStream]uint64{}
+	for _, s := range targets {
+		if _, ok := kept[s]; !ok {
+			kept[s] = s.H.Stats().Written - s.Seq
+		}
+	}
+	for i, s := range targets {
+		if kept[s] > 0 {
+			kept[s]--
+			s.Seq++
+			md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})
+			if errors.Is(err, mm2.ErrNotDurable) {
+				s.Unsure++
+			}
+		}
+	}
 }
 
 // maxSectorRecords is the most records a 32-byte sector holds (6 TSD).
@@ -376,12 +396,12 @@ func (md *Model) droppedFront(s *MStream, d int) error {
 
 // WriteTSD writes v to s at the model's clock.
 func (md *Model) WriteTSD(s *MStream, v uint32) error {
-	return md.write(s, mm2.TSD, []*MStream{s}, []uint32{v}, md.Now, func() error { return s.H.WriteTSD(v) })
+	return md.write(s, mm2.TSD, []*MStream{s}, []uint32{v}, md.Now, false, func() error { return s.H.WriteTSD(v) })
 }
 
 // WriteEVT writes v at ts to s.
 func (md *Model) WriteEVT(s *MStream, v uint32, ts int64) error {
-	return md.write(s, mm2.EVT, []*MStream{s}, []uint32{v}, ts, func() error { return s.H.WriteEVT(v, ts) })
+	return md.write(s, mm2.EVT, []*MStream{s}, []uint32{v}, ts, false, func() error { return s.H.WriteEVT(v, ts) })
 }
 
 // WriteBatch writes v at ts to s with Manager.WriteBatch, as a batch of
@@ -389,13 +409,31 @@ func (md *Model) WriteEVT(s *MStream, v uint32, ts int64) error {
 // TSD stream's ts is the model's clock, as WriteTSD's would be). It stores
 // exactly one sample or, with an error, none (one under ErrNotDurable).
 func (md *Model) WriteBatch(s *MStream, v uint32, ts int64) error {
-	return md.write(s, s.Kind, []*MStream{s}, []uint32{v}, ts, func() error {
+	return md.write(s, s.Kind, []*MStream{s}, []uint32{v}, ts, false, func() error {
 		n, err := md.M.WriteBatch([]mm2.Write{{Stream: s.H, Value: v, UTCms: ts}})
 		switch {
 		case err == nil && n != 1:
 			return fmt.Errorf("WriteBatch stored %d of 1 sample without an error", n)
 		case err != nil && n != 0 && !errors.Is(err, mm2.ErrNotDurable):
 			return fmt.Errorf("WriteBatch stored %d sample(s) and failed: %v", n, err)
+		}
+		return err
+	})
+}
+
+// WriteBatchGroup writes one sample to each of targets (distinct streams
+// of one kind, a bus cycle's) at ts with one Manager.WriteBatch: the way a
+// gateway batches. The samples are stored in turn; an error part-way keeps
+// the ones before it (WriteBatch returns how many).
+func (md *Model) WriteBatchGroup(targets []*MStream, vals []uint32, ts int64) error {
+	ws := make([]mm2.Write, len(targets))
+	for i, s := range targets {
+		ws[i] = mm2.Write{Stream: s.H, Value: vals[i], UTCms: ts}
+	}
+	return md.write(targets[0], targets[0].Kind, targets, vals, ts, true, func() error {
+		n, err := md.M.WriteBatch(ws)
+		if err == nil && n != len(ws) {
+			return fmt.Errorf("WriteBatch stored %d of %d samples without an error", n, len(ws))
 		}
 		return err
 	})
@@ -411,7 +449,7 @@ func (md *Model) WriteGPS(s *MStream, v uint32, fix mm2.GPSFix) error {
 			vals = append(vals, math.Float32bits(f[i]))
 		}
 	}
-	return md.write(s, mm2.EVT, targets, vals, md.Now, func() error { return s.H.WriteEventWithGPS(v, fix) })
+	return md.write(s, mm2.EVT, targets, vals, md.Now, md.Opts.Dir != "", func() error { return s.H.WriteEventWithGPS(v, fix) })
 }
 
 // SetGPS configures the GPS sensors of src in both.
