@@ -31,11 +31,12 @@ func (d *diskTier) write(s *Stream, v uint32, utc int64) error {
 }
 
 // writeGroup writes a GPS group (WriteEventWithGPS): the values in turn to
-// their targets, all at utc. A disk error part-way leaves the ones before it
-// stored (each is counted and readable).
+// their targets, all at utc, journaled as one group entry. A disk error
+// part-way leaves the ones before it stored (each is counted and readable).
 func (d *diskTier) writeGroup(targets []*Stream, vals []uint32, utc int64) error {
+	defer d.jflush()
 	for i, t := range targets {
-		if err := d.writeDisk(t, vals[i], utc, false); err != nil {
+		if err := d.writeDisk(t, vals[i], utc, true); err != nil {
 			return d.afterWrite(err)
 		}
 	}
