@@ -82,6 +82,9 @@ type PowerLossInfo struct {
 	OutsideWindow     uint64 `json:"outside_window"`
 	UnsyncedBytesLost int64  `json:"unsynced_bytes_lost"` // file bytes no sync covered, lost at the power loss
 	NumberingGap      uint64 `json:"numbering_gap"`       // numbers skipped across the restart, summed over the streams
+	// StreamGapMax is the largest jump of one stream: at most what the
+	// journal's lost part could have numbered (docs/durability.md).
+	StreamGapMax uint64 `json:"numbering_gap_stream_max"`
 }
 
 // PowerCutInfo is what one power cut did.
@@ -301,8 +304,8 @@ func (r *Report) WriteTable(w io.Writer) {
 		if p.OutsideWindow > 0 {
 			window = fmt.Sprintf("and %d the policy had made durable: outside the window, counted as lost", p.OutsideWindow)
 		}
-		fmt.Fprintf(w, "power loss at %s: %s held, %d recovered (a record whose ACK was lost comes back), %d destroyed in %s (%s); %s of unsynced file data lost; numbering jumped by %d\n",
-			p.At, humanize.Count(p.Held, "record"), p.Recovered, p.Destroyed, humanize.Count(p.Streams, "stream"), window, humanize.Bytes(p.UnsyncedBytesLost), p.NumberingGap)
+		fmt.Fprintf(w, "power loss at %s: %s held, %d recovered (a record whose ACK was lost comes back), %d destroyed in %s (%s); %s of unsynced file data lost; numbering jumped by %d, at most %d in a stream\n",
+			p.At, humanize.Count(p.Held, "record"), p.Recovered, p.Destroyed, humanize.Count(p.Streams, "stream"), window, humanize.Bytes(p.UnsyncedBytesLost), p.NumberingGap, p.StreamGapMax)
 	}
 	if len(r.PowerLosses) > 0 {
 		fmt.Fprintln(w, "  a power loss abandons the manager (nothing closed or synced) and cuts every store file back to its last fsync")

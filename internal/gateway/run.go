@@ -322,13 +322,19 @@ func (s *Sim) shutdown(end int) (held []SeqSet, bounds, newest []uint64, lostByt
 // gap is how far the numbering jumped across a restart: the first number
 // each stream hands out now less the one after its newest before, summed.
 func (s *Sim) gap(newest []uint64) uint64 {
-	var g uint64
+	g, _ := s.gaps(newest)
+	return g
+}
+
+// gaps is gap and the largest jump of one stream.
+func (s *Sim) gaps(newest []uint64) (sum, most uint64) {
 	for i := range s.sig {
 		if w := s.v.h[i].Stats().Written; w > newest[i] {
-			g += w - newest[i]
+			sum += w - newest[i]
+			most = max(most, w-newest[i])
 		}
 	}
-	return g
+	return sum, most
 }
 
 // reused counts the streams whose numbering went back across a restart (a
@@ -467,7 +473,8 @@ func (s *Sim) powerLoss(ctx context.Context, t int64) (int64, error) {
 		return t, err
 	}
 	info := PowerLossInfo{At: fmtDur(s.driving()), Held: r.held, Recovered: r.recovered,
-		UnsyncedBytesLost: r.lostBytes, NumberingGap: s.gap(r.newest)}
+		UnsyncedBytesLost: r.lostBytes}
+	info.NumberingGap, info.StreamGapMax = s.gaps(r.newest)
 	for i := range s.sig {
 		info.Destroyed += r.in[i].Len()
 		info.OutsideWindow += r.out[i].Len()
@@ -477,9 +484,9 @@ func (s *Sim) powerLoss(ctx context.Context, t int64) (int64, error) {
 	}
 	s.report.PowerLosses = append(s.report.PowerLosses, info)
 	s.report.Phases.PowerLoss = true
-	s.logf("power loss: %s held, %d recovered; %d destroyed inside the %v window (%s), %d outside it; %s of unsynced file data lost; numbering jumped by %d",
+	s.logf("power loss: %s held, %d recovered; %d destroyed inside the %v window (%s), %d outside it; %s of unsynced file data lost; numbering jumped by %d (at most %d in a stream)",
 		humanize.Count(info.Held, "record"), info.Recovered, info.Destroyed, s.cfg.Sync, humanize.Count(info.Streams, "stream"),
-		info.OutsideWindow, humanize.Bytes(info.UnsyncedBytesLost), info.NumberingGap)
+		info.OutsideWindow, humanize.Bytes(info.UnsyncedBytesLost), info.NumberingGap, info.StreamGapMax)
 	if info.OutsideWindow > 0 {
 		s.fail("the power loss destroyed %s that the %v policy had made durable", humanize.Count(info.OutsideWindow, "record"), s.cfg.Sync)
 	}
