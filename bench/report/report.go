@@ -87,7 +87,7 @@ func writeMachine(b *strings.Builder, r Report) {
 func writeSetup(b *strings.Builder, r Report) {
 	c := r.Config
 	fmt.Fprintf(b, "## Setup\n\n")
-	fmt.Fprintf(b, "- Every system runs in a child process of its own (peak RSS is that process's), on a fresh directory.\n")
+	fmt.Fprintf(b, "- Every system runs in a child process of its own (peak RSS is that process's), on a fresh directory. The runs go round the systems (every system's run of a workload and durability, then the next), so that what the machine does meanwhile falls on all of them alike; before each child starts, the parent calls sync(2), so that the data earlier runs left dirty in the page cache is not written back during its timing.\n")
 	fmt.Fprintf(b, "- Records: %d streams of 4-byte TSD samples (period %d ms). Peers store each record packed in %d bytes "+
 		"(6-byte sequence, 6-byte UTC ms, 4-byte value; the stream is the queue or key prefix): kinder to them than their real "+
 		"encodings. One entry per append of %d samples; reads ask for up to %d samples, each read is acknowledged before the next.\n",

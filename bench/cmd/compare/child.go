@@ -97,6 +97,8 @@ func commonArgs(quick bool, phase time.Duration) []string {
 // spawnRun runs one system on one workload in a child process and returns its result.
 func spawnRun(exe string, sys peers.System, d workload.Durability, name, dir string, quick bool, phase, timeout time.Duration) workload.Result {
 	res := workload.Result{System: sys.Name, Durability: d.String(), Workload: name}
+	// Earlier runs' dirty pages are written back now, not during this run.
+	syscall.Sync()
 	if err := spawnJSON(exe, childArgs(childRun, sys.Name, d, name, dir, quick, phase), timeout, &res); err != nil {
 		res.Err = err.Error()
 	}

@@ -181,7 +181,11 @@ func runParent(f flags, cfg workload.Config) error {
 		share := (budget - time.Since(started) - reserve) / time.Duration(2*max(runsLeft, 1))
 		return min(cfg.PhaseLimit, max(share, time.Second))
 	}
-	n := 0
+	// The runs go round the systems for each workload and durability, so
+	// that what the machine is doing meanwhile (another tenant, the
+	// filesystem's own work after a run) falls on every system alike; the
+	// report lists them system by system.
+	var avail []peers.System
 	for _, sys := range systems {
 		info := report.System{Name: sys.Name, UsedBy: sys.UsedBy, Layout: sys.Layout}
 		if sys.Unavailable != nil {
@@ -191,8 +195,21 @@ func runParent(f flags, cfg workload.Config) error {
 			continue
 		}
 		rep.Systems = append(rep.Systems, info)
-		for _, d := range durabilities {
-			for _, w := range workloads {
+		avail = append(avail, sys)
+	}
+	results := make([][][]workload.Result, len(avail)) // by system, durability, workload
+	crashes := make([][]report.Crash, len(avail))
+	for i := range avail {
+		results[i] = make([][]workload.Result, len(durabilities))
+		for j := range durabilities {
+			results[i][j] = make([]workload.Result, len(workloads))
+		}
+		crashes[i] = make([]report.Crash, len(durabilities))
+	}
+	n := 0
+	for j, d := range durabilities {
+		for k, w := range workloads {
+			for i, sys := range avail {
 				n++
 				dir := filepath.Join(base, fmt.Sprintf("%02d-%s", n, sys.Name))
 				t0 := time.Now()
@@ -202,18 +219,29 @@ func runParent(f flags, cfg workload.Config) error {
 				}
 				progress("%s %s workload %s (%.0f s): write %.0f/s drain %.0f/s %.2f B/sample %s %s", sys.Name, d, w,
 					time.Since(t0).Seconds(), res.WriteRate(), res.DrainRate(), res.BytesPerSample(), res.Note, res.Err)
-				rep.Results = append(rep.Results, res)
+				results[i][j][k] = res
 			}
+		}
+		if !f.crash {
+			continue
+		}
+		for i, sys := range avail {
+			n++
+			dir := filepath.Join(base, fmt.Sprintf("%02d-%s-crash", n, sys.Name))
+			c := spawnCrash(exe, sys, d, dir, cfg, f.quick, crashAfter)
+			if err := os.RemoveAll(dir); err != nil {
+				return err
+			}
+			progress("%s %s kill -9: reported %d recovered %d lost %d duplicated %d reopen %.3fs %s", sys.Name, d,
+				c.Reported, c.Recovered, c.Lost, c.Duplicated, c.ReopenSeconds, c.Err)
+			crashes[i][j] = c
+		}
+	}
+	for i := range avail {
+		for j := range durabilities {
+			rep.Results = append(rep.Results, results[i][j]...)
 			if f.crash {
-				n++
-				dir := filepath.Join(base, fmt.Sprintf("%02d-%s-crash", n, sys.Name))
-				c := spawnCrash(exe, sys, d, dir, cfg, f.quick, crashAfter)
-				if err := os.RemoveAll(dir); err != nil {
-					return err
-				}
-				progress("%s %s kill -9: reported %d recovered %d lost %d duplicated %d reopen %.3fs %s", sys.Name, d,
-					c.Reported, c.Recovered, c.Lost, c.Duplicated, c.ReopenSeconds, c.Err)
-				rep.Crashes = append(rep.Crashes, c)
+				rep.Crashes = append(rep.Crashes, crashes[i][j])
 			}
 		}
 	}
