@@ -9,7 +9,7 @@ import (
 // these per write, read, ACK, sync and lifecycle step, under the manager's
 // lock, and only when the manager has a disk tier (Manager.disk != nil):
 //
-//	write, writeGroup, writeBatch   store records, then the upkeep (sync policy, checkpoint)
+//	write, writeGroup, writeBatch     store records, then the upkeep (sync policy, checkpoint)
 //	beforeRead, read, peek, lastRead  SyncAlways's read barrier; the disk part of a read
 //	ack, nack                         the disk part of Stream.Ack and Stream.Nack
 //	noteDrop                          journal a drop of RAM records
