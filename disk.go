@@ -584,7 +584,7 @@ func (d *diskTier) maintain() error {
 // for it.
 func (d *diskTier) keepRoom() error {
 	m := d.m
-	if d == nil || d.readOnly {
+	if d.readOnly {
 		return nil
 	}
 	switch {
@@ -615,7 +615,7 @@ func (d *diskTier) keepRoom() error {
 // every change under SyncAlways, once an interval under SyncInterval.
 func (d *diskTier) syncDue() error {
 	m := d.m
-	if d == nil || d.readOnly {
+	if d.readOnly {
 		return nil
 	}
 	switch d.policy.mode {

@@ -77,7 +77,7 @@ const DefaultJournalBytes = 640 << 10
 // checkpoint, which Stats shows as a disk error.
 func (d *diskTier) jput(p []byte) {
 	m := d.m
-	if d == nil || d.jr == nil || d.replaying {
+	if d.jr == nil || d.replaying {
 		return
 	}
 	if d.broken {
@@ -147,7 +147,7 @@ func (d *diskTier) entry(kind byte, s *Stream) []byte {
 }
 
 func (d *diskTier) jConfigure(s *Stream) {
-	if d == nil || d.jr == nil || d.replaying {
+	if d.jr == nil || d.replaying {
 		return
 	}
 	b := append(d.entry(jConfig, s), uint8(s.source), uint8(s.kind))
@@ -160,32 +160,27 @@ func (d *diskTier) jConfigure(s *Stream) {
 // part, at its stored time utc. A TSD record in its RAM sector's next slot
 // needs no time. grouped: the record is one of a WriteBatch (jgroup).
 func (d *diskTier) jRecord(s *Stream, ram, slot bool, v uint32, utc int64, grouped bool) {
-	if d == nil || d.replaying {
+	if d.replaying {
 		return
 	}
 	d.sinceCP++
 	if d.jr == nil {
 		return
 	}
-	kind := byte(jDisk)
-	if ram {
-		kind = jRAMAt
-	}
-	if slot {
-		slotKind := byte(jDiskTSD)
+	var b []byte
+	switch {
+	case slot && ram:
+		b = binary.LittleEndian.AppendUint32(d.entry(jRAMTSD, s), v)
+	case slot:
+		b = binary.LittleEndian.AppendUint32(d.entry(jDiskTSD, s), v)
+	default:
+		kind := byte(jDisk)
 		if ram {
-			slotKind = jRAMTSD
+			kind = jRAMAt
 		}
-		b := binary.LittleEndian.AppendUint32(d.entry(slotKind, s), v)
-		if grouped {
-			d.jgroup(b)
-		} else {
-			d.jput(b)
-		}
-		return
+		b = binary.LittleEndian.AppendUint32(d.entry(kind, s), v)
+		b = binary.LittleEndian.AppendUint64(b, uint64(utc))
 	}
-	b := binary.LittleEndian.AppendUint32(d.entry(kind, s), v)
-	b = binary.LittleEndian.AppendUint64(b, uint64(utc))
 	if grouped {
 		d.jgroup(b)
 	} else {
@@ -195,7 +190,7 @@ func (d *diskTier) jRecord(s *Stream, ram, slot bool, v uint32, utc int64, group
 
 // jDropRange journals n records dropped from first on.
 func (d *diskTier) jDropRange(s *Stream, first uint64, n uint32, reason DropReason) {
-	if d == nil || d.jr == nil || d.replaying {
+	if d.jr == nil || d.replaying {
 		return
 	}
 	b := binary.LittleEndian.AppendUint64(d.entry(jDropRange, s), first)
@@ -205,7 +200,7 @@ func (d *diskTier) jDropRange(s *Stream, first uint64, n uint32, reason DropReas
 
 // jThrough journals an acknowledgement or a drop up to seq.
 func (d *diskTier) jThrough(kind byte, s *Stream, seq uint64, reason DropReason) {
-	if d == nil || d.jr == nil || d.replaying {
+	if d.jr == nil || d.replaying {
 		return
 	}
 	b := binary.LittleEndian.AppendUint64(d.entry(kind, s), seq)
@@ -498,7 +493,7 @@ func (d *diskTier) markRunning() error {
 // full: the checkpoint's new epoch frees it. Errors: ErrClosed.
 func (d *diskTier) waitJournalRoom() error {
 	m := d.m
-	for d != nil && d.cpBusy && d.jr != nil && d.jr.UsedOver(90) && !m.closed {
+	for d.cpBusy && d.jr != nil && d.jr.UsedOver(90) && !m.closed {
 		d.synced.Wait()
 	}
 	if m.closed {
