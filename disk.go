@@ -82,9 +82,12 @@ type diskStream struct {
 	n        uint32
 	rd, ack  dpos // first unread and first unacknowledged record of the disk part
 	lastSeq  uint64
-	reserved uint64 // format 1 stores: the reservation numbering resumes at after a crash
+	reserved uint64 // at Open: the checkpoint's reservation, raised by the journal's (reserve.go)
 	epochSeq uint64 // lastSeq when the journal's epoch began (or the stream's base)
 	frames   uint32 // frames in the log holding unacknowledged records of the stream
+	lim      uint64 // readers are shown numbers up to lim only (reserve.go)
+	bumping  uint64 // a raise of lim journaled and being synced (reserve.go)
+	snapSeq  uint64 // lastSeq at the last snapshot: the stream's pace
 }
 
 // dpos is a disk cursor: the stream's first record with a sequence number
@@ -804,6 +807,7 @@ func (d *diskTier) finishCheckpoint(c spool.Checkpoint, unsynced []uint64, mark 
 // checkpointed records that checkpoint c is durable.
 func (d *diskTier) checkpointed(c spool.Checkpoint, clean bool, now int64, ord uint64) {
 	d.cpDurable = ord
+	d.reserved(&c)
 	d.gen = c.Gen
 	d.durableEpoch = c.JournalEpoch
 	d.clean = clean

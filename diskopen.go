@@ -108,6 +108,7 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	}
 	byIdx := make(map[uint16]*Stream, len(cp.Streams))
 	start := make(map[*Stream]uint64, len(cp.Streams))
+	resv := make(map[*Stream]bool, len(cp.Streams)) // the checkpoint reserved its numbers (reserve.go)
 	for i, st := range cp.Streams {
 		s, err := m.configureLocked(StreamID{Source(st.Source), st.Sensor}, Kind(st.Kind), time.Duration(st.Period)*time.Millisecond)
 		if err != nil {
@@ -116,6 +117,9 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		}
 		byIdx[uint16(i)] = s
 		start[s] = st.LastSeq
+		if st.Reserved > st.LastSeq {
+			resv[s] = true
+		}
 		ds := d.stream(s)
 		s.acked = st.Acked
 		ds.lastSeq, ds.reserved = st.LastSeq, st.Reserved
@@ -165,11 +169,22 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
 		ds := d.stream(s)
-		if jump {
+		switch {
+		case jump && resv[s] && !damaged:
+			// Its readers were shown no number past its reservation
+			// (the checkpoint's, or a synced raise in the journal).
+			ds.lastSeq = max(ds.lastSeq, ds.reserved)
+		case jump:
 			ds.lastSeq = max(ds.lastSeq+lost, ds.reserved)
 			if st, ok := start[s]; ok && extra > 0 {
 				ds.lastSeq = max(ds.lastSeq, st+extra)
 			}
+		}
+		// Readers go past the newest number only once a reservation
+		// (the checkpoint written below, or a synced raise) covers it.
+		ds.snapSeq, ds.lim = ds.lastSeq, ds.lastSeq
+		if readOnly {
+			ds.lim = noLimit
 		}
 		ds.rd = ds.ack
 		if ds.n == 0 {

@@ -52,6 +52,9 @@ const (
 	// and idx) of a WriteBatch, back to back: one entry and one check for
 	// up to 36 records.
 	jGroup = 14
+	// jReserve: idx u16, seq u64: the stream's readers may be shown
+	// numbers up to seq (reserve.go); synced before they are.
+	jReserve = 15
 )
 
 // minRecordEntry is the fewest journal bytes a record takes (jRAMTSD's
@@ -306,6 +309,8 @@ func (r *replayer) apply(p []byte) {
 		if s.ramAvail() == 0 && ds.n == 0 {
 			s.acked = max(s.acked, v)
 		}
+	case kind == jReserve && len(body) == 8:
+		ds.reserved = max(ds.reserved, binary.LittleEndian.Uint64(body))
 	case (kind == jAck && len(body) == 8) || (kind == jDrop && len(body) == 9):
 		through := binary.LittleEndian.Uint64(body)
 		n, _ := s.ackThrough(through)

@@ -10,7 +10,7 @@ func (s *Stream) Read() (Sample, error) {
 		return Sample{}, err
 	}
 	defer m.mu.Unlock()
-	if err := m.beforeRead(); err != nil {
+	if err := m.beforeRead(s); err != nil {
 		return Sample{}, err
 	}
 	var one [1]Sample
@@ -29,7 +29,7 @@ func (s *Stream) ReadBulk(dst []Sample) (int, error) {
 		return 0, err
 	}
 	defer m.mu.Unlock()
-	if err := m.beforeRead(); err != nil {
+	if err := m.beforeRead(s); err != nil {
 		return 0, err
 	}
 	return s.read(dst, true)
@@ -43,7 +43,7 @@ func (s *Stream) PeekBulk(dst []Sample) (int, error) {
 		return 0, err
 	}
 	defer m.mu.Unlock()
-	if err := m.beforeRead(); err != nil {
+	if err := m.beforeRead(s); err != nil {
 		return 0, err
 	}
 	return s.read(dst, false)
@@ -93,7 +93,7 @@ func (s *Stream) Peek(i int) (Sample, error) {
 		return Sample{}, err
 	}
 	defer m.mu.Unlock()
-	if err := m.beforeRead(); err != nil {
+	if err := m.beforeRead(s); err != nil {
 		return Sample{}, err
 	}
 	if i < 0 {
@@ -112,13 +112,14 @@ func (s *Stream) Peek(i int) (Sample, error) {
 	return m.disk.peek(s, i-max(0, s.ramAvail()-int(s.pending)))
 }
 
-// beforeRead makes sure that under SyncAlways a reader is handed no record
-// that is not durable yet: it syncs the journal first (see commit, which
-// releases the lock while it syncs). Errors: ErrClosed if the manager was
-// closed meanwhile.
-func (m *Manager) beforeRead() error {
+// beforeRead makes sure that a reader of s is handed no record whose
+// number a power cut could give to another record (reserve.go), and under
+// SyncAlways no record that is not durable yet: it syncs the journal first
+// (see commit, which releases the lock while it syncs). Errors: ErrClosed
+// if the manager was closed meanwhile.
+func (m *Manager) beforeRead(s *Stream) error {
 	if d := m.disk; d != nil {
-		return d.beforeRead()
+		return d.beforeRead(s)
 	}
 	return nil
 }

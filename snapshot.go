@@ -39,7 +39,7 @@ func (d *diskTier) snapshot(clean bool) spool.Checkpoint {
 		ds := d.stream(s)
 		c.Streams = append(c.Streams, spool.StreamState{
 			Source: uint8(s.source), Kind: uint8(s.kind), Sensor: s.sensor, Period: s.periodMs,
-			Acked: s.acked, LastSeq: ds.lastSeq, Reserved: ds.lastSeq,
+			Acked: s.acked, LastSeq: ds.lastSeq, Reserved: d.reserveAt(ds),
 		})
 		if ram := s.ramAvail(); ram > 0 {
 			sc.streams = append(sc.streams, *s)

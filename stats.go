@@ -91,6 +91,9 @@ type StreamStats struct {
 	// Written the newest record's number. On the disk backend numbers can
 	// have gaps (records dropped at the disk cap, or destroyed by a crash
 	// and skipped by the reservation), so Written − Acked may exceed Total.
+	// After a power cut, numbers above what a reader was shown may be
+	// given to new records (docs/durability.md): a reader never sees a
+	// number twice, Written may go back.
 	Acked, Read, Written uint64
 	SectorsRAM           int
 	SectorsDisk          int

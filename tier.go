@@ -270,15 +270,21 @@ func (d *diskTier) nack(s *Stream) {
 	ds.rd = ds.ack
 }
 
-// beforeRead makes sure that under SyncAlways a reader is handed no record
-// that is not durable yet: it syncs the journal first (see commit, which
-// releases the lock while it syncs). Errors: ErrClosed if the manager was
-// closed meanwhile.
-func (d *diskTier) beforeRead() error {
-	if d.readOnly || d.jr == nil || d.policy.mode != syncAlways {
+// beforeRead raises the reservation of s's numbers when a reader would
+// pass it (reserve.go), and under SyncAlways makes sure that a reader is
+// handed no record that is not durable yet: it syncs the journal first (see
+// commit, which releases the lock while it syncs). Errors: ErrClosed if the
+// manager was closed meanwhile.
+func (d *diskTier) beforeRead(s *Stream) error {
+	if d.readOnly {
 		return nil
 	}
-	_ = d.commit() // a disk error is a state; the read goes on
+	// A disk error is a state; the read goes on, held at the reservation
+	// if it could not be raised.
+	_ = d.reserve(s)
+	if d.jr != nil && d.policy.mode == syncAlways {
+		_ = d.commit()
+	}
 	if d.m.closed {
 		return ErrClosed
 	}
@@ -293,7 +299,7 @@ func (d *diskTier) configure(s *Stream) {
 		return
 	}
 	s.acked = d.newStreamBase()
-	ds.lastSeq, ds.epochSeq = s.acked, s.acked
+	ds.lastSeq, ds.epochSeq, ds.snapSeq, ds.lim = s.acked, s.acked, s.acked, noLimit
 	d.jConfigure(s)
 	if d.noMap && !d.readOnly {
 		// No journal: the stream is durable once a checkpoint names it.

@@ -46,6 +46,7 @@ func (md *Model) FillDisk(full, frees bool) {
 // IOErrors makes every write to the store's files fail with EIO, or stops it.
 func (md *Model) IOErrors(on bool) {
 	if on {
+		md.Failing = true
 		md.Fault.FailIf(func(op vfs.Op, _ string) bool { return op == vfs.OpWrite || op == vfs.OpSync })
 	} else {
 		md.Fault.FailIf(nil)
@@ -98,10 +99,7 @@ func (md *Model) reopen(fsys vfs.FS, strict bool) error {
 			return fmt.Errorf("reopen: SetGPS: %v", err)
 		}
 	}
-	md.Dirty = false
-	for _, s := range md.Streams {
-		s.Unsure = 0
-	}
+	md.Dirty, md.Failing = false, false
 	return md.Check()
 }
 
@@ -141,8 +139,15 @@ func (md *Model) adopt(s *MStream, strict bool) error {
 			recs = append(recs, r)
 		}
 		s.Recs = recs
-		if st.Written+s.Unsure < s.Seq {
-			return fmt.Errorf("reopen %v after a crash: numbering at %d may reuse numbers up to %d", s.ID, st.Written, s.Seq)
+		// A number no reader saw may go to another record: the power cut
+		// destroyed its record before anything of it was durable.
+		if st.Written < s.Seen {
+			return fmt.Errorf("reopen %v after a crash: numbering at %d may reuse numbers up to %d, which a reader saw", s.ID, st.Written, s.Seen)
+		}
+		for seq := range s.History {
+			if seq > st.Written {
+				delete(s.History, seq)
+			}
 		}
 	}
 	s.Pending = 0

@@ -33,10 +33,9 @@ type MStream struct {
 	Seq      uint64 // last sequence number written
 	Drops    uint64 // records the manager dropped (ram-full)
 	CapDrops uint64 // records dropped with the oldest segment (disk-cap)
-	// Unsure counts records stored by writes that failed with
-	// ErrNotDurable since the last sync that succeeded: a power cut may
-	// destroy them before any trace of their numbers is durable.
-	Unsure uint64
+	// Seen is the newest number a reader was shown while the disk could
+	// sync: no crash may give it to another record.
+	Seen uint64
 }
 
 // Unread is how many records the model expects unread.
@@ -61,6 +60,10 @@ type Model struct {
 	Mem   *vfs.MemFS
 	Fault *vfs.FaultFS
 	Dirty bool
+	// Failing: the disk failed syncs since the last reopen; numbers read
+	// meanwhile may be given to other records by a power cut before the
+	// next successful sync, which the model cannot see.
+	Failing bool
 
 	// What the run reached.
 	Writes, Compared, DropEvents, FullErrors, Dropped int64
@@ -170,7 +173,7 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 	// stored: learn what it stored before learning the drops.
 	group := partial && len(targets) > 1
 	if group {
-		md.keep(targets, vals, ts, err)
+		md.keep(targets, vals, ts)
 	}
 	if after.Drops.DiskCap != before.Drops.DiskCap {
 		// A full filesystem made room for a frame by dropping the oldest
@@ -234,7 +237,7 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 			}
 			md.Dirty = true // what was kept may have gone to RAM
 			if !group {
-				md.keep(targets, vals, ts, err)
+				md.keep(targets, vals, ts)
 			}
 			return nil
 		}
@@ -248,11 +251,6 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 	// Under SyncAlways a write is durable unless the disk is failing, when
 	// it falls back to RAM.
 	md.Dirty = md.Dirty || !md.always() || after.DiskError != ""
-	if md.always() && md.Opts.Dir != "" { // this write's sync made every earlier record durable too
-		for _, s := range md.Streams {
-			s.Unsure = 0
-		}
-	}
 	if !group {
 		for i, s := range targets {
 			s.Seq++
@@ -264,8 +262,7 @@ func (md *Model) write(writer *MStream, kind mm2.Kind, targets []*MStream, vals 
 
 // keep learns which records of a write to targets the manager stored (by
 // each stream's newest number: the stored ones are the first, in order).
-// A write that failed with ErrNotDurable stored them unsure.
-func (md *Model) keep(targets []*MStream, vals []uint32, ts int64, err error) {
+func (md *Model) keep(targets []*MStream, vals []uint32, ts int64) {
 	kept := map[*MStream]uint64{}
 	for _, s := range targets {
 		if _, ok := kept[s]; !ok {
@@ -277,9 +274,6 @@ func (md *Model) keep(targets []*MStream, vals []uint32, ts int64, err error) {
 			kept[s]--
 			s.Seq++
 			md.store(s, Rec{V: vals[i], TS: ts, Seq: s.Seq})
-			if errors.Is(err, mm2.ErrNotDurable) {
-				s.Unsure++
-			}
 		}
 	}
 }
@@ -500,6 +494,9 @@ func (md *Model) Compare(s *MStream, got mm2.Sample, want Rec, what string) erro
 	}
 	if !ok {
 		return fmt.Errorf("%s %v: got %+v, want %+v", what, s.ID, got, want)
+	}
+	if !md.Failing {
+		s.Seen = max(s.Seen, got.Seq)
 	}
 	return nil
 }
