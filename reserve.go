@@ -73,6 +73,9 @@ func (d *diskTier) reserve(s *Stream) error {
 	if ds := d.stream(s); ds.lim >= ds.lastSeq {
 		return nil
 	}
+	if err := d.waitJournalRoom(); err != nil {
+		return err
+	}
 	if d.jr == nil || d.broken {
 		if d.err != nil && !d.retry(m.now()) {
 			return d.err
