@@ -49,6 +49,7 @@ type diskTier struct {
 	jpend        []byte           // record entries a WriteBatch gathers for one group entry (jgroup)
 	jmulti       []byte           // scratch: the group entry
 	syncing      bool             // a group commit is syncing the journal outside the lock
+	cpWaiting    bool             // a checkpoint waits for that sync to end: no new one starts
 	synced       *sync.Cond       // broadcast when a group commit ends
 	lastSync     int64            // clock ms of the last interval sync
 	jsize        int              // bytes of each journal file
@@ -654,7 +655,7 @@ func (d *diskTier) commit() error {
 		d.syncFailed = false
 	}
 	for d.jr != nil && !d.jr.Covers(e, to) && !m.closed {
-		if d.syncing {
+		if d.syncing || d.cpWaiting {
 			d.synced.Wait()
 			continue
 		}
@@ -696,8 +697,15 @@ func (d *diskTier) commit() error {
 // written outside the lock (checkpointAsync) is waited for first.
 func (d *diskTier) checkpoint(clean bool) error {
 	m := d.m
-	for d.cpBusy {
+	// A journal file is started over below: not while a group commit
+	// syncs it (the previous epoch's tail may be in that file).
+	for d.cpBusy || d.syncing {
+		d.cpWaiting = d.syncing
 		d.synced.Wait()
+	}
+	if d.cpWaiting {
+		d.cpWaiting = false
+		d.synced.Broadcast()
 	}
 	d.jflush() // before the snapshot and the journal's position are taken
 	if err := d.log.Sync(); err != nil {
@@ -747,7 +755,7 @@ func (d *diskTier) checkpointAsync() {
 	m := d.m
 	d.jflush() // before the journal's position is taken
 	c := d.snapshot(false)
-	if d.durableEpoch == d.epoch {
+	if d.durableEpoch == d.epoch && !d.syncing { // a sync outside the lock may be on the other file
 		c.JournalEpoch, c.JournalOff = d.epoch+1, journal.HeaderSize
 		d.endEpoch()
 		if err := d.startJournal(c.JournalEpoch); err != nil {
