@@ -170,9 +170,11 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		s := m.at(uint16(i))
 		ds := d.stream(s)
 		switch {
-		case jump && resv[s] && !damaged:
+		case jump && resv[s] && !damaged && !broken && extra == 0:
 			// Its readers were shown no number past its reservation
 			// (the checkpoint's, or a synced raise in the journal).
+			// A journal that could not go on may have refused a raise:
+			// then the store-wide bound (below).
 			ds.lastSeq = max(ds.lastSeq, ds.reserved)
 		case jump:
 			ds.lastSeq = max(ds.lastSeq+lost, ds.reserved)
