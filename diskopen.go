@@ -108,7 +108,6 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	}
 	byIdx := make(map[uint16]*Stream, len(cp.Streams))
 	start := make(map[*Stream]uint64, len(cp.Streams))
-	resv := make(map[*Stream]bool, len(cp.Streams)) // the checkpoint reserved its numbers (reserve.go)
 	for i, st := range cp.Streams {
 		s, err := m.configureLocked(StreamID{Source(st.Source), st.Sensor}, Kind(st.Kind), time.Duration(st.Period)*time.Millisecond)
 		if err != nil {
@@ -117,9 +116,6 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 		}
 		byIdx[uint16(i)] = s
 		start[s] = st.LastSeq
-		if st.Reserved > st.LastSeq {
-			resv[s] = true
-		}
 		ds := d.stream(s)
 		s.acked = st.Acked
 		ds.lastSeq, ds.reserved = st.LastSeq, st.Reserved
@@ -169,16 +165,19 @@ func (m *Manager) openDisk(fsys vfs.FS, readOnly bool) error {
 	for i := 0; i < m.nStream; i++ {
 		s := m.at(uint16(i))
 		ds := d.stream(s)
+		st, known := start[s]
 		switch {
-		case jump && resv[s] && !damaged && !broken && extra == 0:
+		case jump && known && ds.reserved > st && !damaged && !broken && extra == 0:
 			// Its readers were shown no number past its reservation
-			// (the checkpoint's, or a synced raise in the journal).
+			// (the checkpoint's, or a synced raise in the journal; one at
+			// the checkpoint's newest number is no reservation: a store
+			// written before them).
 			// A journal that could not go on may have refused a raise:
 			// then the store-wide bound (below).
 			ds.lastSeq = max(ds.lastSeq, ds.reserved)
 		case jump:
 			ds.lastSeq = max(ds.lastSeq+lost, ds.reserved)
-			if st, ok := start[s]; ok && extra > 0 {
+			if known && extra > 0 {
 				ds.lastSeq = max(ds.lastSeq, st+extra)
 			}
 		}

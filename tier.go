@@ -10,7 +10,7 @@ import (
 // lock, and only when the manager has a disk tier (Manager.disk != nil):
 //
 //	write, writeGroup, writeBatch     store records, then the upkeep (sync policy, checkpoint)
-//	beforeRead, read, peek, lastRead  SyncAlways's read barrier; the disk part of a read
+//	beforeRead, read, peek, lastRead  the read barriers (reservations, SyncAlways); the disk part of a read
 //	ack, nack                         the disk part of Stream.Ack and Stream.Nack
 //	noteDrop                          journal a drop of RAM records
 //	configure                         a new stream's number base and journal entry
@@ -279,8 +279,8 @@ func (d *diskTier) beforeRead(s *Stream) error {
 	if d.readOnly {
 		return nil
 	}
-	// A disk error is a state; the read goes on, held at the reservation
-	// if it could not be raised.
+	// A disk error is a state; the read goes on, even past a reservation
+	// that could not be raised (the left-over in reserve.go).
 	_ = d.reserve(s)
 	if d.jr != nil && d.policy.mode == syncAlways {
 		_ = d.commit()
